@@ -187,7 +187,9 @@ class Rollup(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Rollup:
         if self.unit != CANONICAL_UNITS[self.metric]:
-            raise ValueError(f"{self.metric.value} must be sent in {CANONICAL_UNITS[self.metric]!r}")
+            raise ValueError(
+                f"{self.metric.value} must be sent in {CANONICAL_UNITS[self.metric]!r}"
+            )
         if self.end <= self.start:
             raise ValueError("end must be after start")
         if not self.min <= self.mean <= self.max:
@@ -305,9 +307,17 @@ class ThresholdRule(_Model):
     def _levels(self) -> ThresholdRule:
         if self.fire_low is None and self.fire_high is None:
             raise ValueError("a threshold rule needs fire_low or fire_high")
-        if self.fire_high is not None and self.clear_high is not None and self.clear_high > self.fire_high:
+        if (
+            self.fire_high is not None
+            and self.clear_high is not None
+            and self.clear_high > self.fire_high
+        ):
             raise ValueError("clear_high must not exceed fire_high")
-        if self.fire_low is not None and self.clear_low is not None and self.clear_low < self.fire_low:
+        if (
+            self.fire_low is not None
+            and self.clear_low is not None
+            and self.clear_low < self.fire_low
+        ):
             raise ValueError("clear_low must not be below fire_low")
         return self
 
@@ -466,7 +476,9 @@ def decode(payload: bytes | str, *, expect: str | None = None) -> WireMessage:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise WireError(f"invalid {schema}: {where}: {first['msg']} ({exc.error_count()} errors)") from exc
+        raise WireError(
+            f"invalid {schema}: {where}: {first['msg']} ({exc.error_count()} errors)"
+        ) from exc
     return message
 
 

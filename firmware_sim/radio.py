@@ -1,0 +1,133 @@
+"""The simulated radio: a ``BleLink`` over ``SimPeripheral`` objects (the firmware_sim seam).
+
+``SimRadio`` is the air: it holds the peripherals in range. ``SimLink`` implements
+``gateway.ble.link.BleLink`` on it, so the gateway runs the same code as with bleak.
+Faults are injected on the peripheral (``advertising = False`` to vanish, ``detach()`` to
+drop a link) or the radio (``fail_connects``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from firmware_sim.peripheral import SimPeripheral
+from gateway.ble.link import (
+    Advertisement,
+    BleConnection,
+    ConnectionLostError,
+    DeviceNotFoundError,
+    NotifyCallback,
+)
+from gateway.ble.uuids import normalize_uuid
+
+
+class SimRadio:
+    def __init__(self) -> None:
+        self.peripherals: dict[str, SimPeripheral] = {}
+        self.fail_connects = 0
+        """Refuse this many upcoming connection attempts (a busy or flaky device)."""
+
+    def add(self, peripheral: SimPeripheral) -> SimPeripheral:
+        self.peripherals[peripheral.address.upper()] = peripheral
+        return peripheral
+
+    def find(self, address: str) -> SimPeripheral | None:
+        return self.peripherals.get(address.upper())
+
+
+class SimConnection:
+    def __init__(self, peripheral: SimPeripheral) -> None:
+        self._p = peripheral
+
+    @property
+    def address(self) -> str:
+        return self._p.address
+
+    @property
+    def is_connected(self) -> bool:
+        return self._p.connected
+
+    def _char(self, char_uuid: str) -> object:
+        if not self._p.connected:
+            raise ConnectionLostError(f"{self._p.address}: not connected")
+        key = normalize_uuid(char_uuid)
+        if key not in self._p.chars:
+            raise ConnectionLostError(f"{self._p.address}: no characteristic {key}")
+        return self._p.chars[key]
+
+    async def characteristics(self) -> frozenset[str]:
+        await asyncio.sleep(0)
+        return frozenset(self._p.chars)
+
+    async def read(self, char_uuid: str) -> bytes:
+        await asyncio.sleep(0)
+        self._char(char_uuid)
+        return self._p.chars[normalize_uuid(char_uuid)].value
+
+    async def write(self, char_uuid: str, data: bytes, *, response: bool = True) -> None:
+        await asyncio.sleep(0)
+        self._char(char_uuid)
+        char = self._p.chars[normalize_uuid(char_uuid)]
+        if char.on_write is not None:
+            char.on_write(bytes(data))
+        else:
+            char.value = bytes(data)
+
+    async def start_notify(self, char_uuid: str, callback: NotifyCallback) -> None:
+        await asyncio.sleep(0)
+        self._char(char_uuid)
+        char = self._p.chars[normalize_uuid(char_uuid)]
+        if not (char.notify or char.indicate):
+            raise ConnectionLostError(f"{self._p.address}: {char.uuid} cannot notify")
+        char.subscribers.append(callback)
+        self._p.on_subscribe(char.uuid)
+
+    async def stop_notify(self, char_uuid: str) -> None:
+        await asyncio.sleep(0)
+        if self._p.connected:
+            self._p.chars[normalize_uuid(char_uuid)].subscribers.clear()
+
+    async def disconnect(self) -> None:
+        await asyncio.sleep(0)
+        self._p.detach()
+
+
+class SimLink:
+    """``BleLink`` over a ``SimRadio``."""
+
+    def __init__(self, radio: SimRadio) -> None:
+        self.radio = radio
+
+    async def scan(
+        self, *, timeout: float, service_uuids: Sequence[str] | None = None
+    ) -> list[Advertisement]:
+        await asyncio.sleep(0)
+        wanted = {normalize_uuid(u) for u in service_uuids or ()}
+        return [
+            p.advertisement()
+            for p in self.radio.peripherals.values()
+            if p.advertising and (not wanted or wanted & set(p.service_uuids))
+        ]
+
+    async def connect(
+        self,
+        address: str,
+        *,
+        timeout: float,
+        on_disconnect: Callable[[], None] | None = None,
+    ) -> BleConnection:
+        await asyncio.sleep(0)
+        peripheral = self.radio.find(address)
+        if peripheral is None or not peripheral.advertising:
+            raise DeviceNotFoundError(
+                f"{address} is not advertising: wake the device (press its button) "
+                "or move it closer to the gateway"
+            )
+        if self.radio.fail_connects > 0:
+            self.radio.fail_connects -= 1
+            raise ConnectionLostError(f"{address}: connection attempt failed")
+        if peripheral.connected:
+            peripheral.detach()
+        peripheral.attach(on_disconnect)
+        return SimConnection(peripheral)
