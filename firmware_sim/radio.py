@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from firmware_sim.peripheral import SimPeripheral
 from gateway.ble.link import (
@@ -21,6 +22,8 @@ from gateway.ble.link import (
 )
 from gateway.ble.uuids import normalize_uuid
 
+P = TypeVar("P", bound=SimPeripheral)
+
 
 class SimRadio:
     def __init__(self) -> None:
@@ -28,7 +31,7 @@ class SimRadio:
         self.fail_connects = 0
         """Refuse this many upcoming connection attempts (a busy or flaky device)."""
 
-    def add(self, peripheral: SimPeripheral) -> SimPeripheral:
+    def add(self, peripheral: P) -> P:
         self.peripherals[peripheral.address.upper()] = peripheral
         return peripheral
 

@@ -1,0 +1,100 @@
+"""``vitalgate-gateway``: run the gateway, and ask it how it is doing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from gateway.logs import configure_logging
+from gateway.settings import GatewaySettings, load_settings
+
+app = typer.Typer(
+    help="VitalGate gateway: reads Bluetooth health devices and forwards their readings.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Gateway settings (TOML); VG_* env vars override it."),
+]
+err = Console(stderr=True)
+
+
+def _settings(config: Path | None) -> GatewaySettings:
+    try:
+        return load_settings(config)
+    except (FileNotFoundError, ValidationError) as exc:
+        err.print(f"[red]Cannot load the gateway settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _build_link(settings: GatewaySettings) -> tuple[Any, list[Any]]:
+    if settings.link == "sim":
+        from firmware_sim import world  # noqa: PLC0415 - only simulated gateways need it
+
+        link, runs, _ = world.build(settings.sim)
+        return link, runs
+    err.print(
+        "[red]The bleak link is not available in this build yet;[/red] "
+        'set link = "sim" to run with simulated devices.'
+    )
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(config: ConfigOption = None, log_level: str = "INFO") -> None:
+    """Run the gateway until stopped (Ctrl-C or SIGTERM)."""
+    configure_logging(level=log_level)
+    settings = _settings(config)
+    link, background = _build_link(settings)
+    from gateway.app import Gateway  # noqa: PLC0415 - keeps `--help` fast
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await Gateway(settings, link).run(background=background)
+
+    asyncio.run(main())
+
+
+@app.command()
+def status(config: ConfigOption = None, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Outbox depth and age, broker connection and config version of the running gateway."""
+    settings = _settings(config)
+    path = settings.state_path
+    if not path.is_file():
+        err.print(f"No status yet at {path}: is the gateway running with this config?")
+        raise typer.Exit(1)
+    state = json.loads(path.read_text())
+    if as_json:
+        typer.echo(json.dumps(state, indent=2))
+        return
+    table = Table(title=f"Gateway {state['gateway_id']}", show_header=False)
+    table.add_row("broker", "connected" if state.get("broker_connected") else "NOT connected")
+    table.add_row("outbox depth", str(state.get("outbox_depth", 0)))
+    age = state.get("outbox_oldest_age_s")
+    table.add_row("oldest unsent", "—" if age is None else f"{age:.0f} s")
+    table.add_row("config version", str(state.get("config_version") or "none yet"))
+    table.add_row("as of", state["ts"])
+    for dev in state.get("devices", []):
+        table.add_row(
+            f"device {dev['device_id']}", "connected" if dev["connected"] else "not connected"
+        )
+    Console().print(table)
+
+
+def main() -> None:
+    app()

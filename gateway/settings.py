@@ -1,0 +1,105 @@
+"""Gateway settings: a TOML file (``--config gateway.toml``) overridden by ``VG_`` env vars.
+
+Nested fields use ``__`` in env names, e.g. ``VG_MQTT__HOST=broker.example``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from gateway.uplink.settings import MqttSettings
+from gateway.wire import Identifier
+
+
+class DeviceConfig(BaseModel):
+    """A device paired to a patient on this gateway (until the cloud's config says otherwise)."""
+
+    device_id: Identifier
+    address: str = Field(max_length=64)
+    kind: str = Field("hr_strap", max_length=32)
+    patient_id: Identifier
+
+
+class SimEpisode(BaseModel):
+    metric: str = "heart_rate"
+    start_s: float = Field(ge=0)
+    end_s: float = Field(gt=0)
+    delta: float
+    ramp_s: float = Field(0.0, ge=0)
+
+
+class SimDevice(BaseModel):
+    """A firmware_sim device to place in the simulated radio (``link = "sim"``)."""
+
+    address: str = Field(max_length=64)
+    kind: Literal["hr_strap"] = "hr_strap"
+    seed: int = 0
+    baseline_bpm: float = Field(68.0, gt=20, lt=250)
+    interval_s: float = Field(1.0, gt=0)
+    """Simulated seconds between two samples."""
+    real_interval_s: float | None = Field(None, gt=0)
+    """Wall-clock seconds between two notifications (default: ``interval_s``)."""
+    episodes: list[SimEpisode] = Field(default_factory=list)
+
+
+class SimSettings(BaseModel):
+    devices: list[SimDevice] = Field(default_factory=list)
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VG_", env_nested_delimiter="__", extra="forbid")
+    _toml_file: ClassVar[Path | None] = None
+
+    gateway_id: Identifier
+    data_dir: Path = Path("data/gateway")
+    link: Literal["bleak", "sim"] = "bleak"
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    devices: list[DeviceConfig] = Field(default_factory=list)
+    sim: SimSettings = Field(default_factory=SimSettings)
+    batch_size: int = Field(200, ge=1, le=1000)
+    flush_interval_s: float = Field(0.2, gt=0)
+    ack_timeout_s: float = Field(30.0, gt=0)
+    status_interval_s: float = Field(30.0, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "outbox.sqlite3"
+
+    @property
+    def state_path(self) -> Path:
+        return self.data_dir / "status.json"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
+        return tuple(sources)
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> GatewaySettings:
+    """Settings from ``config`` (TOML) with ``VG_`` env vars on top, then ``overrides``."""
+    if config is not None and not config.is_file():
+        raise FileNotFoundError(f"no gateway config at {config}")
+
+    class _FromFile(GatewaySettings):
+        _toml_file = config
+
+    return GatewaySettings.model_validate(_FromFile(**overrides).model_dump())

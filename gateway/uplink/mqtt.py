@@ -1,0 +1,250 @@
+"""The gateway's MQTT uplink and downlink (paho-mqtt; the only gateway module importing it).
+
+Publishes outbox batches at QoS 1 under MQTT 5 with a persistent session; marks a batch
+sent on PUBACK and deletes it only on the cloud's end-to-end acknowledgement (``…/acks``),
+re-sending unacknowledged batches after ``ack_timeout_s``. Keeps a retained ``status`` with a
+last will that says ``offline``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway import wire
+from gateway.outbox import TOPIC_LEAF, Batch, Outbox
+from gateway.uplink.settings import MqttSettings
+
+StatusFactory = Callable[[], wire.Status]
+
+
+class UplinkError(Exception):
+    """The uplink cannot work as configured."""
+
+
+class Uplink:
+    """Moves outbox batches to the broker and applies acknowledgements coming back."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        outbox: Outbox,
+        *,
+        gateway_id: str,
+        status: StatusFactory,
+        batch_size: int = 200,
+        window: int = 8,
+        ack_timeout_s: float = 30.0,
+        flush_interval_s: float = 0.2,
+        status_interval_s: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.topics = wire.Topics(gateway_id, settings.topic_root)
+        self.gateway_id = gateway_id
+        self._status = status
+        self.batch_size = batch_size
+        self.window = window
+        self.ack_timeout_s = ack_timeout_s
+        self.flush_interval_s = flush_interval_s
+        self.status_interval_s = status_interval_s
+        self.connected = threading.Event()
+        self.acked_batches = 0
+        self.config: wire.GatewayConfig | None = None
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, float] = {}  # batch id → publish time (monotonic)
+        self._mids: dict[int, str] = {}  # MQTT message id → batch id
+        self._early_pubacks: set[int] = set()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client = self._make_client()
+
+    # ---------------------------------------------------------------- client set-up
+    def _make_client(self) -> paho.Client:
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.gateway_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        s = self.settings
+        if s.username:
+            client.username_pw_set(
+                s.username, s.password.get_secret_value() if s.password else None
+            )
+        if s.tls:
+            ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+            if s.cert_file:
+                ctx.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
+            client.tls_set_context(ctx)
+        offline = wire.Status(
+            gateway_id=self.gateway_id, state=wire.GatewayState.OFFLINE, ts=datetime.now(UTC)
+        )
+        client.will_set(self.topics.status, wire.encode(offline), qos=1, retain=True)
+        client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
+        client.max_inflight_messages_set(max(20, self.window * 2))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    # ---------------------------------------------------------------- paho thread
+    def _on_connect(
+        self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
+    ) -> None:
+        if rc.is_failure:
+            return
+        client.subscribe(
+            [(self.topics.acks, 1), (self.topics.config, 1), (self.topics.commands, 1)]
+        )
+        # Whatever was in flight is re-sent by paho from the session, or after the ack timeout.
+        self.connected.set()
+        self._publish_status()
+        self.wake()
+
+    def _on_disconnect(
+        self, _c: paho.Client, _u: Any, _f: Any, _rc: ReasonCode, _p: Properties | None
+    ) -> None:
+        self.connected.clear()
+
+    def _on_publish(
+        self, _c: paho.Client, _u: Any, mid: int, rc: ReasonCode, _p: Properties | None
+    ) -> None:
+        with self._lock:
+            batch_id = self._mids.pop(mid, None)
+            if batch_id is None:
+                self._early_pubacks.add(mid)  # PUBACK overtook the bookkeeping in _send
+        if batch_id is not None and not rc.is_failure:
+            self.outbox.mark_sent(batch_id)
+
+    def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            _, leaf = wire.split_topic(msg.topic, self.settings.topic_root)
+            message = wire.decode(bytes(msg.payload), expect=wire.TOPIC_SCHEMAS[leaf])
+        except wire.WireError:
+            return
+        if isinstance(message, wire.Ack):
+            self.outbox.acknowledge(message.batch_ids)
+            with self._lock:
+                for batch_id in message.batch_ids:
+                    self._in_flight.pop(batch_id, None)
+                self.acked_batches += len(message.batch_ids)
+            self.wake()
+        elif isinstance(message, wire.GatewayConfig):
+            self.config = message
+
+    def wake(self) -> None:
+        """Ask the publish loop to look at the outbox now (thread-safe)."""
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _publish_status(self) -> None:
+        self._client.publish(self.topics.status, wire.encode(self._status()), qos=1, retain=True)
+
+    # ---------------------------------------------------------------- asyncio side
+    async def run(self) -> None:
+        """Connect and keep publishing until cancelled; then say goodbye cleanly."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        self._client.connect_async(
+            self.settings.host,
+            self.settings.port,
+            keepalive=self.settings.keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+        self._client.loop_start()
+        try:
+            await self._publish_loop()
+        finally:
+            await asyncio.to_thread(self._shutdown)
+
+    def _shutdown(self) -> None:
+        if self.connected.is_set():
+            offline = wire.Status(
+                gateway_id=self.gateway_id, state=wire.GatewayState.OFFLINE, ts=datetime.now(UTC)
+            )
+            info = self._client.publish(
+                self.topics.status, wire.encode(offline), qos=1, retain=True
+            )
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout=2)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    async def _publish_loop(self) -> None:
+        assert self._wake is not None
+        last_status = time.monotonic()
+        last_resend_check = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.flush_interval_s):
+                    await self._wake.wait()
+            self._wake.clear()
+            if not self.connected.is_set():
+                continue
+            now = time.monotonic()
+            if now - last_resend_check >= min(self.ack_timeout_s / 2, 5.0):
+                last_resend_check = now
+                await asyncio.to_thread(self._resend_overdue)
+            await asyncio.to_thread(self._fill_window)
+            if now - last_status >= self.status_interval_s:
+                last_status = now
+                self._publish_status()
+
+    def _fill_window(self) -> None:
+        while self.connected.is_set():
+            with self._lock:
+                if len(self._in_flight) >= self.window:
+                    return
+            batch = self.outbox.take_batch(limit=self.batch_size)
+            if batch is None:
+                return
+            self._send(batch)
+
+    def _resend_overdue(self) -> None:
+        for batch in self.outbox.due_for_resend(older_than_s=self.ack_timeout_s):
+            with self._lock:
+                started = self._in_flight.get(batch.batch_id)
+            if started is None or time.monotonic() - started >= self.ack_timeout_s:
+                self._send(batch)
+
+    def _send(self, batch: Batch) -> None:
+        payload = self._encode_batch(batch)
+        with self._lock:
+            self._in_flight[batch.batch_id] = time.monotonic()
+        # Never hold our lock while calling into paho: its network thread holds paho's own
+        # lock while it runs on_publish, which takes ours.
+        info = self._client.publish(self.topics.leaf(TOPIC_LEAF[batch.kind]), payload, qos=1)
+        with self._lock:
+            acked = info.mid in self._early_pubacks
+            if acked:
+                self._early_pubacks.discard(info.mid)
+            else:
+                self._mids[info.mid] = batch.batch_id
+        if acked:
+            self.outbox.mark_sent(batch.batch_id)
+
+    def _encode_batch(self, batch: Batch) -> bytes:
+        leaf = TOPIC_LEAF[batch.kind]
+        items = ",".join(batch.payloads)
+        sent_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        return (
+            f'{{"schema":"{wire.TOPIC_SCHEMAS[leaf]}","gateway_id":"{self.gateway_id}",'
+            f'"batch_id":"{batch.batch_id}","sent_at":"{sent_at}","{leaf}":[{items}]}}'
+        ).encode()
