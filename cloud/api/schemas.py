@@ -1,0 +1,69 @@
+"""Response models of the HTTP API (``XPublic``: what a caller may see)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ReadingPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    patient_id: str
+    device_id: str
+    gateway_id: str
+    metric: str
+    value: float
+    unit: str
+    ts: datetime
+    measurement_id: str | None
+    usable: bool
+    quality: dict[str, Any]
+
+
+class AlertPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    patient_id: str
+    rule_id: str
+    rule_version: int
+    category: str
+    priority: str
+    metric: str
+    status: str
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    first_value: float
+    last_value: float
+    worst_value: float
+    count: int
+    evidence: dict[str, Any]
+
+
+class GatewayPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    state: str
+    last_seen: datetime
+    status: dict[str, Any]
+
+
+class DeadLetterPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    received_at: datetime
+    topic: str
+    reason: str
+    size: int
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}

@@ -1,0 +1,128 @@
+"""Deliver queued alert messages with retries, recording each attempt in the delivery log."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud import metrics
+from cloud.engagement.channels import Channel, ChannelError, Message
+from cloud.store.models import Alert, Delivery
+
+log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS: Final = 6
+RETRY_FIRST_S: Final = 2.0
+
+
+def retry_delay_s(attempts: int) -> float:
+    """Seconds before attempt ``attempts + 1``: 2, 4, 8 … (at most 5 minutes)."""
+    return float(min(300.0, RETRY_FIRST_S * 2 ** max(0, attempts - 1)))
+
+
+def alert_message(alert: Alert, *, public_url: str) -> Message:
+    """The care-team message: what, how bad, the evidence, where to act. Ids only, no names."""
+    unit = {"heart_rate": "/min"}.get(alert.metric, "")
+    readings = alert.evidence.get("readings", [])
+    values = ", ".join(f"{r['value']:g}" for r in readings)
+    rule = alert.evidence.get("rule", {})
+    level = (
+        f"above {rule['fire_high']:g}"
+        if rule.get("fire_high") is not None
+        else f"below {rule.get('fire_low')}"
+    )
+    latest = (
+        f"; since then {alert.count} readings beyond the level, latest {alert.last_value:g} {unit}"
+        if alert.count > 1
+        else ""
+    )
+    title = f"[{alert.priority.upper()}] {alert.metric.replace('_', ' ')} alert for patient {alert.patient_id}"
+    body = (
+        f"Patient {alert.patient_id}: {alert.metric.replace('_', ' ')} {alert.first_value:g} {unit} "
+        f"({level} {unit} for {len(readings)} readings in a row: {values}).\n"
+        f"Rule {alert.rule_id} v{alert.rule_version}; opened {alert.opened_at:%Y-%m-%d %H:%M} UTC"
+        f"{latest}.\n"
+        f"Open the alert: {public_url}/api/v1/alerts/{alert.id}"
+    )
+    return Message(title=title, body=body)
+
+
+class Notifier:
+    """A thread that sends pending deliveries; woken when ingest opens an alert."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], channels: Sequence[Channel], *, public_url: str
+    ) -> None:
+        self.sessions = sessions
+        self.channels = list(channels)
+        self.public_url = public_url
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+
+    @property
+    def labels(self) -> list[str]:
+        return [c.label for c in self.channels]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            try:
+                self.deliver_due(now=datetime.now(UTC))
+            except Exception:  # a broken database must not kill the notifier; it retries
+                log.exception("notifier.failed")
+
+    def deliver_due(self, *, now: datetime) -> int:
+        """Attempt every delivery that is due; return how many were sent."""
+        sent = 0
+        with self.sessions.begin() as session:
+            due = session.scalars(
+                select(Delivery)
+                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                .order_by(Delivery.id)
+                .limit(100)
+            ).all()
+            for delivery in due:
+                sent += self._attempt(session, delivery, now=now)
+        return sent
+
+    def _attempt(self, session: Session, delivery: Delivery, *, now: datetime) -> int:
+        alert = session.get(Alert, delivery.alert_id)
+        delivery.attempts += 1
+        if alert is None or delivery.target_index >= len(self.channels):
+            delivery.status, delivery.last_error = "failed", "channel no longer configured"
+            return 0
+        channel = self.channels[delivery.target_index]
+        try:
+            channel.send(alert_message(alert, public_url=self.public_url))
+        except ChannelError as exc:
+            delivery.last_error = str(exc)
+            if delivery.attempts >= MAX_ATTEMPTS:
+                delivery.status = "failed"
+                metrics.DELIVERIES.labels(status="failed").inc()
+                log.error("delivery.failed", alert_id=alert.id, channel=channel.label)
+            else:
+                delivery.next_attempt_at = now + timedelta(seconds=retry_delay_s(delivery.attempts))
+            return 0
+        delivery.status, delivery.sent_at = "sent", now
+        metrics.DELIVERIES.labels(status="sent").inc()
+        log.info("delivery.sent", alert_id=alert.id, channel=channel.label)
+        return 1

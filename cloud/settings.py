@@ -1,0 +1,47 @@
+"""Cloud settings from ``VG_`` env vars (nested with ``__``), refusing default secrets in production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.uplink.settings import MqttSettings
+
+DEV_SECRET = "dev-only-change-me"  # noqa: S105 - refused in production below
+
+
+class CloudSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VG_", env_nested_delimiter="__", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data/cloud")
+    database_url: str | None = None
+    """SQLAlchemy URL; default: a SQLite file in ``data_dir``."""
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    ingest_enabled: bool = True
+    """Run an ingest worker inside the API process (the embedded default)."""
+    ingest_group: str = Field("vitalgate-ingest", pattern=r"^[A-Za-z0-9_-]+$")
+    """MQTT 5 shared-subscription group: workers in one group split the stream."""
+    ingest_client_id: str = "vitalgate-ingest-1"
+    ingest_batch_max: int = Field(500, ge=1, le=10_000)
+    ingest_flush_s: float = Field(0.05, gt=0)
+    ingest_queue_max: int = Field(5_000, ge=10)
+    alert_channels: list[str] = Field(default_factory=list)
+    """Apprise URLs every alert is sent to, e.g. ``json://127.0.0.1:9000/alerts``."""
+    public_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _safe(self) -> CloudSettings:
+        if self.environment == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError("VG_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vitalgate.sqlite3').resolve()}"

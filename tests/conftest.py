@@ -1,0 +1,105 @@
+"""Fixtures that start the real parts: Mosquitto, PostgreSQL, a webhook receiver, the cloud."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.mosquitto import Mosquitto
+from tests.fixtures.net import free_port
+from tests.fixtures.postgres import Postgres
+from tests.fixtures.waiting import wait_until
+from tests.fixtures.webhook import WebhookReceiver
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A private Mosquitto for one test; the test may stop, kill and restart it."""
+    mosq = Mosquitto(tmp_path / "mosquitto")
+    mosq.start()
+    yield mosq
+    mosq.kill()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    pg = Postgres(tmp_path_factory.mktemp("postgres"))
+    pg.start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Postgres, request: pytest.FixtureRequest) -> str:
+    """A fresh database in the session's PostgreSQL cluster."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
+    return postgres_cluster.create_database(f"{name}_{free_port()}")
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+class CloudProcess:
+    """``vitalgate-cloud serve`` as a real subprocess on a free port."""
+
+    def __init__(self, env: dict[str, str], data_dir: Path) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db_url = env.get("VG_DATABASE_URL") or f"sqlite:///{data_dir / 'vitalgate.sqlite3'}"
+        self._env = {**os.environ, "VG_DATA_DIR": str(data_dir), **env}
+        self.log = data_dir / "cloud.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import httpx
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cloud", "serve", "--port", str(self.port)],
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(
+            lambda: httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200,
+            timeout=30,
+            what="the cloud to be ready",
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def cloud_factory(tmp_path: Path) -> Iterator[object]:
+    started: list[CloudProcess] = []
+
+    def make(broker: Mosquitto, **env: str) -> CloudProcess:
+        full = {"VG_MQTT__HOST": broker.host, "VG_MQTT__PORT": str(broker.port), **env}
+        proc = CloudProcess(full, tmp_path / f"cloud{len(started)}")
+        started.append(proc)
+        proc.start()
+        return proc
+
+    yield make
+    for proc in started:
+        proc.stop()

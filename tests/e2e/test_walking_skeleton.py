@@ -1,0 +1,90 @@
+"""A reading travels the real path: simulated strap → gateway → Mosquitto → cloud → SQLite → alert."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from cloud.store.models import Alert, Reading
+from firmware_sim.devices.hr_strap import HeartRateStrap
+from firmware_sim.physiology import Episode, HeartRateModel
+from firmware_sim.radio import SimRadio
+from tests.fixtures.gateway import GatewayThread, drive, gateway_settings, paired
+from tests.fixtures.waiting import wait_until
+
+pytestmark = pytest.mark.broker
+
+SAMPLES = 60
+# Resting ~70 /min, then a sustained episode of +65 /min from the 20th to the 40th second:
+# the cloud's heart_rate_high rule (> 120 /min, 3 readings in a row) must fire once.
+MODEL = HeartRateModel(
+    baseline_bpm=70, circadian_amplitude_bpm=0, noise_bpm=1.0, episodes=(Episode(20, 40, 65),)
+)
+
+
+def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
+    broker: Any, cloud_factory: Any, webhook: Any, tmp_path: Path
+) -> None:
+    cloud = cloud_factory(broker, VG_ALERT_CHANNELS=f'["{webhook.apprise_url}"]')
+    radio = SimRadio()
+    strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:01", seed=7, model=MODEL))
+    settings = gateway_settings(
+        broker, tmp_path / "gw", devices=[paired(strap, patient_id="p-001", device_id="hrm-1")]
+    )
+    gw = GatewayThread(settings, radio, background=[drive(strap, count=SAMPLES, period_s=0.01)])
+    gw.start()
+    try:
+        engine = create_engine(cloud.db_url)
+        with Session(engine) as s:
+            wait_until(
+                lambda: len(s.scalars(select(Reading.id)).all()) == SAMPLES,
+                timeout=30,
+                what=f"{SAMPLES} readings in the cloud's record",
+            )
+        gw.wait_drained()
+        with Session(engine) as s:
+            rows = s.scalars(select(Reading).order_by(Reading.ts)).all()
+            alerts = s.scalars(select(Alert)).all()
+    finally:
+        gw.stop()
+
+    # The value at the device end equals the value at the cloud end, reading by reading.
+    device_values = [bpm for _, bpm in strap.emitted]
+    assert [r.value for r in rows] == device_values
+    assert {(r.patient_id, r.device_id, r.metric, r.unit) for r in rows} == {
+        ("p-001", "hrm-1", "heart_rate", "/min")
+    }
+    assert all(r.quality["source"] == "2a37" for r in rows)
+
+    # Exactly one alert for the episode, explained by the readings that fired it.
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert (alert.rule_id, alert.priority, alert.patient_id) == (
+        "heart_rate_high",
+        "medium",
+        "p-001",
+    )
+    fired_on = [r["value"] for r in alert.evidence["readings"]]
+    first_run = next(
+        i for i in range(SAMPLES - 2) if all(v > 120 for v in device_values[i : i + 3])
+    )
+    assert fired_on == device_values[first_run : first_run + 3]
+    assert alert.worst_value == max(device_values[20:40])
+    assert alert.status == "resolved"  # back under the clear level after the episode
+
+    # The webhook received the alert with the value that fired it.
+    wait_until(webhook.bodies, timeout=15, what="the alert at the webhook")
+    body = webhook.bodies()[0]
+    assert "heart rate" in body["title"]
+    assert f"heart rate {fired_on[-1]:g} /min" in body["message"]
+    assert "p-001" in body["message"]
+
+    api_alerts = httpx.get(f"{cloud.url}/api/v1/alerts").json()
+    assert [a["id"] for a in api_alerts] == [alert.id]
+    metrics = httpx.get(f"{cloud.url}/metrics/").text
+    assert f"vitalgate_ingest_readings_total {float(SAMPLES)}" in metrics
