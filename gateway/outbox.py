@@ -146,7 +146,7 @@ class Outbox:
         with self._lock:
             ids = self._db.execute(
                 "SELECT batch_id, MIN(priority) FROM outbox WHERE batch_id IS NOT NULL "
-                "GROUP BY batch_id HAVING MAX(COALESCE(sent_at, 0)) < ? ORDER BY MIN(seq)",
+                "GROUP BY batch_id HAVING MAX(COALESCE(sent_at, 0)) < ? ORDER BY MIN(priority), MIN(seq)",
                 (cutoff,),
             ).fetchall()
             batches = []

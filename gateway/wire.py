@@ -452,7 +452,7 @@ def encode(message: BaseModel) -> bytes:
     return message.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
-def decode(payload: bytes | str, *, expect: str | None = None) -> WireMessage:
+def decode(payload: bytes | bytearray | str, *, expect: str | None = None) -> WireMessage:
     """Parse and validate one message; ``expect`` pins the schema name a topic carries.
 
     Raises WireError with a reason fit for a dead-letter record.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,11 +29,16 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    pg = Postgres(tmp_path_factory.mktemp("postgres"))
-    pg.start()
-    yield pg
-    pg.stop()
+def postgres_cluster() -> Iterator[Postgres]:
+    # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
+    workdir = Path(tempfile.mkdtemp(prefix="vitalgate-pg-"))
+    pg = Postgres(workdir)
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -38,8 +38,8 @@ def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
     )
     gw = GatewayThread(settings, radio, background=[drive(strap, count=SAMPLES, period_s=0.01)])
     gw.start()
+    engine = create_engine(cloud.db_url)
     try:
-        engine = create_engine(cloud.db_url)
         with Session(engine) as s:
             wait_until(
                 lambda: len(s.scalars(select(Reading.id)).all()) == SAMPLES,
@@ -52,6 +52,7 @@ def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
             alerts = s.scalars(select(Alert)).all()
     finally:
         gw.stop()
+        engine.dispose()
 
     # The value at the device end equals the value at the cloud end, reading by reading.
     device_values = [bpm for _, bpm in strap.emitted]

@@ -1,0 +1,287 @@
+"""``vitalgate-sim demo``: the whole stack on one machine with embedded defaults.
+
+Starts Mosquitto, the cloud (SQLite under the data folder) and one gateway per simulated
+patient, each gateway reading a simulated heart-rate strap over the firmware_sim radio.
+Alerts arrive at a small webhook receiver inside this process and are printed. Ctrl-C
+stops every process the demo started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Final
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+MOSQUITTO_CONF: Final = (
+    Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "vitalgate.conf"
+)
+
+
+@dataclass(frozen=True)
+class DemoPatient:
+    patient_id: str
+    baseline_bpm: float
+    seed: int
+    episode: tuple[float, float, float] | None = None
+    """(start s, end s, +bpm): a tachycardia the cloud should alert on."""
+
+
+PATIENTS: Final = (
+    DemoPatient("p-001", 66, seed=1),
+    DemoPatient("p-002", 74, seed=2),
+    DemoPatient("p-003", 72, seed=3, episode=(20, 140, 58)),
+)
+
+
+class DemoError(Exception):
+    """The demo cannot start; the message says what to do."""
+
+
+def _port_free(port: int) -> bool:
+    with contextlib.closing(socket.socket()) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _any_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    """Linux: children get SIGTERM if the demo itself is killed, so nothing is orphaned."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class _AlertPrinter(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with contextlib.suppress(ValueError):
+            msg = json.loads(body)
+            console.print(f"[bold red]ALERT[/bold red] {msg.get('title', '')}")
+            console.print(f"      {msg.get('message', '').splitlines()[0]}")
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+class Demo:
+    def __init__(self, data_dir: Path, *, port: int, broker_port: int | None, speed: float) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.broker_port = broker_port
+        self.speed = speed
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._hook: ThreadingHTTPServer | None = None
+
+    def _spawn(self, name: str, args: list[str], *, env: dict[str, str] | None = None) -> None:
+        log = (self.data_dir / "logs" / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(  # noqa: S603 - our own fixed commands
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # Ctrl-C reaches the demo, which stops children in order
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets a Linux death signal
+        )
+        (self.data_dir / "pids.json").write_text(
+            json.dumps({n: p.pid for n, p in self.procs.items()})
+        )
+
+    def start_broker(self) -> int:
+        binary = shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
+        if binary is None:
+            raise DemoError(
+                "Mosquitto (the MQTT broker) is not installed. Install it with\n"
+                "    sudo apt-get install -y mosquitto\n"
+                "or run `make demo`, which installs it for you."
+            )
+        port = self.broker_port or (1883 if _port_free(1883) else _any_port())
+        workdir = self.data_dir / "mosquitto"
+        workdir.mkdir(parents=True, exist_ok=True)
+        conf = [
+            MOSQUITTO_CONF.read_text(),
+            f"listener {port} 127.0.0.1",
+            "allow_anonymous true",
+            f"persistence_location {workdir}/",
+        ]
+        if os.geteuid() == 0:
+            conf.append("user root")
+        (workdir / "mosquitto.conf").write_text("\n".join(conf) + "\n")
+        self._spawn("mosquitto", [binary, "-c", str(workdir / "mosquitto.conf")])
+        self._wait(lambda: not _port_free(port), "Mosquitto", 10)
+        return port
+
+    def start_alert_receiver(self) -> int:
+        self._hook = ThreadingHTTPServer(("127.0.0.1", 0), _AlertPrinter)
+        threading.Thread(target=self._hook.serve_forever, daemon=True).start()
+        return int(self._hook.server_address[1])
+
+    def start_cloud(self, broker_port: int, hook_port: int) -> None:
+        if not _port_free(self.port):
+            raise DemoError(f"port {self.port} is in use; pass --port to use another one")
+        env = {
+            "VG_DATA_DIR": str(self.data_dir / "cloud"),
+            "VG_MQTT__PORT": str(broker_port),
+            "VG_ALERT_CHANNELS": json.dumps([f"json://127.0.0.1:{hook_port}/alerts"]),
+            "VG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+        }
+        self._spawn(
+            "cloud", [sys.executable, "-m", "cloud", "serve", "--port", str(self.port)], env=env
+        )
+        self._wait(self._cloud_ready, "the cloud", 60)
+
+    def _cloud_ready(self) -> bool:
+        import urllib.request  # noqa: PLC0415
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def start_gateways(self, broker_port: int) -> None:
+        for i, patient in enumerate(PATIENTS, start=1):
+            gw_dir = self.data_dir / f"gateway-{i}"
+            gw_dir.mkdir(parents=True, exist_ok=True)
+            config = gw_dir / "gateway.toml"
+            config.write_text(_gateway_toml(i, patient, gw_dir, broker_port, self.speed))
+            self._spawn(
+                f"gateway-{i}", [sys.executable, "-m", "gateway", "run", "--config", str(config)]
+            )
+
+    def _wait(self, check: Any, what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            failed = [n for n, p in self.procs.items() if p.poll() is not None]
+            if failed:
+                raise DemoError(f"{', '.join(failed)} exited; see {self.data_dir / 'logs'}")
+            if time.monotonic() > deadline:
+                raise DemoError(
+                    f"{what} did not start within {timeout:.0f} s; see {self.data_dir / 'logs'}"
+                )
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Gateways first (they say goodbye on MQTT), then the cloud, then the broker."""
+        for name in sorted(self.procs, key=lambda n: (n == "mosquitto", n == "cloud", n)):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if self._hook is not None:
+            self._hook.shutdown()
+
+    def banner(self, broker_port: int) -> None:
+        table = Table(title="VitalGate demo is running", show_header=True)
+        table.add_column("what")
+        table.add_column("where")
+        url = f"http://127.0.0.1:{self.port}"
+        table.add_row("MQTT broker (Mosquitto)", f"mqtt://127.0.0.1:{broker_port}")
+        table.add_row("Cloud API", f"{url}/api/v1/readings  ·  {url}/api/v1/alerts")
+        table.add_row("API docs", f"{url}/docs")
+        table.add_row("Health / metrics", f"{url}/healthz  ·  {url}/metrics")
+        for i, p in enumerate(PATIENTS, start=1):
+            story = "tachycardia episode after ~20 s" if p.episode else "stable"
+            table.add_row(f"gateway-{i}", f"patient {p.patient_id}, heart-rate strap ({story})")
+        table.add_row("Data and logs", str(self.data_dir))
+        console.print(table)
+        console.print(
+            "Alerts are printed below as they arrive. [bold]Press Ctrl-C to stop everything.[/bold]"
+        )
+
+
+def _gateway_toml(
+    i: int, patient: DemoPatient, gw_dir: Path, broker_port: int, speed: float
+) -> str:
+    address = f"D0:E0:00:00:00:{i:02X}"
+    lines = [
+        f'gateway_id = "gw-demo-{i}"',
+        f'data_dir = "{gw_dir}"',
+        'link = "sim"',
+        "flush_interval_s = 0.5",
+        "[mqtt]",
+        f"port = {broker_port}",
+        "[[devices]]",
+        f'device_id = "hrm-{i}"',
+        f'address = "{address}"',
+        'kind = "hr_strap"',
+        f'patient_id = "{patient.patient_id}"',
+        "[[sim.devices]]",
+        f'address = "{address}"',
+        f"seed = {patient.seed}",
+        f"baseline_bpm = {patient.baseline_bpm}",
+        f"real_interval_s = {1.0 / speed}",
+    ]
+    if patient.episode:
+        start, end, delta = patient.episode
+        lines += [
+            "[[sim.devices.episodes]]",
+            f"start_s = {start}",
+            f"end_s = {end}",
+            f"delta = {delta}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def run_demo(
+    data_dir: Path, *, port: int = 8000, broker_port: int | None = None, speed: float = 1.0
+) -> int:
+    """Start everything, print where it runs, and stop it all on Ctrl-C / SIGTERM."""
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    demo = Demo(data_dir, port=port, broker_port=broker_port, speed=speed)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        broker_port = demo.start_broker()
+        hook_port = demo.start_alert_receiver()
+        demo.start_cloud(broker_port, hook_port)
+        demo.start_gateways(broker_port)
+        demo.banner(broker_port)
+        while not stop.wait(0.5):
+            dead = [n for n, p in demo.procs.items() if p.poll() is not None]
+            if dead:
+                console.print(
+                    f"[red]{', '.join(dead)} stopped unexpectedly; see {data_dir / 'logs'}[/red]"
+                )
+                return 1
+        console.print("Stopping…")
+        return 0
+    except DemoError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 1
+    finally:
+        demo.stop()
+        console.print("All demo processes stopped.")
