@@ -1,0 +1,73 @@
+"""`vitalgate-sim demo` runs the whole stack, readings and an alert appear, Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.net import free_port
+from tests.fixtures.waiting import wait_until
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose: it only waits to be reaped.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) -> None:
+    port, broker_port = free_port(), free_port()
+    data = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "firmware_sim", "demo", "--data-dir", str(data),
+         "--port", str(port), "--broker-port", str(broker_port), "--speed", "10"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    api = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        readings = wait_until(
+            lambda: httpx.get(f"{api}/readings", params={"limit": 500}, timeout=2).json(),
+            timeout=60,
+            what="readings through the API",
+        )
+        assert {r["metric"] for r in readings} == {"heart_rate"}
+        wait_until(
+            lambda: {r["patient_id"] for r in httpx.get(f"{api}/readings", timeout=2).json()}
+            == {"p-001", "p-002", "p-003"},
+            timeout=30,
+            what="readings from all three patients",
+        )
+        alerts = wait_until(
+            lambda: httpx.get(f"{api}/alerts", timeout=2).json(), timeout=60, what="an alert"
+        )
+        assert alerts[0]["patient_id"] == "p-003"
+        assert alerts[0]["rule_id"] == "heart_rate_high"
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json() == {"status": "ok", "checks": {}}
+        assert "vitalgate_ingest_readings_total" in httpx.get(f"http://127.0.0.1:{port}/metrics/").text
+        assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=2).status_code == 200
+        pids = json.loads((data / "pids.json").read_text())
+        assert set(pids) == {"mosquitto", "cloud", "gateway-1", "gateway-2", "gateway-3"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "Press Ctrl-C to stop everything" in text
+    assert "ALERT" in text and "p-003" in text
+    assert "All demo processes stopped." in text
+    assert [name for name, pid in pids.items() if alive(pid)] == []
