@@ -32,8 +32,20 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
     port, broker_port = free_port(), free_port()
     data = tmp_path / "demo"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "firmware_sim", "demo", "--data-dir", str(data),
-         "--port", str(port), "--broker-port", str(broker_port), "--speed", "10"],
+        [
+            sys.executable,
+            "-m",
+            "firmware_sim",
+            "demo",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+            "--broker-port",
+            str(broker_port),
+            "--speed",
+            "10",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "COLUMNS": "200"},
@@ -47,8 +59,10 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
         )
         assert {r["metric"] for r in readings} == {"heart_rate"}
         wait_until(
-            lambda: {r["patient_id"] for r in httpx.get(f"{api}/readings", timeout=2).json()}
-            == {"p-001", "p-002", "p-003"},
+            lambda: (
+                {r["patient_id"] for r in httpx.get(f"{api}/readings", timeout=2).json()}
+                == {"p-001", "p-002", "p-003"}
+            ),
             timeout=30,
             what="readings from all three patients",
         )
@@ -57,8 +71,13 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
         )
         assert alerts[0]["patient_id"] == "p-003"
         assert alerts[0]["rule_id"] == "heart_rate_high"
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json() == {"status": "ok", "checks": {}}
-        assert "vitalgate_ingest_readings_total" in httpx.get(f"http://127.0.0.1:{port}/metrics/").text
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json() == {
+            "status": "ok",
+            "checks": {},
+        }
+        assert (
+            "vitalgate_ingest_readings_total" in httpx.get(f"http://127.0.0.1:{port}/metrics/").text
+        )
         assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=2).status_code == 200
         pids = json.loads((data / "pids.json").read_text())
         assert set(pids) == {"mosquitto", "cloud", "gateway-1", "gateway-2", "gateway-3"}
@@ -68,6 +87,7 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
     text = out.decode()
     assert proc.returncode == 0, text
     assert "Press Ctrl-C to stop everything" in text
-    assert "ALERT" in text and "p-003" in text
+    assert "ALERT" in text
+    assert "p-003" in text
     assert "All demo processes stopped." in text
     assert [name for name, pid in pids.items() if alive(pid)] == []
