@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from typing import Any, Final
 import structlog
 
 from gateway.ble import profiles
-from gateway.ble.link import BleError, BleLink
+from gateway.ble.link import BleConnection, BleError, BleLink
 from gateway.ble.uuids import normalize_uuid
 
 log = structlog.get_logger(__name__)
@@ -91,6 +92,19 @@ class DeviceSession:
             return
         self.sink(Measurement(self.device_id, self.patient_id, char_uuid, decoded, now))
 
+    async def _until_lost(self, conn: BleConnection, lost: asyncio.Event) -> None:
+        """Wait for the link to drop, ignoring disconnect callbacks for a link that is up.
+
+        bleak reports the "Connected" toggles of a connection attempt that BlueZ aborted and
+        retried as disconnects of the client that then connects fine.
+        """
+        while True:
+            await lost.wait()
+            lost.clear()
+            if not conn.is_connected:
+                return
+            log.debug("ble.spurious_disconnect", device_id=self.device_id)
+
     async def run(self) -> None:
         """Connect, subscribe, and reconnect after every drop, until cancelled."""
         attempt = 0
@@ -123,9 +137,10 @@ class DeviceSession:
             self.connected = True
             log.info("ble.connected", device_id=self.device_id)
             try:
-                await lost.wait()
+                await self._until_lost(conn, lost)
             finally:
                 self.connected = False
-                if conn.is_connected:
+                # Also after a drop: bleak frees its per-connection resources on disconnect.
+                with contextlib.suppress(BleError, TimeoutError):
                     await conn.disconnect()
             log.info("ble.disconnected", device_id=self.device_id)

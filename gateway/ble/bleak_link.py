@@ -1,0 +1,173 @@
+"""The BLE link on real radios: bleak, through bleak-retry-connector. The only bleak import.
+
+Connections go through ``establish_connection`` (retry budget, backoff from the error,
+stale-connection clean-up on BlueZ); every other call has an outer timeout, because a
+BlueZ call can hang when the adapter is stuck. Errors become ``gateway.ble.link`` errors
+whose messages tell the person at home what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+from bleak_retry_connector import (
+    BleakClientWithServiceCache,
+    BleakNotFoundError,
+    establish_connection,
+)
+
+from gateway.ble.link import (
+    Advertisement,
+    BleConnection,
+    BleError,
+    ConnectionLostError,
+    DeviceNotFoundError,
+    NotifyCallback,
+)
+from gateway.ble.uuids import normalize_uuid
+
+CONNECT_ATTEMPTS: Final = 3
+"""Retry budget for one connection, inside bleak-retry-connector (which backs off by error)."""
+GATT_TIMEOUT_S: Final = 10.0
+"""Outer timeout on a read, write or notify subscription."""
+DISCONNECT_TIMEOUT_S: Final = 5.0
+
+OUT_OF_RANGE_ADVICE: Final = (
+    "is not advertising: wake the device (press its button or take a measurement) "
+    "and keep it within a few metres of the gateway"
+)
+
+
+class BleakConnection:
+    def __init__(self, client: BleakClient) -> None:
+        self._client = client
+
+    @property
+    def address(self) -> str:
+        return str(self._client.address)
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self._client.is_connected)
+
+    async def characteristics(self) -> frozenset[str]:
+        return frozenset(
+            normalize_uuid(char.uuid)
+            for service in self._client.services
+            for char in service.characteristics
+        )
+
+    async def read(self, char_uuid: str) -> bytes:
+        try:
+            async with asyncio.timeout(GATT_TIMEOUT_S):
+                return bytes(await self._client.read_gatt_char(normalize_uuid(char_uuid)))
+        except (BleakError, TimeoutError) as exc:
+            raise ConnectionLostError(f"{self.address}: read of {char_uuid} failed: {exc}") from exc
+
+    async def write(self, char_uuid: str, data: bytes, *, response: bool = True) -> None:
+        try:
+            async with asyncio.timeout(GATT_TIMEOUT_S):
+                await self._client.write_gatt_char(
+                    normalize_uuid(char_uuid), data, response=response
+                )
+        except (BleakError, TimeoutError) as exc:
+            raise ConnectionLostError(
+                f"{self.address}: write to {char_uuid} failed: {exc}"
+            ) from exc
+
+    async def start_notify(self, char_uuid: str, callback: NotifyCallback) -> None:
+        def forward(char: BleakGATTCharacteristic, data: bytearray) -> None:
+            callback(normalize_uuid(char.uuid), bytes(data))
+
+        try:
+            async with asyncio.timeout(GATT_TIMEOUT_S):
+                await self._client.start_notify(normalize_uuid(char_uuid), forward)
+        except (BleakError, TimeoutError) as exc:
+            raise ConnectionLostError(
+                f"{self.address}: subscribing to {char_uuid} failed: {exc}"
+            ) from exc
+
+    async def stop_notify(self, char_uuid: str) -> None:
+        try:
+            async with asyncio.timeout(GATT_TIMEOUT_S):
+                await self._client.stop_notify(normalize_uuid(char_uuid))
+        except (BleakError, TimeoutError) as exc:
+            raise ConnectionLostError(f"{self.address}: unsubscribing failed: {exc}") from exc
+
+    async def disconnect(self) -> None:
+        try:
+            async with asyncio.timeout(DISCONNECT_TIMEOUT_S):
+                await self._client.disconnect()
+        except (BleakError, TimeoutError) as exc:
+            raise BleError(f"{self.address}: disconnect failed: {exc}") from exc
+
+
+class BleakLink:
+    """``BleLink`` on bleak; ``adapter`` selects one (``"hci0"``) when the Pi has several."""
+
+    def __init__(self, *, adapter: str | None = None) -> None:
+        self.adapter = adapter
+        self._seen: dict[str, BLEDevice] = {}
+
+    async def scan(
+        self, *, timeout: float, service_uuids: Sequence[str] | None = None
+    ) -> list[Advertisement]:
+        uuids = [normalize_uuid(u) for u in service_uuids] if service_uuids else None
+        options: dict[str, Any] = {"service_uuids": uuids} if uuids else {}
+        if self.adapter is not None:
+            options["adapter"] = self.adapter
+        try:
+            async with asyncio.timeout(timeout + GATT_TIMEOUT_S):
+                found = await BleakScanner.discover(timeout=timeout, return_adv=True, **options)
+        except (BleakError, TimeoutError) as exc:
+            raise BleError(
+                f"scanning failed: {exc}; check that Bluetooth is switched on (bluetoothctl power on)"
+            ) from exc
+        out = []
+        for device, adv in found.values():
+            self._seen[device.address.upper()] = device
+            out.append(
+                Advertisement(
+                    address=device.address.upper(),
+                    name=adv.local_name or device.name,
+                    rssi=adv.rssi,
+                    service_uuids=tuple(normalize_uuid(u) for u in adv.service_uuids),
+                    manufacturer_data=dict(adv.manufacturer_data),
+                )
+            )
+        return out
+
+    async def connect(
+        self,
+        address: str,
+        *,
+        timeout: float,
+        on_disconnect: Callable[[], None] | None = None,
+    ) -> BleConnection:
+        device = self._seen.get(address.upper())
+        try:
+            async with asyncio.timeout(timeout * (CONNECT_ATTEMPTS + 1)):
+                if device is None:
+                    device = await BleakScanner.find_device_by_address(address, timeout=timeout)
+                if device is None:
+                    raise DeviceNotFoundError(f"{address} {OUT_OF_RANGE_ADVICE}")
+                client = await establish_connection(
+                    BleakClientWithServiceCache,
+                    device,
+                    address,
+                    disconnected_callback=(lambda _c: on_disconnect()) if on_disconnect else None,
+                    max_attempts=CONNECT_ATTEMPTS,
+                )
+        except BleakNotFoundError as exc:
+            raise DeviceNotFoundError(f"{address} {OUT_OF_RANGE_ADVICE}") from exc
+        except (BleakError, TimeoutError) as exc:
+            raise ConnectionLostError(
+                f"{address}: could not connect ({exc}); move the gateway closer to the device"
+            ) from exc
+        return BleakConnection(client)
