@@ -134,10 +134,10 @@ def clean(
     with np.errstate(invalid="ignore"):
         plausible = (v >= low) & (v <= high)
     reason[~series.usable] = Rejection.DEVICE_FLAG
-    reason[finite & ~plausible] = Rejection.IMPLAUSIBLE
-    reason[~finite] = Rejection.NON_FINITE
     if now is not None:
         reason[series.t > now + future_s] = Rejection.FUTURE
+    reason[finite & ~plausible] = Rejection.IMPLAUSIBLE
+    reason[~finite] = Rejection.NON_FINITE
     if spikes is None:
         spikes = metric in SPIKE_FLOOR
     if spikes:
