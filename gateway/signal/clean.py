@@ -64,6 +64,9 @@ SPIKE_FLOOR: Final[Mapping[Metric, float]] = {
 UNUSABLE_FLAGS: Final = frozenset({"contact_lost", "body_movement", "cuff_fit", "irregular_pulse"})
 """Device flags (``Quality.flags``) that make a sample unfit for alerts."""
 
+SPIKE_MAX_GAP_S: Final = 30.0
+"""Only samples within 30 s of a neighbour are part of a stream that spikes can be judged in;
+an isolated spot reading (an oximeter check three times a day) is never called a spike."""
 HAMPEL_HALF_WINDOW: Final = 2
 """Neighbours on each side in the Hampel window (5 samples: 5 s at 1 Hz)."""
 HAMPEL_SIGMAS: Final = 3.0
@@ -114,6 +117,13 @@ def hampel(
     return dev > limit
 
 
+def _dense(t: F64) -> Bool:
+    """True where a sample has a neighbour within ``SPIKE_MAX_GAP_S``."""
+    gap = np.diff(t) <= SPIKE_MAX_GAP_S
+    out: Bool = np.concatenate(([False], gap)) | np.concatenate((gap, [False]))
+    return out
+
+
 def clean(
     series: Series,
     metric: Metric,
@@ -125,7 +135,8 @@ def clean(
     """Mark non-finite, implausible, device-flagged, future-stamped and spike samples unusable.
 
     ``series.usable`` False on input means a device flag. ``spikes`` defaults to True for the
-    continuous metrics of ``SPIKE_FLOOR``. Samples later than ``now + future_s`` are refused.
+    continuous metrics of ``SPIKE_FLOOR`` (dense stretches only). Samples later than
+    ``now + future_s`` are refused.
     """
     v = series.v
     reason = np.zeros(v.shape, dtype=np.uint8)
@@ -142,7 +153,7 @@ def clean(
         spikes = metric in SPIKE_FLOOR
     if spikes:
         ok = np.flatnonzero(reason == Rejection.OK)
-        spiky = hampel(v[ok], floor=SPIKE_FLOOR.get(metric, 0.0))
+        spiky = hampel(v[ok], floor=SPIKE_FLOOR.get(metric, 0.0)) & _dense(series.t[ok])
         reason[ok[spiky]] = Rejection.SPIKE
     counts = np.bincount(reason, minlength=len(Rejection))
     return Cleaned(

@@ -9,7 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gateway.signal.clean import HAMPEL_HALF_WINDOW, HAMPEL_SIGMAS, PLAUSIBLE, SPIKE_FLOOR
+from gateway.signal.clean import (
+    HAMPEL_HALF_WINDOW,
+    HAMPEL_SIGMAS,
+    PLAUSIBLE,
+    SPIKE_FLOOR,
+    SPIKE_MAX_GAP_S,
+)
 from gateway.signal.findings import Persistence
 from gateway.signal.rules import ThresholdRule
 from gateway.wire import Metric
@@ -44,14 +50,20 @@ def clean(metric: Metric, t: list[float], v: list[float], usable: list[bool]) ->
 
     med = [median(window(xs, i)) for i in range(n)]
     dev = [abs(x - m) for x, m in zip(xs, med, strict=True)]
+    ts = [t[i] for i in idx]
     for i in range(n):
+        near_prev = i > 0 and ts[i] - ts[i - 1] <= SPIKE_MAX_GAP_S
+        near_next = i < n - 1 and ts[i + 1] - ts[i] <= SPIKE_MAX_GAP_S
         mad = median(window(dev, i))
-        if dev[i] > max(HAMPEL_SIGMAS * 1.4826 * mad, SPIKE_FLOOR[metric]):
+        spike = dev[i] > max(HAMPEL_SIGMAS * 1.4826 * mad, SPIKE_FLOOR[metric])
+        if spike and (near_prev or near_next):
             ok[idx[i]] = False
     return ok
 
 
-def rollup(t: list[float], v: list[float], usable: list[bool], period: float) -> dict[float, dict[str, float]]:
+def rollup(
+    t: list[float], v: list[float], usable: list[bool], period: float
+) -> dict[float, dict[str, float]]:
     """Per period start: count, min, max, mean, median, last of usable samples."""
     groups: dict[float, list[float]] = {}
     for ti, vi, ui in zip(t, v, usable, strict=True):
@@ -80,7 +92,9 @@ def _persistent(p: Persistence, history: list[tuple[float, bool]]) -> bool:
     return run >= p.count and history[-1][0] - start_t >= p.seconds
 
 
-def threshold(rule: ThresholdRule, t: list[float], v: list[float], usable: list[bool]) -> list[Event]:
+def threshold(
+    rule: ThresholdRule, t: list[float], v: list[float], usable: list[bool]
+) -> list[Event]:
     """Fire and all-clear events of a threshold rule, one sample at a time."""
     events = []
     for band in rule.bands():

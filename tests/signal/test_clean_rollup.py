@@ -24,7 +24,8 @@ def test_each_reason_is_marked_and_counted() -> None:
     assert c.reason.tolist() == [0, 0, 1, 0, 2, 0, 5, 5, 5, 1, 5, 5]
     c = clean(Series(t, v, usable), Metric.HEART_RATE)
     assert c.reason.tolist() == [0, 0, 1, 0, 2, 0, 4, 3, 0, 1, 0, 0]
-    assert c.counts[Rejection.SPIKE] == 1 and c.counts[Rejection.NON_FINITE] == 2
+    assert c.counts[Rejection.SPIKE] == 1
+    assert c.counts[Rejection.NON_FINITE] == 2
     assert c.rejected == 5
     assert np.array_equal(c.series.v, v, equal_nan=True)  # evidence kept
 
@@ -45,7 +46,7 @@ def test_agrees_with_the_reference_on_random_streams() -> None:
         v[spikes] += rng.choice([-60.0, 60.0, 500.0], spikes.sum())
         v[rng.random(n) < 0.01] = np.nan
         u = rng.random(n) > 0.02
-        t = np.arange(n, dtype=float)
+        t = np.cumsum(rng.choice([1.0, 1.0, 1.0, 45.0], n))  # 1 Hz with gaps
         got = clean(Series(t, v, u & np.isfinite(v)), Metric.HEART_RATE).series.usable
         want = reference.clean(Metric.HEART_RATE, t.tolist(), v.tolist(), u.tolist())
         assert got.tolist() == want
@@ -71,14 +72,19 @@ def test_rollup_known_answer() -> None:
     u = np.array([1, 1, 1, 1, 1, 0, 0], dtype=bool)
     r = rollup(Series(t, v, u))
     assert r.start.tolist() == [0.0, 60.0, 120.0]
-    assert r.count.tolist() == [4, 1, 0] and r.rejected.tolist() == [0, 1, 1]
-    assert r.min[:2].tolist() == [70.0, 90.0] and r.max[:2].tolist() == [80.0, 90.0]
-    assert r.mean[:2].tolist() == [74.0, 90.0] and r.median[:2].tolist() == [73.0, 90.0]
+    assert r.count.tolist() == [4, 1, 0]
+    assert r.rejected.tolist() == [0, 1, 1]
+    assert r.min[:2].tolist() == [70.0, 90.0]
+    assert r.max[:2].tolist() == [80.0, 90.0]
+    assert r.mean[:2].tolist() == [74.0, 90.0]
+    assert r.median[:2].tolist() == [73.0, 90.0]
     assert r.last[:2].tolist() == [80.0, 90.0]
     assert math.isnan(r.mean[2])
     rows = to_wire(r, patient_id="p1", device_id="hr-1", metric=Metric.HEART_RATE)
-    assert [x.count for x in rows] == [4, 1] and rows[0].median == 73.0
-    assert isinstance(rows[0], wire.Rollup) and rows[1].rejected == 1
+    assert [x.count for x in rows] == [4, 1]
+    assert rows[0].median == 73.0
+    assert isinstance(rows[0], wire.Rollup)
+    assert rows[1].rejected == 1
 
 
 def test_rollup_agrees_with_the_reference() -> None:
@@ -99,3 +105,12 @@ def test_rollup_of_nothing_and_bad_period() -> None:
     assert len(rollup(Series.empty())) == 0
     with pytest.raises(SignalError, match="positive"):
         rollup(Series.empty(), period=0)
+
+
+def test_spot_readings_are_never_spikes() -> None:
+    """An oximeter check three times a day: a real desaturation must reach the rules."""
+    t = np.array([0.0, 6, 12, 18, 24]) * 3600
+    c = clean(Series.of(t, [96.0, 95.0, 86.0, 96.0, 95.0]), Metric.SPO2)
+    assert c.rejected == 0
+    dense = clean(Series.of(np.arange(5.0), [96.0, 95.0, 86.0, 96.0, 95.0]), Metric.SPO2)
+    assert dense.reason.tolist() == [0, 0, 4, 0, 0]

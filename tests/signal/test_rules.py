@@ -30,15 +30,18 @@ def test_fire_then_all_clear_with_evidence() -> None:
     assert (fire.patient_id, fire.rule, fire.category, fire.priority) == (
         "p1", "spo2", wire.Category.CLINICAL, Priority.MEDIUM,
     )  # fmt: skip
-    assert fire.value == 89.0 and fire.evidence.samples == ((120.0, 89.0),)
+    assert fire.value == 89.0
+    assert fire.evidence.samples == ((120.0, 89.0),)
     assert dict(fire.evidence.features) == {"level": "low", "fire": 90, "clear": 93}
-    assert fire.evidence.rule_version == 1 and ev.state.active == {"low": False}
+    assert fire.evidence.rule_version == 1
+    assert ev.state.active == {"low": False}
     assert fire.to_row() == {
         "patient_id": "p1", "rule": "spo2", "category": "clinical", "priority": "medium",
         "ts": "1970-01-01T00:02:00Z", "metric": "spo2", "value": 89.0,
     }  # fmt: skip
     event = fire.to_event("e1")
-    assert event.kind is wire.EventKind.ALERT and event.evidence["features"]["fire"] == 90
+    assert event.kind is wire.EventKind.ALERT
+    assert event.evidence["features"]["fire"] == 90
 
 
 def test_unusable_and_future_samples_never_alert() -> None:
@@ -48,7 +51,9 @@ def test_unusable_and_future_samples_never_alert() -> None:
 
 
 def test_urgent_band() -> None:
-    rule = ThresholdRule("sbp", "p1", Metric.SYSTOLIC_BP, fire_high=160, clear_high=150, urgent_high=180)
+    rule = ThresholdRule(
+        "sbp", "p1", Metric.SYSTOLIC_BP, fire_high=160, clear_high=150, urgent_high=180
+    )
     s = Series.of(np.arange(6.0), [150, 165, 185, 172, 168, 140])
     got = [(f.kind.value, f.priority.value, f.ts) for f in evaluate(rule, s, now=10).findings]
     # urgent clears 10 below its level (the rule's hysteresis gap), at 168 < 170
@@ -62,10 +67,15 @@ def test_persistence_by_count_seconds_and_k_of_n() -> None:
     v = [95, 89, 89, 95, 89, 89, 89, 95]
     s = Series.of(np.arange(8.0) * 30, v)
     three = ThresholdRule("r", "p", Metric.SPO2, fire_low=90, persistence=Persistence(count=3))
-    assert kinds(evaluate(three, s, now=1e4).findings) == [("fire", "low", 180.0), ("all_clear", "low", 210.0)]
+    assert kinds(evaluate(three, s, now=1e4).findings) == [
+        ("fire", "low", 180.0),
+        ("all_clear", "low", 210.0),
+    ]
     minute = ThresholdRule("r", "p", Metric.SPO2, fire_low=90, persistence=Persistence(seconds=60))
     assert [f.ts for f in evaluate(minute, s, now=1e4).findings] == [180.0, 210.0]
-    k_of_n = ThresholdRule("r", "p", Metric.SPO2, fire_low=90, persistence=Persistence(k_of_n=(2, 3)))
+    k_of_n = ThresholdRule(
+        "r", "p", Metric.SPO2, fire_low=90, persistence=Persistence(k_of_n=(2, 3))
+    )
     assert [f.ts for f in evaluate(k_of_n, s, now=1e4).findings] == [60.0, 90.0, 120.0, 210.0]
 
 
@@ -74,12 +84,20 @@ def test_incremental_evaluation_matches_one_call() -> None:
     t = np.arange(300.0) * 10
     v = 91 + 2.5 * np.sin(np.arange(t.size) / 8) + rng.normal(0, 0.5, t.size)
     s = Series.of(t, v)
-    rule = ThresholdRule("r", "p", Metric.SPO2, fire_low=90, clear_low=92, persistence=Persistence(count=2))
+    rule = ThresholdRule(
+        "r", "p", Metric.SPO2, fire_low=90, clear_low=92, persistence=Persistence(count=2)
+    )
     whole = evaluate(rule, s, now=1e9).findings
-    state, since, pieces = RuleState(), None, []
+    state, since, pieces = RuleState(), None, list[Finding]()
     for end in range(10, 301, 10):
         now = float(t[end - 1])
-        out = evaluate(rule, Series.of(t[max(0, end - 50) : end], v[max(0, end - 50) : end]), now=now, since=since, state=state)
+        out = evaluate(
+            rule,
+            Series.of(t[max(0, end - 50) : end], v[max(0, end - 50) : end]),
+            now=now,
+            since=since,
+            state=state,
+        )
         pieces += out.findings
         state, since = out.state, now
     assert len(whole) > 4
@@ -107,7 +125,8 @@ def test_from_wire_and_level_checks() -> None:
 def test_empty_single_and_bad_now() -> None:
     assert evaluate(SPO2_LOW, Series.empty(), now=0.0).findings == ()
     one = evaluate(SPO2_LOW, Series.of([0.0], [80.0]), now=0.0)
-    assert [f.kind for f in one.findings] == [FindingKind.FIRE] and one.state.active["low"]
+    assert [f.kind for f in one.findings] == [FindingKind.FIRE]
+    assert one.state.active["low"]
     with pytest.raises(SignalError, match="finite"):
         evaluate(SPO2_LOW, Series.empty(), now=float("nan"))
 
@@ -118,7 +137,10 @@ def test_rate_rule() -> None:
     s = Series.of(t, [80.0, 80.4, 81.0, 81.6, 81.8, 80.5])
     got = evaluate(rule, s, now=1e9).findings
     # day 3: 81.6 against the lowest of days 0-2 (80.0); day 4: 81.8 against 80.4 (day 1)
-    assert [(f.kind.value, f.ts) for f in got] == [("fire", 3 * 86400.0), ("all_clear", 4 * 86400.0)]
+    assert [(f.kind.value, f.ts) for f in got] == [
+        ("fire", 3 * 86400.0),
+        ("all_clear", 4 * 86400.0),
+    ]
     assert dict(got[0].evidence.features)["delta"] == pytest.approx(1.6)
     assert dict(got[0].evidence.features)["reference"] == 80.0
 
@@ -154,14 +176,17 @@ def test_hysteresis_never_flaps(dead_band: list[float], where: int) -> None:
 )
 def test_persistence_never_fires_early(values: list[float], count: int) -> None:
     """A fire needs the ``count`` latest usable samples (including its own) all beyond."""
-    rule = ThresholdRule("r", "p", Metric.SPO2, fire_low=90, clear_low=92, persistence=Persistence(count=count))
+    rule = ThresholdRule(
+        "r", "p", Metric.SPO2, fire_low=90, clear_low=92, persistence=Persistence(count=count)
+    )
     s = Series.of(np.arange(len(values), dtype=float), values)
     usable_t = s.t[s.usable].tolist()
     usable_v = s.v[s.usable].tolist()
     for f in evaluate(rule, s, now=1e9).findings:
         if f.kind is FindingKind.FIRE:
             i = usable_t.index(f.ts)
-            assert i + 1 >= count and all(x <= 90 for x in usable_v[i - count + 1 : i + 1])
+            assert i + 1 >= count
+            assert all(x <= 90 for x in usable_v[i - count + 1 : i + 1])
             assert len(f.evidence.samples) == count
 
 
@@ -182,6 +207,5 @@ def test_agrees_with_the_reference(seed: int) -> None:
     )  # fmt: skip
     got = evaluate(rule, Series(t, v, u), now=1e9).findings
     want = reference.threshold(rule, t.tolist(), v.tolist(), u.tolist())
-    key = lambda e: (e.ts, e.kind, e.level)  # noqa: E731
     got_e = sorted((f.ts, f.kind.value, str(dict(f.evidence.features)["level"])) for f in got)
-    assert got_e == sorted(key(e) for e in want)
+    assert got_e == sorted((e.ts, e.kind, e.level) for e in want)

@@ -8,7 +8,13 @@ from gateway.signal.scores import news2, news2_latest
 from gateway.signal.series import SignalError
 from gateway.wire import Metric
 
-ALL_NORMAL = {"respiratory_rate": 16, "spo2": 97, "systolic_bp": 120, "pulse": 70, "temperature": 37.0}
+ALL_NORMAL = {
+    "respiratory_rate": 16,
+    "spo2": 97,
+    "systolic_bp": 120,
+    "pulse": 70,
+    "temperature": 37.0,
+}
 
 
 def score(**kw: object) -> dict[str, int]:
@@ -116,7 +122,8 @@ def test_missing_parameters_score_nothing_and_are_named() -> None:
     assert (r.total, r.risk) == (3, "low-medium")
     none = news2(on_oxygen=None, consciousness=None)
     assert (none.total, none.parts, none.risk) == (0, {}, "low")
-    assert "air_or_oxygen" in none.missing and "consciousness" in none.missing
+    assert "air_or_oxygen" in none.missing
+    assert "consciousness" in none.missing
 
 
 @pytest.mark.parametrize(

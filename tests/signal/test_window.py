@@ -41,7 +41,8 @@ def test_samples_older_than_a_full_window_are_refused() -> None:
 def test_future_samples_are_refused() -> None:
     w = Window(4)
     got = w.extend([1.0, 2.0, 1000.0], [1.0, 2.0, 3.0], now=2.0 + MAX_FUTURE_S - 1)
-    assert got.future == 1 and w.series().t.tolist() == [1.0, 2.0]
+    assert got.future == 1
+    assert w.series().t.tolist() == [1.0, 2.0]
 
 
 def test_nan_values_are_kept_but_unusable_and_nan_times_refused() -> None:
@@ -65,7 +66,8 @@ def test_memory_is_constant() -> None:
     for k in range(1000):
         w.extend(np.arange(k * 7, k * 7 + 7.0), np.ones(7), now=1e9)
     assert all(a is b for a, b in zip(buffers, (w._t, w._v, w._u), strict=True))
-    assert len(w) == 100 and w.series().t[-1] == 6999.0
+    assert len(w) == 100
+    assert w.series().t[-1] == 6999.0
 
 
 def test_windows_are_per_patient_and_metric() -> None:
@@ -82,13 +84,16 @@ def test_windows_are_per_patient_and_metric() -> None:
     ),
     capacity=st.integers(1, 30),
 )
-def test_any_arrival_order_matches_sorting_everything(batches: list[list[int]], capacity: int) -> None:
+def test_any_arrival_order_matches_sorting_everything(
+    batches: list[list[int]], capacity: int
+) -> None:
     """The window always holds a sorted, unique subset; with room for all, exactly all."""
     w = Window(capacity)
     for b in batches:
         w.extend(np.array(b, dtype=float), np.array(b, dtype=float) * 2, now=1e6)
     s = w.series()
-    assert (np.diff(s.t) > 0).all() and len(s) <= capacity
+    assert (np.diff(s.t) > 0).all()
+    assert len(s) <= capacity
     assert np.array_equal(s.v, s.t * 2)
     everything = np.unique(np.concatenate([np.array(b, dtype=float) for b in batches]))
     assert set(s.t.tolist()) <= set(everything.tolist())
@@ -101,4 +106,5 @@ def test_any_arrival_order_matches_sorting_everything(batches: list[list[int]], 
 
 def test_series_of_sorts_and_dedups() -> None:
     s = Series.of([3.0, 1.0, 2.0, 1.0], [30.0, 10.0, 20.0, 11.0])
-    assert s.t.tolist() == [1.0, 2.0, 3.0] and s.v.tolist() == [10.0, 20.0, 30.0]
+    assert s.t.tolist() == [1.0, 2.0, 3.0]
+    assert s.v.tolist() == [10.0, 20.0, 30.0]
