@@ -86,6 +86,20 @@ class Cleaned:
         return int(sum(n for r, n in self.counts.items() if r != Rejection.OK))
 
 
+def _median5(a: F64, b: F64, c: F64, d: F64, e: F64) -> F64:
+    """Elementwise median of five arrays in 9 min/max operations (three buffers):
+    ``med3(e, max(min(a,b), min(c,d)), min(max(a,b), max(c,d)))``."""
+    lo, tmp, hi = np.minimum(a, b), np.minimum(c, d), np.maximum(a, b)
+    np.maximum(lo, tmp, out=lo)
+    np.maximum(c, d, out=tmp)
+    np.minimum(hi, tmp, out=hi)
+    np.maximum(e, lo, out=tmp)
+    np.minimum(tmp, hi, out=tmp)
+    np.minimum(e, lo, out=lo)
+    out: F64 = np.maximum(lo, tmp, out=lo)
+    return out
+
+
 def rolling_median(x: F64, half: int) -> F64:
     """Centred running median over ``2·half+1`` samples; the ends repeat the edge values.
 
@@ -97,6 +111,8 @@ def rolling_median(x: F64, half: int) -> F64:
         return x.copy()
     padded = np.concatenate((np.full(half, x[0]), x, np.full(half, x[-1])))
     n = x.size
+    if half == 2:
+        return _median5(*(padded[i : i + n] for i in range(5)))
     cols = [padded[i : i + n].copy() for i in range(w)]
     for p in range(w):
         for i in range(p % 2, w - 1, 2):

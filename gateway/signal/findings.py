@@ -142,20 +142,24 @@ class Evaluation:
     state: RuleState
 
 
-def triggered(t: F64, beyond: Bool, p: Persistence) -> Bool:
-    """True where ``beyond`` has persisted long enough for the rule to fire."""
-    n = beyond.size
+def triggered(t: F64, beyond: Bool, p: Persistence) -> np.ndarray:
+    """Indices (ascending) of the samples where ``beyond`` has persisted long enough to fire.
+
+    Works on the (usually few) beyond samples only: runs of consecutive indices, or the
+    number of beyond samples among the last n found by binary search.
+    """
+    hits = np.flatnonzero(beyond)
+    if hits.size == 0:
+        return hits
     if p.k_of_n is not None:
         k, width = p.k_of_n
-        c = np.concatenate(([0], np.cumsum(beyond)))
-        hits = c[1:] - c[np.maximum(np.arange(1, n + 1) - width, 0)]
-        return beyond & (hits >= k)
-    idx = np.arange(n)
-    last_not = np.maximum.accumulate(np.where(beyond, -1, idx))
-    run = idx - last_not
-    started = t[np.minimum(last_not + 1, n - 1)]
-    out: Bool = beyond & (run >= p.count) & (t - started >= p.seconds)
-    return out
+        in_window = np.arange(1, hits.size + 1) - np.searchsorted(hits, hits - width, side="right")
+        return hits[in_window >= k]
+    new_run = np.concatenate(([True], np.diff(hits) != 1))
+    pos = np.arange(hits.size)
+    run_first = np.maximum.accumulate(np.where(new_run, pos, 0))
+    long_enough = (pos - run_first + 1 >= p.count) & (t[hits] - t[hits[run_first]] >= p.seconds)
+    return hits[long_enough]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -167,6 +171,24 @@ class Episodes:
     active_at_end: bool
 
 
+def _next_clear(blocked: np.ndarray, after: np.ndarray, n: int) -> np.ndarray:
+    """First index > each of ``after`` that is not in ``blocked`` (sorted); n if none.
+
+    Within a run of consecutive blocked indices ``blocked − position`` is constant, so the
+    end of the run holding ``after + 1`` is one binary search away.
+    """
+    cand = after + 1
+    j = np.searchsorted(blocked, cand)
+    inside = j < blocked.size
+    inside[inside] = blocked[j[inside]] == cand[inside]
+    shift = blocked - np.arange(blocked.size)
+    run_end = np.searchsorted(shift, shift[j[inside]], side="right") - 1
+    out = cand.copy()
+    out[inside] = blocked[run_end] + 1
+    capped: np.ndarray = np.minimum(out, n)
+    return capped
+
+
 def episodes(
     t: F64, beyond: Bool, clear: Bool, p: Persistence, *, active: bool = False
 ) -> Episodes:
@@ -174,18 +196,28 @@ def episodes(
 
     ``beyond`` and ``clear`` must not both hold on a sample (distinct levels); samples with
     neither (the dead band between clear and fire levels, or no feature) change nothing.
-    ``active`` is the state before the first sample.
+    ``active`` is the state before the first sample. An episode starts at a trigger with a
+    clear sample (or the inactive start) since the previous trigger, and ends at the first
+    clear sample after its last trigger. Only the triggers and the non-clear samples (both
+    few in practice) are indexed; the rest is binary search.
     """
     n = t.size
-    if n == 0:
-        empty = np.empty(0, dtype=np.intp)
-        return Episodes(empty, empty, active)
     trig = triggered(t, beyond, p)
-    idx = np.arange(n)
-    last = np.maximum.accumulate(np.where(trig | clear, idx, -1))
-    state = np.where(last >= 0, trig[np.maximum(last, 0)], active)
-    prev = np.concatenate(([active], state[:-1]))
-    return Episodes(np.flatnonzero(state & ~prev), np.flatnonzero(~state & prev), bool(state[-1]))
+    empty = np.empty(0, dtype=np.intp)
+    blocked = np.flatnonzero(~clear)
+    first_clear = _next_clear(blocked, np.array([-1]), n)
+    if trig.size == 0:
+        if active and first_clear[0] < n:
+            return Episodes(empty, first_clear, False)
+        return Episodes(empty, empty, active)
+    clears_before = trig - np.searchsorted(blocked, trig)
+    gap_cleared = np.concatenate(([clears_before[0] > 0 or not active], np.diff(clears_before) > 0))
+    after_last = _next_clear(blocked, trig[-1:], n)
+    ends = np.concatenate((gap_cleared[1:], after_last < n))
+    ending = _next_clear(blocked, trig[ends], n)
+    if active and clears_before[0] > 0:
+        ending = np.concatenate((first_clear, ending))
+    return Episodes(trig[gap_cleared], ending, bool(after_last[0] >= n))
 
 
 class RuleIdentity(Protocol):

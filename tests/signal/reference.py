@@ -18,6 +18,7 @@ from gateway.signal.clean import (
 )
 from gateway.signal.findings import Persistence
 from gateway.signal.rules import ThresholdRule
+from gateway.signal.trends import TrendRule
 from gateway.wire import Metric
 
 
@@ -92,36 +93,69 @@ def _persistent(p: Persistence, history: list[tuple[float, bool]]) -> bool:
     return run >= p.count and history[-1][0] - start_t >= p.seconds
 
 
+def episodes(
+    level: str, p: Persistence, samples: list[tuple[float, float, bool, bool]]
+) -> list[Event]:
+    """The state machine, one sample at a time: samples are (t, value, beyond, clear)."""
+    events = []
+    active = False
+    history: list[tuple[float, bool]] = []
+    for ti, vi, beyond, clear in samples:
+        history.append((ti, beyond))
+        if not active and _persistent(p, history):
+            active = True
+            events.append(Event(level, "fire", ti, vi))
+        elif active and clear:
+            active = False
+            events.append(Event(level, "all_clear", ti, vi))
+    return events
+
+
 def threshold(
     rule: ThresholdRule, t: list[float], v: list[float], usable: list[bool]
 ) -> list[Event]:
-    """Fire and all-clear events of a threshold rule, one sample at a time."""
+    """Fire and all-clear events of a threshold rule."""
     events = []
     for band in rule.bands():
-        active = False
-        history: list[tuple[float, bool]] = []
+        samples = []
         for ti, vi, ui in zip(t, v, usable, strict=True):
             if not ui:
                 continue
-            side = band.direction
-            beyond = vi >= band.fire if side > 0 else vi <= band.fire
-            clear = vi < band.clear if side > 0 else vi > band.clear
-            history.append((ti, beyond))
-            if not active and _persistent(rule.persistence, history):
-                active = True
-                events.append(Event(band.level.name, "fire", ti, vi))
-            elif active and clear:
-                active = False
-                events.append(Event(band.level.name, "all_clear", ti, vi))
+            if band.direction > 0:
+                samples.append((ti, vi, vi >= band.fire, vi < band.clear))
+            else:
+                samples.append((ti, vi, vi <= band.fire, vi > band.clear))
+        events += episodes(band.level.name, rule.persistence, samples)
     return sorted(events, key=lambda e: (e.ts, e.kind != "all_clear"))
+
+
+def trend_rise(rule: TrendRule, t: list[float], v: list[float]) -> list[Event]:
+    """A TrendRule with ``rise`` on usable samples: fitted change over the window."""
+    assert rule.rise is not None
+    days = rule.window_s / 86400
+    slopes = trailing_slope(t, v, rule.window_s)
+    samples = []
+    start = 0
+    for i, (ti, vi, b) in enumerate(zip(t, v, slopes, strict=True)):
+        while t[start] < ti - rule.window_s:
+            start += 1
+        enough = i - start + 1 >= rule.min_samples and (ti - t[start]) / 86400 >= days / 2
+        ok = enough and not math.isnan(b)
+        beyond = ok and b * days >= rule.rise
+        clear = ok and b * days < rule.rise * rule.clear_fraction
+        samples.append((ti, vi, beyond, clear))
+    return episodes("rise", rule.persistence, samples)
 
 
 def trailing_slope(t: list[float], v: list[float], window_s: float) -> list[float]:
     """OLS slope per day over [t_i − window, t_i], NaN for fewer than 2 distinct times."""
     out = []
+    start = 0
     for i in range(len(t)):
-        xs = [(t[j] - t[i]) / 86400 for j in range(i + 1) if t[j] >= t[i] - window_s]
-        ys = [v[j] for j in range(i + 1) if t[j] >= t[i] - window_s]
+        while t[start] < t[i] - window_s:
+            start += 1
+        xs = [(t[j] - t[i]) / 86400 for j in range(start, i + 1)]
+        ys = [v[j] for j in range(start, i + 1)]
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         sxx = sum((x - mx) ** 2 for x in xs)
         sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))

@@ -131,3 +131,15 @@ def test_summarise_stamps_complete_periods_at_their_end() -> None:
     s = summarise(Series.of(t, hr), ((300.0, "median"), (DAY, "min")))
     assert s.t.tolist() == [DAY, 2 * DAY, 3 * DAY]
     assert s.until(2.5 * DAY).v == pytest.approx([60.0, 60.0], abs=0.1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_trend_rule_agrees_with_the_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.choice(np.arange(0.0, 40 * DAY, HOUR), 200, replace=False))
+    v = 80 + np.cumsum(rng.normal(0, 0.4, t.size))
+    rule = TrendRule("w", "p", Metric.BODY_WEIGHT, window_s=3 * DAY, rise=1.0, min_samples=3)
+    got = evaluate(rule, Series.of(t, v), now=1e12).findings
+    want = reference.trend_rise(rule, t.tolist(), v.tolist())
+    assert len(want) > 0
+    assert [(f.kind.value, f.ts) for f in got] == [(e.kind, e.ts) for e in want]
