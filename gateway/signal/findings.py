@@ -11,6 +11,7 @@ and a month of history cost the same code.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -83,10 +84,33 @@ class Finding:
             "evidence": self.evidence.to_dict(),
         }
 
-    def to_event(self, event_id: str) -> wire.Event:
-        """The wire event for ``…/events``; ``value`` is left out when it is not finite."""
+    @property
+    def level(self) -> str:
+        """The rule level that made it (``high``, ``urgent_low``, ``stale``, …)."""
+        return str(dict(self.evidence.features).get("level", ""))
+
+    @property
+    def id(self) -> str:
+        """Stable id: the same finding from the gateway, live ingest or a replay gets the same
+        id, so the cloud stores it once (a wire ``Identifier``, at most 128 characters)."""
+        key = "|".join(
+            (
+                self.patient_id,
+                self.rule,
+                str(self.rule_version),
+                self.level,
+                self.kind,
+                repr(self.ts),
+            )
+        )
+        digest = hashlib.blake2s(key.encode(), digest_size=10).hexdigest()
+        return f"f-{digest}-{int(self.ts)}"
+
+    def to_event(self, event_id: str | None = None) -> wire.Event:
+        """The wire event for ``…/events`` (id: ``self.id`` unless given); a non-finite
+        ``value`` is left out."""
         return wire.Event(
-            id=event_id,
+            id=event_id or self.id,
             kind=wire.EventKind.ALERT
             if self.kind is FindingKind.FIRE
             else wire.EventKind.ALL_CLEAR,

@@ -23,7 +23,7 @@ from gateway.signal.window import Appended, Windows
 class Monitor:
     """Rules for one gateway's patients, evaluated as samples arrive."""
 
-    rules: Sequence[Rule]
+    rules: Sequence[Rule | wire.ThresholdRule]
     windows: Windows = field(default_factory=Windows)
     _state: dict[int, RuleState] = field(default_factory=dict, init=False)
     _since: dict[int, float] = field(default_factory=dict, init=False)

@@ -60,7 +60,11 @@ def cleaned(history: History, *, now: float) -> History:
 
 
 def replay(
-    rules: Sequence[Rule], history: History, *, now: float | None = None, clean_first: bool = True
+    rules: Sequence[Rule | wire.ThresholdRule],
+    history: History,
+    *,
+    now: float | None = None,
+    clean_first: bool = True,
 ) -> tuple[Finding, ...]:
     """Every finding ``rules`` produce over ``history`` as known at ``now`` (default: its end)."""
     end = history.end if now is None else now

@@ -268,7 +268,7 @@ _EVALUATORS: Final[Mapping[type, Callable[..., Evaluation]]] = {
 
 
 def evaluate(
-    rule: Rule,
+    rule: Rule | wire.ThresholdRule,
     series: Series,
     *,
     now: float,
@@ -279,9 +279,12 @@ def evaluate(
 
     Pure: the same arguments give the same findings. ``since`` drops findings at or
     before it (already reported); ``state`` carries open episodes from the previous call.
+    A wire ``ThresholdRule`` is accepted as it is.
     """
     if not np.isfinite(now):
         raise SignalError("now must be finite UTC epoch seconds")
+    if isinstance(rule, wire.ThresholdRule):
+        rule = ThresholdRule.from_wire(rule)
     fn = _EVALUATORS.get(type(rule))
     if fn is None:
         raise SignalError(f"not a rule: {type(rule).__name__}")

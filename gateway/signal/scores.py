@@ -165,7 +165,8 @@ def news2_latest(
     on_oxygen: bool | None = False,
     consciousness: str | None = "A",
 ) -> News2:
-    """NEWS2 from the latest (UTC epoch s, value) per metric, each used only if no older than
+    """NEWS2 from the latest (UTC epoch s, value) per metric (``Series.latest`` of each cleaned
+    series), each used only if no older than
     its freshness window and not in the future; the others are named in ``missing``.
     Oxygen and consciousness come from patient prompts, not devices (DESIGN.md)."""
     values: dict[str, float | None] = {}

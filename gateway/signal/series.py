@@ -103,6 +103,12 @@ class Series:
         """The samples where ``mask`` is True (a copy)."""
         return Series(self.t[mask], self.v[mask], self.usable[mask])
 
+    def latest(self, now: float) -> tuple[float, float] | None:
+        """The last usable (time, value) at or before ``now``, or None."""
+        s = self.until(now)
+        idx = np.flatnonzero(s.usable)
+        return (float(s.t[idx[-1]]), float(s.v[idx[-1]])) if idx.size else None
+
     def until(self, now: float) -> Series:
         """The samples at or before ``now`` (later ones are not known yet)."""
         end = int(np.searchsorted(self.t, now, side="right"))

@@ -158,3 +158,15 @@ def test_latest_within_freshness() -> None:
     assert (r.total, r.risk) == (8, "high")
     pulse_first = news2_latest({**latest, Metric.PULSE_RATE: (now - 10, 60.0)}, now=now)
     assert pulse_first.parts["pulse"] == 0
+
+
+def test_latest_from_cleaned_series() -> None:
+    from gateway.signal.series import Series
+
+    s = Series.of(
+        [0.0, 60.0, 120.0, 9999.0], [97.0, 90.0, float("nan"), 80.0], [True, True, True, True]
+    )
+    assert s.latest(now=500.0) == (60.0, 90.0)
+    assert Series.empty().latest(now=1.0) is None
+    r = news2_latest({Metric.SPO2: (60.0, 90.0)}, now=500.0)
+    assert r.parts["spo2"] == 3
