@@ -71,6 +71,8 @@ def test_live_monitor_reports_what_replay_reports() -> None:
         + 30 * (np.sin(np.arange(t.size) / 700) > 0.9)
     )
     hr = hr + rng.normal(0, 1.5, t.size)
+    spikes = rng.random(t.size) < 0.01  # artefacts the Hampel filter must refuse alike
+    hr[spikes] += rng.choice([-45.0, 50.0], int(spikes.sum()))
     rule = ThresholdRule(
         "hr",
         "p1",
@@ -87,8 +89,37 @@ def test_live_monitor_reports_what_replay_reports() -> None:
             "p1", Metric.HEART_RATE, t[chunk], hr[chunk], now=float(t[chunk][-1])
         )
         live += found
+    live += monitor.evaluate("p1", Metric.HEART_RATE, now=float(t[-1]) + 60)  # stream paused
     history = History({("p1", Metric.HEART_RATE): Series.of(t, hr)})
     whole = replay([rule], history)
     assert len(whole) >= 4
     assert any(f.kind is FindingKind.ALL_CLEAR for f in whole)
     assert [(f.kind, f.ts) for f in live] == [(f.kind, f.ts) for f in whole]
+
+
+def test_live_monitor_waits_for_the_spike_filter_to_settle() -> None:
+    """A dropout at the end of a batch looks like a real value until its neighbours arrive."""
+    t = 1_767_225_600.0 + np.arange(120.0)
+    hr = np.full(120, 130.0)
+    hr[59] = 80.0  # artefact, the last sample of the first batch
+    rule = ThresholdRule("hr", "p1", Metric.HEART_RATE, fire_high=120, clear_high=110)
+    monitor = Monitor([rule])
+    live: list[Finding] = []
+    for chunk in (slice(0, 60), slice(60, 120)):
+        live += monitor.ingest(
+            "p1", Metric.HEART_RATE, t[chunk], hr[chunk], now=float(t[chunk][-1])
+        )[1]
+    assert [(f.kind, f.ts) for f in live] == [(FindingKind.FIRE, t[0])]
+    assert replay([rule], History({("p1", Metric.HEART_RATE): Series.of(t, hr)}))[0].ts == t[0]
+    assert len(replay([rule], History({("p1", Metric.HEART_RATE): Series.of(t, hr)}))) == 1
+
+
+def test_spot_readings_alert_at_once() -> None:
+    from gateway.signal.monitor import settled
+
+    spot = Series.of(np.arange(6.0) * 3600, [96.0, 95.0, 96.0, 95.0, 96.0, 88.0])
+    assert settled(spot, Metric.SPO2, now=5 * 3600.0) == 5 * 3600.0
+    stream = Series.of(np.arange(100.0), np.full(100, 96.0))
+    assert settled(stream, Metric.SPO2, now=99.0) == 95.0
+    assert settled(stream, Metric.SPO2, now=200.0) == 200.0  # paused: final
+    assert settled(stream, Metric.BODY_WEIGHT, now=99.0) == 99.0  # never spike-cleaned
