@@ -27,8 +27,6 @@ SCENARIOS: Final = (
     "hypoglycaemia",
 )
 
-Ramp = Callable[[np.ndarray], np.ndarray]
-
 
 def _after(days: np.ndarray, onset: float) -> np.ndarray:
     """Days since onset, 0 before it."""
@@ -54,16 +52,37 @@ def simulate(
     def put(metric: Metric, t: np.ndarray, v: np.ndarray) -> None:
         out[(patient_id, metric)] = Series.of(EPOCH + t, v)
 
-    # Heart rate every minute: circadian swing, short activity bursts, sensor noise.
+    put(
+        Metric.HEART_RATE,
+        *_heart_rate(rng, days, rising=scenario == "heart_failure", onset=onset_day),
+    )
+    _spot_devices(rng, scenario, days, onset_day, put)
+    return History(out)
+
+
+def _heart_rate(
+    rng: np.random.Generator, days: int, *, rising: bool, onset: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every minute: circadian swing, short activity bursts, sensor noise; in heart failure
+    the resting rate rises 2 /min per day from the onset."""
     t = np.arange(0.0, days * DAY, 60.0)
     d = t / DAY
     hr = 68 + 6 * np.sin(2 * np.pi * (d - 0.4)) + rng.normal(0, 2, t.size)
     burst = np.convolve(rng.random(t.size) < 0.004, np.ones(20), mode="same") > 0
     hr = hr + burst * 25
-    if scenario == "heart_failure":
-        hr = hr + 2.0 * _after(d, onset_day)  # resting HR rising 2 /min per day
-    put(Metric.HEART_RATE, t, hr.round())
+    if rising:
+        hr = hr + 2.0 * _after(d, onset)
+    return t, hr.round()
 
+
+def _spot_devices(
+    rng: np.random.Generator,
+    scenario: str,
+    days: int,
+    onset_day: float,
+    put: Callable[[Metric, np.ndarray, np.ndarray], None],
+) -> None:
+    """Scale, cuff, oximeter, thermometer and glucose meter readings."""
     tw = _spot(rng, days, (7.0,), 20)
     weight = 80 + rng.normal(0, 0.25, tw.size)
     if scenario == "heart_failure":
@@ -98,4 +117,3 @@ def simulate(
         first = int(np.searchsorted(tg, onset_day * DAY))
         glucose[first] = 58.0
     put(Metric.BLOOD_GLUCOSE, tg, glucose.round())
-    return History(out)
