@@ -71,3 +71,22 @@ def test_grouped_leaves_out_artefacts_and_small_groups() -> None:
     assert out["n_intervals"].tolist() == [2.0, 1.0]
     assert out["rmssd_ms"][0] == pytest.approx(100.0)
     assert math.isnan(out["rmssd_ms"][1])
+
+
+def test_rollups_carry_hrv_on_the_wire() -> None:
+    from gateway.signal.rollup import rollup, to_wire
+    from gateway.signal.series import Series
+    from gateway.wire import Metric
+
+    rr = np.tile([0.8, 0.85, 0.9, 0.8, 0.75], 30)
+    t = np.cumsum(rr)
+    hr = Series.of(t, 60.0 / rr)
+    rows = to_wire(rollup(hr), patient_id="p1", device_id="hr-1", metric=Metric.HEART_RATE,
+                   hrv=rollup_hrv(t, rr))  # fmt: skip
+    assert len(rows) == 3  # 150 beats of 0.82 s on average: 123 s
+    assert rows[0].hrv is not None
+    assert rows[0].hrv.n_intervals == rows[0].count
+    assert rows[0].hrv.pnn50 == pytest.approx(
+        100 * np.mean(np.abs(np.diff(rr[: rows[0].count] * 1000)) > 50)
+    )
+    assert rows[0].hrv.mean_hr == pytest.approx(60 / rr[: rows[0].count].mean())
