@@ -1,0 +1,139 @@
+"""Default rule sets of the monitoring programs, as data.
+
+Each level cites its clinical source. Clinicians override them per patient (the cloud
+stores versioned copies); these are the starting point and what ``vitalgate-cloud replay
+--program NAME`` evaluates. Programs: heart_failure, copd, hypertension, diabetes, general.
+
+Sources:
+  [NEWS2] Royal College of Physicians, National Early Warning Score (NEWS) 2, 2017, chart 1.
+  [ESC-HF] McDonagh et al., 2021 ESC Guidelines for heart failure, Eur Heart J 2021;42:3599,
+           and the HFA self-care statement (Jaarsma et al., Eur J Heart Fail 2021;23:157):
+           daily weighing; contact the team on a gain of > 2 kg in 3 days.
+  [AHA-HF] AHA/HFSA patient guidance: call for a gain of 2-3 lb (≈ 1 kg) in a day.
+  [HR-HF]  Rising resting heart rate precedes decompensation: Adamson et al., Circulation
+           2004;110:2389; Böhm et al., Lancet 2010;376:875 (SHIFT, HR as a risk factor).
+  [BTS]    O'Driscoll et al., BTS guideline for oxygen use in adults, Thorax 2017;72:i1:
+           target 88-92 % for patients at risk of hypercapnic respiratory failure.
+  [ESH]    Williams et al., 2018 ESC/ESH Guidelines for arterial hypertension: grade 2
+           160-179 / 100-109, grade 3 ≥ 180 / ≥ 110 mmHg (hypertensive urgency when acute).
+  [ADA]    American Diabetes Association, Standards of Care in Diabetes 2024, section 6:
+           hypoglycaemia level 1 < 70 mg/dL, level 2 < 54 mg/dL; ketone testing > 250 mg/dL.
+  [IEC]    IEC 60601-1-8: alarm condition delay (persistence) for continuous monitoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Final
+
+from gateway.signal.baseline import BaselineRule, CusumRule
+from gateway.signal.findings import Persistence
+from gateway.signal.missing import MissedMeasurementRule, StaleRule
+from gateway.signal.rules import Rule, ThresholdRule
+from gateway.signal.series import DAY, HOUR, SignalError
+from gateway.signal.trends import TrendRule
+from gateway.wire import Metric, Priority
+
+_P: Final = "template"
+"""Placeholder patient id of the templates; ``default_rules`` puts the real one in."""
+
+_CONTINUOUS_DELAY: Final = Persistence(count=2, seconds=300.0)
+"""5 minutes beyond the level on a continuous stream before an alarm [IEC]: ignores bursts."""
+_RESTING_HR: Final = ((300.0, "median"), (DAY, "min"))
+"""Resting HR: the lowest 5-minute median heart rate of each day."""
+
+_GENERAL: Final[tuple[Rule, ...]] = (
+    # [NEWS2] pulse ≤ 40 and ≥ 131 score 3.
+    ThresholdRule("general.hr", _P, Metric.HEART_RATE, fire_low=40, clear_low=45,
+                  fire_high=131, clear_high=120, priority=Priority.HIGH,
+                  persistence=_CONTINUOUS_DELAY),
+    ThresholdRule("general.pulse", _P, Metric.PULSE_RATE, fire_low=40, clear_low=45,
+                  fire_high=131, clear_high=120, priority=Priority.HIGH),
+    # [NEWS2] SpO2 scale 1 ≤ 91 % scores 3; two readings, so one poor probe reading won't page.
+    ThresholdRule("general.spo2", _P, Metric.SPO2, fire_low=91, clear_low=93,
+                  priority=Priority.HIGH, persistence=Persistence(count=2)),
+    # [NEWS2] systolic ≤ 90 and ≥ 220 mmHg score 3.
+    ThresholdRule("general.sbp", _P, Metric.SYSTOLIC_BP, fire_low=90, clear_low=95,
+                  fire_high=220, clear_high=200, priority=Priority.HIGH),
+    # [NEWS2] temperature 38.1-39.0 scores 1 (fever), ≥ 39.1 scores 2, ≤ 35.0 scores 3.
+    ThresholdRule("general.temp", _P, Metric.BODY_TEMPERATURE, fire_high=38.1, clear_high=37.8,
+                  urgent_high=39.1, fire_low=35.0, clear_low=35.5),
+    # [NEWS2] respiratory rate ≤ 8 and ≥ 25 score 3.
+    ThresholdRule("general.rr", _P, Metric.RESPIRATORY_RATE, fire_low=8, clear_low=10,
+                  fire_high=25, clear_high=22, priority=Priority.HIGH),
+    # DESIGN.md alarm practice: stale 15 min (warn) / 30 min (urgent) past the usual interval.
+    StaleRule("general.hr_stale", _P, Metric.HEART_RATE),
+)  # fmt: skip
+
+_HEART_FAILURE: Final[tuple[Rule, ...]] = (
+    # [AHA-HF] ≥ 1 kg in a day; 26 h window so that yesterday's reading is in it.
+    TrendRule("hf.weight_1d", _P, Metric.BODY_WEIGHT, window_s=DAY + 2 * HOUR, rise=1.0),
+    # [ESC-HF] ≥ 2 kg in 3 days.
+    TrendRule("hf.weight_3d", _P, Metric.BODY_WEIGHT, window_s=3 * DAY + 2 * HOUR, rise=2.0,
+              min_samples=3, priority=Priority.HIGH),
+    # [HR-HF] resting HR drifting up: CUSUM of (daily resting HR − 14-day median − 3) ≥ 15 /min·day.
+    CusumRule("hf.resting_hr_drift", _P, Metric.HEART_RATE, direction="up", slack=3.0, h=15.0,
+              stages=_RESTING_HR),
+    # [ESC-HF] symptomatic hypotension below 90 mmHg systolic.
+    ThresholdRule("hf.sbp_low", _P, Metric.SYSTOLIC_BP, fire_low=90, clear_low=95),
+    # [ESC-HF] daily weighing.
+    MissedMeasurementRule("hf.weight_missed", _P, Metric.BODY_WEIGHT),
+)  # fmt: skip
+
+_COPD: Final[tuple[Rule, ...]] = (
+    # [BTS] below the 88-92 % target range; [NEWS2] scale 2 ≤ 85 % scores 2-3.
+    ThresholdRule("copd.spo2_low", _P, Metric.SPO2, fire_low=87, clear_low=88, urgent_low=85,
+                  priority=Priority.MEDIUM, persistence=Persistence(count=2)),
+    # [BTS] a fall of the daily median SpO2 by more than 1 % accumulating to 5 %·day: exacerbation.
+    CusumRule("copd.spo2_drift", _P, Metric.SPO2, direction="down", slack=1.0, h=5.0,
+              stages=((DAY, "median"),)),
+    # [NEWS2] pulse 111-130 scores 2; respiratory rate ≥ 25 scores 3; temperature ≥ 38.1 scores 1.
+    ThresholdRule("copd.pulse_high", _P, Metric.PULSE_RATE, fire_high=111, clear_high=105,
+                  persistence=Persistence(count=2)),
+    ThresholdRule("copd.rr_high", _P, Metric.RESPIRATORY_RATE, fire_high=25, clear_high=22,
+                  priority=Priority.HIGH),
+    ThresholdRule("copd.temp_high", _P, Metric.BODY_TEMPERATURE, fire_high=38.1, clear_high=37.8),
+    MissedMeasurementRule("copd.spo2_missed", _P, Metric.SPO2),
+)  # fmt: skip
+
+_HYPERTENSION: Final[tuple[Rule, ...]] = (
+    # [ESH] grade 2 from 160 / 100 (medium), grade 3 ≥ 180 / ≥ 110: hypertensive urgency (high).
+    ThresholdRule("htn.sbp", _P, Metric.SYSTOLIC_BP, fire_high=160, clear_high=150,
+                  urgent_high=180, persistence=Persistence(k_of_n=(2, 3))),
+    ThresholdRule("htn.dbp", _P, Metric.DIASTOLIC_BP, fire_high=100, clear_high=95,
+                  urgent_high=110, persistence=Persistence(k_of_n=(2, 3))),
+    # [ESC-HF]/[ESH] hypotension on treatment below 90 mmHg.
+    ThresholdRule("htn.sbp_low", _P, Metric.SYSTOLIC_BP, fire_low=90, clear_low=95),
+    # A home reading far above the patient's own baseline (7 of the last 14 days at least).
+    BaselineRule("htn.sbp_baseline", _P, Metric.SYSTOLIC_BP, z=3.0, min_delta=20.0, low=False),
+    MissedMeasurementRule("htn.bp_missed", _P, Metric.SYSTOLIC_BP),
+)  # fmt: skip
+
+_DIABETES: Final[tuple[Rule, ...]] = (
+    # [ADA] level 1 < 70 mg/dL (meters report whole mg/dL: ≤ 69), level 2 < 54 (≤ 53).
+    ThresholdRule("dm.glucose_low", _P, Metric.BLOOD_GLUCOSE, fire_low=69, clear_low=80,
+                  urgent_low=53, priority=Priority.HIGH),
+    # [ADA] > 250 mg/dL: test ketones; two of the last three readings.
+    ThresholdRule("dm.glucose_high", _P, Metric.BLOOD_GLUCOSE, fire_high=251, clear_high=230,
+                  persistence=Persistence(k_of_n=(2, 3))),
+    MissedMeasurementRule("dm.glucose_missed", _P, Metric.BLOOD_GLUCOSE),
+)  # fmt: skip
+
+PROGRAMS: Final[Mapping[str, tuple[Rule, ...]]] = {
+    "general": _GENERAL,
+    "heart_failure": _HEART_FAILURE + _GENERAL,
+    "copd": _COPD + _GENERAL,
+    "hypertension": _HYPERTENSION + _GENERAL,
+    "diabetes": _DIABETES + _GENERAL,
+}
+"""Rule templates per program; each disease program includes the general rules."""
+
+
+def default_rules(program: str, patient_id: str) -> tuple[Rule, ...]:
+    """The program's rules for one patient; SignalError names the programs for an unknown one."""
+    try:
+        templates = PROGRAMS[program]
+    except KeyError:
+        raise SignalError(f"unknown program {program!r}; one of {', '.join(PROGRAMS)}") from None
+    return tuple(replace(rule, patient_id=patient_id) for rule in templates)
