@@ -90,5 +90,32 @@ def schema(
         typer.echo(str(path))
 
 
+@app.command()
+def replay(
+    program: Annotated[
+        str, typer.Option(help="heart_failure, copd, hypertension, diabetes or general.")
+    ],
+    readings: Annotated[
+        Path, typer.Option(help="JSON lines, one wire reading each, any number of patients.")
+    ],
+    rules: Annotated[
+        Path | None, typer.Option(help="JSON list of rules to try instead of the program's.")
+    ] = None,
+) -> None:
+    """Alert burden: print one JSON line per alert the rules would have fired over READINGS."""
+    from cloud.alerts.replay import ReplayError, burden, read_readings, read_rules  # noqa: PLC0415
+    from gateway.signal.series import SignalError  # noqa: PLC0415
+
+    try:
+        rule_dicts = read_rules(rules) if rules is not None else None
+        with readings.open() as lines:
+            findings = burden(read_readings(lines), program=program, rule_dicts=rule_dicts)
+    except (OSError, ReplayError, SignalError) as exc:
+        err.print(f"[red]Cannot replay:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    for finding in findings:
+        typer.echo(json.dumps(finding.to_row()))
+
+
 def main() -> None:
     app()
