@@ -310,7 +310,11 @@ STRATEGIES: dict[int, st.SearchStrategy[Any]] = {
     0x2A18: glucose_measurements(),
     0x2A34: glucose_contexts(),
     0x2A52: st.builds(RacpNumberOfRecords, U16)
-    | st.builds(RacpResponseCode, st.sampled_from(OpCode), st.sampled_from(ResponseCode)),
+    | st.builds(
+        RacpResponseCode,
+        st.sampled_from(OpCode) | st.integers(7, 255),
+        st.sampled_from(ResponseCode),
+    ),
     0x2A08: st.builds(DateTimeValue, date_times()),
     0x2A2B: st.builds(
         CurrentTime,

@@ -523,6 +523,13 @@ GLUCOSE = [
         RacpResponseCode(OpCode.REPORT_STORED_RECORDS, ResponseCode.NO_RECORDS_FOUND),
         "GLS §3.6.2",
     ),
+    # A meter echoes an op code it does not know (0x09) with "op code not supported" (2).
+    Vector(
+        0x2A52,
+        "06000902",
+        RacpResponseCode(9, ResponseCode.OP_CODE_NOT_SUPPORTED),
+        "GLS §3.6.2: unsupported op code echoed",
+    ),
     Vector(
         0x2A52,
         "06000307",

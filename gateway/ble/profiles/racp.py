@@ -57,6 +57,7 @@ _OPERAND_COUNT: Final = {
 }
 """Sequence numbers the operand carries after the filter type byte."""
 
+_KNOWN_OPS: Final = frozenset(op.value for op in OpCode)
 _REQUEST_OPS: Final = frozenset(
     {OpCode.REPORT_STORED_RECORDS, OpCode.DELETE_STORED_RECORDS, OpCode.REPORT_NUMBER_OF_RECORDS}
 )
@@ -130,7 +131,8 @@ class RacpNumberOfRecords:
 
 @dataclass(frozen=True, slots=True)
 class RacpResponseCode:
-    request_op_code: OpCode
+    request_op_code: OpCode | int
+    """The request this answers; a plain number when the meter echoes an unknown op code."""
     response: ResponseCode
 
     @property
@@ -154,7 +156,9 @@ def decode_racp(data: bytes) -> RacpResponse:
     if op is OpCode.NUMBER_OF_RECORDS_RESPONSE:
         result = RacpNumberOfRecords(cur.u16("number of records"))
     elif op is OpCode.RESPONSE_CODE:
-        request = lookup(OpCode, NAME, "request op code", cur.u8("request op code"))
+        raw = cur.u8("request op code")
+        # A meter echoes an op code it does not support, so unknown ones stay numbers.
+        request: OpCode | int = OpCode(raw) if raw in _KNOWN_OPS else raw
         result = RacpResponseCode(
             request, lookup(ResponseCode, NAME, "response code", cur.u8("response code"))
         )
