@@ -190,6 +190,16 @@ def test_unknown_date_gives_no_timestamp() -> None:
     assert m.timestamp is None
 
 
+def test_oximeter_with_unset_clock_gives_no_timestamp() -> None:
+    unset = decode(0x2A5E, bytes.fromhex("1161004800" + STAMP_HEX))
+    set_ = decode(0x2A5E, bytes.fromhex("0161004800" + STAMP_HEX))
+    assert unset.time_stamp == set_.time_stamp
+    assert (unset.timestamp, set_.timestamp) == (
+        None,
+        datetime(2026, 11, 23, 8, 30, 15, tzinfo=UTC),
+    )
+
+
 def test_hr_has_no_timestamp_and_rr_in_seconds() -> None:
     m = decode(0x2A37, bytes.fromhex("10480004"))
     assert (m.timestamp, m.rr_intervals, m.usable) == (None, (1.0,), True)

@@ -91,9 +91,18 @@ __all__ = [
 DECODERS: dict[str, Callable[[bytes], Any]] = {c.uuid: c.decode for c in CHARACTERISTICS}
 """Characteristic UUID (normal form) → pure decoder."""
 
+_BY_ANY_FORM: dict[int | str, Callable[[bytes], Any]] = {}
+for _spec in CHARACTERISTICS:
+    for _form in (_spec.uuid16, f"{_spec.uuid16:04x}", _spec.uuid):
+        _BY_ANY_FORM[_form] = _spec.decode
+"""Fast path for the forms callers use most (int, short hex, normal form)."""
+
 
 def decode(uuid: int | str, data: bytes) -> Any:
     """Decode one characteristic value; raise ProfileError for bad bytes or an unknown UUID."""
+    decoder = _BY_ANY_FORM.get(uuid)
+    if decoder is not None:
+        return decoder(bytes(data))
     try:
         key = normalize_uuid(uuid)
     except ValueError as exc:

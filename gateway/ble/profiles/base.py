@@ -8,6 +8,7 @@ Every decoder reads through a ``Cursor`` so that a short value raises ``ProfileE
 from __future__ import annotations
 
 import calendar
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -18,6 +19,12 @@ from gateway.ble.profiles.ieee11073 import float_value, sfloat_value
 from gateway.wire import CANONICAL_UNITS, Metric
 
 E = TypeVar("E", bound=IntEnum)
+
+_U8 = struct.Struct("<B")
+_U16 = struct.Struct("<H")
+_S16 = struct.Struct("<h")
+_U32 = struct.Struct("<I")
+_DATE_TIME = struct.Struct("<HBBBBB")
 
 
 class ProfileError(ValueError):
@@ -90,6 +97,15 @@ _DATE_TIME_LIMITS = (("month", 12), ("day", 31), ("hours", 23), ("minutes", 59),
 
 def check_date_time(name: str, value: DateTime) -> DateTime:
     """Refuse out-of-range fields and impossible calendar dates (31 April)."""
+    if (
+        1582 <= value.year <= 9999
+        and 1 <= value.month <= 12
+        and 1 <= value.day <= 28
+        and value.hours < 24
+        and value.minutes < 60
+        and value.seconds < 60
+    ):
+        return value  # the common case: a plainly valid date
     if value.year and not 1582 <= value.year <= 9999:
         raise ProfileError(f"{name}: year {value.year} outside 1582..9999 (0 = unknown)")
     for field_name, limit in _DATE_TIME_LIMITS:
@@ -133,7 +149,7 @@ class FlagTable:
     reserved: decoding refuses them.
     """
 
-    __slots__ = ("_fields", "_known", "_rows", "what")
+    __slots__ = ("_fields", "_known", "_memo", "_rows", "what")
 
     def __init__(self, what: str, rows: Iterable[tuple[int, int, str]]) -> None:
         self.what = what
@@ -145,6 +161,7 @@ class FlagTable:
             if mask & (mask - 1):
                 fields.setdefault(mask, set()).add(match)
         self._fields = {mask: frozenset(v) for mask, v in fields.items()}
+        self._memo: dict[int, tuple[str, ...]] = {}
 
     @classmethod
     def bits(cls, what: str, names: Iterable[tuple[int, str]]) -> FlagTable:
@@ -157,6 +174,14 @@ class FlagTable:
 
     def decode(self, owner: str, value: int) -> tuple[str, ...]:
         """Names of the set flags, in table order; ProfileError for reserved bits or values."""
+        names = self._memo.get(value)
+        if names is None:
+            names = self._decode(owner, value)
+            if len(self._memo) < 4096:
+                self._memo[value] = names
+        return names
+
+    def _decode(self, owner: str, value: int) -> tuple[str, ...]:
         reserved = value & ~self._known
         if reserved:
             raise ProfileError(f"{owner}: reserved {self.what} bits set (0x{reserved:x})")
@@ -199,31 +224,42 @@ class Cursor:
     def name(self) -> str:
         return self._name
 
+    def _short(self, size: int, what: str) -> ProfileError:
+        return ProfileError(
+            f"{self._name}: truncated: {what} needs bytes {self.pos}..{self.pos + size - 1}, "
+            f"value has {len(self._data)}"
+        )
+
     def _take(self, size: int, what: str) -> bytes:
         end = self.pos + size
         if end > len(self._data):
-            raise ProfileError(
-                f"{self._name}: truncated: {what} needs bytes {self.pos}..{end - 1}, "
-                f"value has {len(self._data)}"
-            )
+            raise self._short(size, what)
         chunk = self._data[self.pos : end]
         self.pos = end
         return chunk
 
+    def _unpack(self, fmt: struct.Struct, what: str) -> int:
+        try:
+            (value,) = fmt.unpack_from(self._data, self.pos)
+        except struct.error:
+            raise self._short(fmt.size, what) from None
+        self.pos += fmt.size
+        return int(value)
+
     def u8(self, what: str) -> int:
-        return self._take(1, what)[0]
+        return self._unpack(_U8, what)
 
     def u16(self, what: str) -> int:
-        return int.from_bytes(self._take(2, what), "little")
+        return self._unpack(_U16, what)
 
     def s16(self, what: str) -> int:
-        return int.from_bytes(self._take(2, what), "little", signed=True)
+        return self._unpack(_S16, what)
 
     def u24(self, what: str) -> int:
         return int.from_bytes(self._take(3, what), "little")
 
     def u32(self, what: str) -> int:
-        return int.from_bytes(self._take(4, what), "little")
+        return self._unpack(_U32, what)
 
     def sfloat(self, what: str) -> float | None:
         """An IEEE 11073 SFLOAT; None for NaN, NRes, ±INF and the reserved value."""
@@ -234,8 +270,12 @@ class Cursor:
         return float_value(self.u32(what))
 
     def date_time(self, what: str) -> DateTime:
-        year = self.u16(what)
-        month, day, hours, minutes, seconds = self._take(5, what)
+        try:
+            fields = _DATE_TIME.unpack_from(self._data, self.pos)
+        except struct.error:
+            raise self._short(_DATE_TIME.size, what) from None
+        self.pos += _DATE_TIME.size
+        year, month, day, hours, minutes, seconds = fields
         return check_date_time(
             f"{self._name}: {what}", DateTime(year, month, day, hours, minutes, seconds)
         )

@@ -143,10 +143,11 @@ def decode_glucose(data: bytes) -> GlucoseMeasurement:
         location = lookup(SampleLocation, NAME, "sample location", packed >> 4)
     status = cur.flags(SENSOR_STATUS, size=2) if flags & 0x08 else None
     cur.done()
-    try:
-        add_minutes(base.to_datetime(), offset or 0)
-    except OverflowError:
-        raise ProfileError(f"{NAME}: base time plus offset is past year 9999") from None
+    if base.year == 9999:  # only the last year can overflow (the offset is at most ±23 days)
+        try:
+            add_minutes(base.to_datetime(), offset or 0)
+        except OverflowError:
+            raise ProfileError(f"{NAME}: base time plus offset is past year 9999") from None
     return GlucoseMeasurement(
         sequence, base, offset, concentration, bool(flags & 0x04), kind, location, status,
         context_follows=bool(flags & 0x10),

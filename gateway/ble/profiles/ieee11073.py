@@ -12,6 +12,7 @@ is correctly rounded), so ``365 × 10⁻¹`` is exactly ``36.5`` and ``1234 × 1
 from __future__ import annotations
 
 from enum import Enum
+from functools import lru_cache
 from typing import Final
 
 
@@ -68,6 +69,7 @@ def float_parts(raw: int) -> tuple[int, int]:
     return _signed(raw & 0x00FFFFFF, 24), _signed(raw >> 24, 8)
 
 
+@lru_cache(maxsize=4096)  # a device repeats few distinct values; decoding is pure
 def sfloat_value(raw: int) -> float | None:
     """The number a raw SFLOAT carries, or None for a special value."""
     if raw in SFLOAT_SPECIALS:
@@ -75,6 +77,7 @@ def sfloat_value(raw: int) -> float | None:
     return _scale(*sfloat_parts(raw))
 
 
+@lru_cache(maxsize=4096)
 def float_value(raw: int) -> float | None:
     """The number a raw 32-bit FLOAT carries, or None for a special value."""
     if raw in FLOAT_SPECIALS:

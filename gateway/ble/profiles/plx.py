@@ -15,6 +15,7 @@ Layouts (Pulse Oximeter Service 1.0.1, §3.1–3.3; GATT Specification Supplemen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Final
 
 from gateway.ble.profiles.base import (
@@ -141,6 +142,10 @@ class PlxSpotCheck(Timed):
     pulse_amplitude_index: float | None = None
     """Percent; None when absent or a special value."""
     clock_not_set: bool = False
+    """The oximeter says its clock was never set: its time stamp means nothing."""
+
+    def timestamp_in(self, tz: tzinfo) -> datetime | None:
+        return None if self.clock_not_set else Timed.timestamp_in(self, tz)
 
     def readings(self) -> list[ProfileReading]:
         pair = SpO2PR(self.spo2, self.pulse_rate)
