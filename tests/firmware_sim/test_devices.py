@@ -16,10 +16,11 @@ from firmware_sim.devices import (
     PulseOximeter,
     Scale,
     Thermometer,
+    household,
 )
 from firmware_sim.devices.base import DEFAULT_START
 from firmware_sim.radio import SimLink, SimRadio
-from firmware_sim.scenario import parse
+from firmware_sim.scenario import load, parse
 from gateway.ble.link import ConnectionLostError
 from gateway.ble.profiles import (
     BatteryLevel,
@@ -340,3 +341,12 @@ def test_seeded_devices_are_deterministic() -> None:
 
 def test_time_is_aware_utc() -> None:
     assert DEFAULT_START.tzinfo is UTC
+
+
+def test_a_household_of_devices_for_one_patient() -> None:
+    radio = SimRadio()
+    devices = household(radio, seed=9, scenario=load("fever"))
+    assert set(devices) == set(DeviceKind)
+    adverts = asyncio.run(SimLink(radio).scan(timeout=1))
+    assert sorted(recognize(a.service_uuids) or "" for a in adverts) == sorted(DeviceKind)
+    assert devices[DeviceKind.SCALE].address == "0A:09:00:00:00:05"

@@ -17,6 +17,7 @@ from gateway.ble.profiles import (
     encode_current_time,
     encode_request,
     recognize,
+    service,
 )
 from gateway.ble.profiles.ieee11073 import float_value, sfloat_value
 from gateway.ble.profiles.racp import ABORT, NUMBER_OF_RECORDS, REPORT_ALL, report_from
@@ -263,3 +264,10 @@ def test_registry_rows_carry_units_and_loinc() -> None:
         M.PULSE_RATE: "8867-4",
     }
     assert characteristic("not a uuid") is None
+    glucose = service(0x1808)
+    assert glucose is not None
+    assert (glucose.kind, glucose.characteristics) == (
+        DeviceKind.GLUCOSE_METER,
+        (0x2A18, 0x2A34, 0x2A52),
+    )
+    assert service("zz") is None

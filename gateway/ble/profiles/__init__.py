@@ -43,6 +43,7 @@ from gateway.ble.profiles.registry import (
     DeviceKind,
     characteristic,
     recognize,
+    service,
 )
 from gateway.ble.profiles.temperature import TemperatureMeasurement, TemperatureTypeValue
 from gateway.ble.profiles.weight import WeightMeasurement, WeightScaleFeature
@@ -86,6 +87,7 @@ __all__ = [
     "encode_current_time",
     "encode_request",
     "recognize",
+    "service",
 ]
 
 DECODERS: dict[str, Callable[[bytes], Any]] = {c.uuid: c.decode for c in CHARACTERISTICS}

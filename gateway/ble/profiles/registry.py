@@ -168,6 +168,14 @@ def characteristic(uuid: int | str) -> CharacteristicSpec | None:
         return None
 
 
+def service(uuid: int | str) -> ServiceSpec | None:
+    """The registry row of a service (16-bit, or 128-bit on the SIG base), or None."""
+    try:
+        return SERVICE_BY_UUID.get(normalize_uuid(uuid))
+    except ValueError:
+        return None
+
+
 def recognize(service_uuids: Iterable[int | str]) -> DeviceKind | None:
     """The kind of device advertising these services, or None if it is none VitalGate reads."""
     advertised = set()
