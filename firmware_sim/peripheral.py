@@ -14,6 +14,7 @@ from gateway.ble.link import Advertisement, NotifyCallback
 from gateway.ble.uuids import normalize_uuid
 
 WriteHandler = Callable[[bytes], None]
+ReadHandler = Callable[[], bytes]
 
 
 @dataclass
@@ -24,6 +25,8 @@ class SimCharacteristic:
     notify: bool = False
     indicate: bool = False
     on_write: WriteHandler | None = None
+    on_read: ReadHandler | None = None
+    """Computes the value at read time (a clock); ``value`` is used when None."""
     subscribers: list[NotifyCallback] = field(default_factory=list)
 
 
@@ -37,11 +40,13 @@ class SimPeripheral:
         name: str | None,
         service_uuids: tuple[int | str, ...],
         rssi: int = -60,
+        manufacturer_data: dict[int, bytes] | None = None,
     ) -> None:
         self.address = address
         self.name = name
         self.service_uuids = tuple(normalize_uuid(u) for u in service_uuids)
         self.rssi = rssi
+        self.manufacturer_data = dict(manufacturer_data or {})
         self.advertising = True
         self.connected = False
         self.chars: dict[str, SimCharacteristic] = {}
@@ -49,7 +54,9 @@ class SimPeripheral:
         self._on_disconnect: list[Callable[[], None]] = []
 
     def advertisement(self) -> Advertisement:
-        return Advertisement(self.address, self.name, self.rssi, self.service_uuids)
+        return Advertisement(
+            self.address, self.name, self.rssi, self.service_uuids, dict(self.manufacturer_data)
+        )
 
     def add_characteristic(self, uuid: int | str, **kwargs: object) -> SimCharacteristic:
         char = SimCharacteristic(uuid=normalize_uuid(uuid), **kwargs)  # type: ignore[arg-type]

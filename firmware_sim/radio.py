@@ -66,7 +66,10 @@ class SimConnection:
     async def read(self, char_uuid: str) -> bytes:
         await asyncio.sleep(0)
         self._char(char_uuid)
-        return self._p.chars[normalize_uuid(char_uuid)].value
+        char = self._p.chars[normalize_uuid(char_uuid)]
+        if not char.readable:
+            raise ConnectionLostError(f"{self._p.address}: {char.uuid} is not readable")
+        return char.on_read() if char.on_read is not None else char.value
 
     async def write(self, char_uuid: str, data: bytes, *, response: bool = True) -> None:
         await asyncio.sleep(0)

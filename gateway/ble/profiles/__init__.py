@@ -1,7 +1,10 @@
 """Pure decoders for the Bluetooth SIG health profiles: bytes in, frozen dataclasses out.
 
-``decode(uuid, data)`` looks the characteristic up in the registry; bad bytes raise
-``ProfileError`` (a ValueError), never anything else.
+``decode(uuid, data)`` looks the characteristic up in the registry (``registry.py``, the
+spec as a table); bad bytes raise ``ProfileError`` (a ValueError), never anything else.
+Every result has ``.readings()`` in canonical units (DESIGN.md metric table). Device clocks
+(BLE Date Time) carry no zone: ``.timestamp`` reads them as UTC, ``.timestamp_in(tz)`` in
+another zone.
 """
 
 from __future__ import annotations
@@ -9,26 +12,99 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway.ble.profiles.base import ProfileError, ProfileReading
-from gateway.ble.profiles.heart_rate import HeartRateMeasurement, decode_heart_rate
+from gateway.ble.profiles.base import DateTime, ProfileError, ProfileReading
+from gateway.ble.profiles.blood_pressure import (
+    BloodPressureFeature,
+    BloodPressureMeasurement,
+    IntermediateCuffPressure,
+)
+from gateway.ble.profiles.body_composition import BodyCompositionMeasurement
+from gateway.ble.profiles.device import (
+    BatteryLevel,
+    CurrentTime,
+    DateTimeValue,
+    DeviceString,
+    current_time_of,
+    encode_current_time,
+)
+from gateway.ble.profiles.glucose import GlucoseContext, GlucoseMeasurement
+from gateway.ble.profiles.heart_rate import BodySensorLocation, HeartRateMeasurement
+from gateway.ble.profiles.plx import PlxContinuous, PlxFeatures, PlxSpotCheck, SpO2PR
+from gateway.ble.profiles.racp import (
+    RacpNumberOfRecords,
+    RacpRequest,
+    RacpResponseCode,
+    encode_request,
+)
+from gateway.ble.profiles.registry import (
+    CHARACTERISTICS,
+    LOINC,
+    SERVICES,
+    DeviceKind,
+    characteristic,
+    recognize,
+    service,
+)
+from gateway.ble.profiles.temperature import TemperatureMeasurement, TemperatureTypeValue
+from gateway.ble.profiles.weight import WeightMeasurement, WeightScaleFeature
 from gateway.ble.uuids import normalize_uuid
 
 __all__ = [
+    "CHARACTERISTICS",
     "DECODERS",
+    "LOINC",
+    "SERVICES",
+    "BatteryLevel",
+    "BloodPressureFeature",
+    "BloodPressureMeasurement",
+    "BodyCompositionMeasurement",
+    "BodySensorLocation",
+    "CurrentTime",
+    "DateTime",
+    "DateTimeValue",
+    "DeviceKind",
+    "DeviceString",
+    "GlucoseContext",
+    "GlucoseMeasurement",
     "HeartRateMeasurement",
+    "IntermediateCuffPressure",
+    "PlxContinuous",
+    "PlxFeatures",
+    "PlxSpotCheck",
     "ProfileError",
     "ProfileReading",
+    "RacpNumberOfRecords",
+    "RacpRequest",
+    "RacpResponseCode",
+    "SpO2PR",
+    "TemperatureMeasurement",
+    "TemperatureTypeValue",
+    "WeightMeasurement",
+    "WeightScaleFeature",
+    "characteristic",
+    "current_time_of",
     "decode",
+    "encode_current_time",
+    "encode_request",
+    "recognize",
+    "service",
 ]
 
-DECODERS: dict[str, Callable[[bytes], Any]] = {
-    normalize_uuid(0x2A37): decode_heart_rate,
-}
+DECODERS: dict[str, Callable[[bytes], Any]] = {c.uuid: c.decode for c in CHARACTERISTICS}
 """Characteristic UUID (normal form) → pure decoder."""
+
+_BY_ANY_FORM: dict[int | str, Callable[[bytes], Any]] = {}
+for _spec in CHARACTERISTICS:
+    for _form in (_spec.uuid16, f"{_spec.uuid16:04x}", _spec.uuid):
+        _BY_ANY_FORM[_form] = _spec.decode
+"""Fast path for the forms callers use most (int, short hex, normal form)."""
 
 
 def decode(uuid: int | str, data: bytes) -> Any:
     """Decode one characteristic value; raise ProfileError for bad bytes or an unknown UUID."""
+    decoder = _BY_ANY_FORM.get(uuid)
+    if decoder is not None:
+        return decoder(bytes(data))
     try:
         key = normalize_uuid(uuid)
     except ValueError as exc:
@@ -36,4 +112,10 @@ def decode(uuid: int | str, data: bytes) -> Any:
     decoder = DECODERS.get(key)
     if decoder is None:
         raise ProfileError(f"no decoder for characteristic {key}")
-    return decoder(bytes(data))
+    try:
+        return decoder(bytes(data))
+    except ProfileError:
+        raise
+    except (ValueError, IndexError, OverflowError, TypeError) as exc:  # pragma: no cover
+        # A decoder bug must still surface as bad input, never crash the pipeline.
+        raise ProfileError(f"{key}: undecodable value ({exc})") from exc

@@ -1,4 +1,4 @@
-"""Heart Rate Service (0x180D): Heart Rate Measurement 0x2A37.
+"""Heart Rate Service (0x180D): Heart Rate Measurement 0x2A37, Body Sensor Location 0x2A38.
 
 Layout (Heart Rate Service 1.0, §3.1; GATT Specification Supplement §3.113):
 flags u8 | heart rate u8 or u16 | energy expended u16 (kJ)? | RR intervals u16 (1/1024 s)*
@@ -9,11 +9,13 @@ detected); bit 3: energy expended present; bit 4: RR intervals present; bits 5�
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
-from gateway.ble.profiles.base import Cursor, ProfileError, ProfileReading
+from gateway.ble.profiles.base import Cursor, ProfileError, ProfileReading, lookup
 from gateway.wire import Metric
 
 NAME = "Heart Rate Measurement (0x2A37)"
+LOCATION_NAME = "Body Sensor Location (0x2A38)"
 RR_RESOLUTION_S = 1 / 1024
 
 _FLAG_U16 = 0x01
@@ -46,7 +48,12 @@ class HeartRateMeasurement:
         return self.sensor_contact is not False
 
     def readings(self) -> list[ProfileReading]:
-        return [ProfileReading(Metric.HEART_RATE, float(self.heart_rate))]
+        flags = () if self.usable else ("sensor_contact_lost",)
+        return [
+            ProfileReading(
+                Metric.HEART_RATE, float(self.heart_rate), flags=flags, usable=self.usable
+            )
+        ]
 
 
 def decode_heart_rate(data: bytes) -> HeartRateMeasurement:
@@ -74,3 +81,30 @@ def decode_heart_rate(data: bytes) -> HeartRateMeasurement:
         rr_intervals=tuple(rr),
         uint16_format=u16,
     )
+
+
+class SensorLocation(IntEnum):
+    """Body Sensor Location values (Heart Rate Service 1.0, §3.2); 7–255 are reserved."""
+
+    OTHER = 0
+    CHEST = 1
+    WRIST = 2
+    FINGER = 3
+    HAND = 4
+    EAR_LOBE = 5
+    FOOT = 6
+
+
+@dataclass(frozen=True, slots=True)
+class BodySensorLocation:
+    location: SensorLocation
+
+    def readings(self) -> list[ProfileReading]:
+        return []
+
+
+def decode_body_sensor_location(data: bytes) -> BodySensorLocation:
+    cur = Cursor(LOCATION_NAME, data)
+    location = lookup(SensorLocation, LOCATION_NAME, "location", cur.u8("location"))
+    cur.done()
+    return BodySensorLocation(location)

@@ -1,9 +1,11 @@
-"""Encoders: the exact inverse of ``gateway.ble.profiles`` decoders (flags chosen from what is present)."""
+"""Heart Rate Service encoders: 0x2A37 and 0x2A38."""
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+
+from gateway.ble.profiles.heart_rate import BodySensorLocation, HeartRateMeasurement
 
 
 def encode_heart_rate(
@@ -29,3 +31,17 @@ def encode_heart_rate(
         flags |= 0x10
         body += b"".join(struct.pack("<H", round(rr * 1024)) for rr in rr_intervals)
     return bytes([flags]) + body
+
+
+def encode_heart_rate_measurement(m: HeartRateMeasurement) -> bytes:
+    return encode_heart_rate(
+        m.heart_rate,
+        sensor_contact=m.sensor_contact,
+        energy_expended_kj=m.energy_expended_kj,
+        rr_intervals=m.rr_intervals,
+        uint16_format=m.uint16_format,
+    )
+
+
+def encode_body_sensor_location(m: BodySensorLocation) -> bytes:
+    return bytes([m.location])
