@@ -103,14 +103,15 @@ def replay(
     ] = None,
 ) -> None:
     """Alert burden: print one JSON line per alert the rules would have fired over READINGS."""
-    from cloud.alerts.replay import ReplayError, burden, read_readings, read_rules  # noqa: PLC0415
+    from cloud.alerts.replay import burden, read_readings  # noqa: PLC0415
+    from cloud.alerts.rulebook import RuleBookError, read_rules  # noqa: PLC0415
     from gateway.signal.series import SignalError  # noqa: PLC0415
 
     try:
         rule_dicts = read_rules(rules) if rules is not None else None
         with readings.open() as lines:
             findings = burden(read_readings(lines), program=program, rule_dicts=rule_dicts)
-    except (OSError, ReplayError, SignalError) as exc:
+    except (OSError, RuleBookError, SignalError) as exc:
         err.print(f"[red]Cannot replay:[/red] {exc}")
         raise typer.Exit(2) from exc
     for finding in findings:

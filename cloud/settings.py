@@ -33,6 +33,10 @@ class CloudSettings(BaseSettings):
     alert_channels: list[str] = Field(default_factory=list)
     """Apprise URLs every alert is sent to, e.g. ``json://127.0.0.1:9000/alerts``."""
     public_url: str = "http://127.0.0.1:8000"
+    alert_program: str = "general"
+    """Program whose default rules judge every patient (until per-patient programs exist)."""
+    alert_rules_file: Path | None = None
+    """A JSON list of gateway.signal rules used instead of the program's (as ``replay --rules``)."""
 
     @model_validator(mode="after")
     def _safe(self) -> CloudSettings:

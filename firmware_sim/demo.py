@@ -43,6 +43,15 @@ class DemoPatient:
     """(start s, end s, +bpm): a tachycardia the cloud should alert on."""
 
 
+DEMO_RULES: Final = [
+    # Short persistence so the demo shows an alert within a minute; the programs' rules
+    # (gateway/signal/programs.py) hold a continuous heart rate for 5 minutes first.
+    {"kind": "threshold", "rule_id": "demo.hr_high", "metric": "heart_rate",
+     "fire_high": 120, "clear_high": 110, "persistence": {"count": 3}},
+    {"kind": "threshold", "rule_id": "demo.hr_low", "metric": "heart_rate",
+     "fire_low": 40, "clear_low": 45, "priority": "high", "persistence": {"count": 3}},
+]  # fmt: skip
+
 PATIENTS: Final = (
     DemoPatient("p-001", 66, seed=1),
     DemoPatient("p-002", 74, seed=2),
@@ -147,7 +156,10 @@ class Demo:
     def start_cloud(self, broker_port: int, hook_port: int) -> None:
         if not _port_free(self.port):
             raise DemoError(f"port {self.port} is in use; pass --port to use another one")
+        rules = self.data_dir / "demo-rules.json"
+        rules.write_text(json.dumps(DEMO_RULES, indent=2))
         env = {
+            "VG_ALERT_RULES_FILE": str(rules),
             "VG_DATA_DIR": str(self.data_dir / "cloud"),
             "VG_MQTT__PORT": str(broker_port),
             "VG_ALERT_CHANNELS": json.dumps([f"json://127.0.0.1:{hook_port}/alerts"]),
@@ -215,6 +227,7 @@ class Demo:
         for i, p in enumerate(PATIENTS, start=1):
             story = "tachycardia episode after ~20 s" if p.episode else "stable"
             table.add_row(f"gateway-{i}", f"patient {p.patient_id}, heart-rate strap ({story})")
+        table.add_row("Alert rules", "demo: heart rate ≥ 120 /min for 3 readings (demo-rules.json)")
         table.add_row("Data and logs", str(self.data_dir))
         console.print(table)
         console.print(

@@ -1,25 +1,45 @@
 """Open, merge and clear alerts from newly stored readings, inside the ingest transaction.
 
-Evaluation is done with the readings already in the record, so a condition spanning two
-MQTT batches is seen whole; repeats merge into the one open alert (count, last and worst
-value); values back inside the clear level end it ("all clear"). Deliveries are queued in
-the same transaction, so an alert committed is an alert that will be sent.
+Each patient's rules (``RuleBook``) are evaluated with ``gateway.signal`` — the same
+cleaning and the same ``evaluate`` as the gateway and ``vitalgate-cloud replay`` — over the
+stored series, reporting only findings at or after the earliest new reading. A fire opens
+an alert or merges into the open one (count, last and worst value); an all-clear resolves
+it. Deliveries are queued in the same transaction, so an alert committed is an alert that
+will be sent. Missing-data rules need a clock, not a reading: they run on a schedule.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Final
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.alerts.rules import DEFAULT_RULES, FixedRule
+from cloud.alerts.rulebook import RuleBook
 from cloud.store.models import Alert, Delivery, Reading
+from gateway import wire
+from gateway.signal import rules as signal_rules
+from gateway.signal.baseline import BaselineRule, CusumRule
+from gateway.signal.clean import clean, device_usable
+from gateway.signal.findings import Finding, FindingKind
+from gateway.signal.missing import MissedMeasurementRule, StaleRule
+from gateway.signal.rules import Rule
+from gateway.signal.series import Series, to_epoch
 
-OPEN_STATES = ("open", "acknowledged")
+OPEN_STATES: Final = ("open", "acknowledged")
+MIN_LOOKBACK_S: Final = 3600.0
+BASELINE_LOOKBACK_S: Final = 15 * 86400.0
+MAX_HISTORY_ROWS: Final = 20_000
+"""Most recent readings loaded per (patient, metric); enough for spot devices' 14-day
+baselines, about 5 h of a 1 Hz stream (whose long baselines belong to rollups)."""
+SCHEDULED_KINDS: Final = (StaleRule, MissedMeasurementRule)
+PRIORITY_RANK: Final = {wire.Priority.LOW: 0, wire.Priority.MEDIUM: 1, wire.Priority.HIGH: 2}
+
+DEFAULT_RULEBOOK: Final = RuleBook()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,28 +48,82 @@ class AlertChange:
     change: str  # "opened" | "merged" | "resolved"
 
 
-def _sequence(session: Session, patient_id: str, rule: FixedRule, since: datetime) -> list[Reading]:
-    """Usable readings from ``since`` on, preceded by the few a persistence window needs."""
-    base = select(Reading).where(
-        Reading.patient_id == patient_id,
-        Reading.metric == rule.metric.value,
-        Reading.usable.is_(True),
-    )
-    before = session.scalars(
-        base.where(Reading.ts < since).order_by(Reading.ts.desc()).limit(rule.persistence_count - 1)
-    ).all()
-    after = session.scalars(base.where(Reading.ts >= since).order_by(Reading.ts)).all()
-    return [*reversed(before), *after]
+def lookback_s(rule: Rule) -> float:
+    """How much history before the new readings a rule needs to judge them."""
+    window = float(getattr(rule, "window_s", 0.0) or 0.0)
+    persistence = getattr(rule, "persistence", None)
+    held = float(persistence.seconds) if persistence is not None else 0.0
+    if isinstance(rule, BaselineRule | CusumRule):
+        return BASELINE_LOOKBACK_S
+    return max(MIN_LOOKBACK_S, window + MIN_LOOKBACK_S, 2 * held)
 
 
-def _open_alert(session: Session, patient_id: str, rule: FixedRule) -> Alert | None:
-    return session.scalars(
-        select(Alert).where(
-            Alert.patient_id == patient_id,
-            Alert.rule_id == rule.rule_id,
-            Alert.status.in_(OPEN_STATES),
+def load_series(session: Session, patient_id: str, metric: str, *, since: float) -> Series:
+    rows = session.execute(
+        select(Reading.ts, Reading.value, Reading.usable, Reading.quality)
+        .where(
+            Reading.patient_id == patient_id,
+            Reading.metric == metric,
+            Reading.ts >= datetime.fromtimestamp(since, tz=UTC),
         )
-    ).first()
+        .order_by(Reading.ts.desc())
+        .limit(MAX_HISTORY_ROWS)
+    ).all()
+    t = np.fromiter((to_epoch(r.ts) for r in rows), dtype=np.float64, count=len(rows))
+    v = np.fromiter((r.value for r in rows), dtype=np.float64, count=len(rows))
+    usable = np.fromiter(
+        (device_usable(tuple(r.quality.get("flags", ())), r.usable) for r in rows),
+        dtype=np.bool_,
+        count=len(rows),
+    )
+    return Series.of(t, v, usable)
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One (patient, metric) after new readings: its findings and the new usable samples."""
+
+    patient_id: str
+    metric: str
+    findings: list[Finding]
+    new_t: np.ndarray
+    """UTC epoch seconds and values of the new usable samples (cleaned), in time order."""
+    new_v: np.ndarray
+
+
+def judge(
+    session: Session,
+    touched: Mapping[tuple[str, str], datetime],
+    *,
+    now: datetime,
+    rulebook: RuleBook = DEFAULT_RULEBOOK,
+) -> list[Judged]:
+    """Each patient's rules at or after the earliest new reading of each touched metric."""
+    now_s = to_epoch(now)
+    out: list[Judged] = []
+    for (patient_id, metric), earliest in sorted(touched.items()):
+        rules = [
+            r
+            for r in rulebook.for_patient(patient_id)
+            if r.metric.value == metric and not isinstance(r, SCHEDULED_KINDS)
+        ]
+        if not rules:
+            continue
+        first_new = to_epoch(earliest)
+        need = max(lookback_s(r) for r in rules)
+        series = load_series(session, patient_id, metric, since=first_new - need)
+        cleaned = clean(series, wire.Metric(metric), now=now_s).series
+        findings = [
+            f
+            for rule in rules
+            for f in signal_rules.evaluate(
+                rule, cleaned, now=now_s, since=first_new - 1e-6
+            ).findings
+        ]
+        fresh = (cleaned.t >= first_new) & cleaned.usable
+        ordered = sorted(findings, key=lambda f: f.ts)
+        out.append(Judged(patient_id, metric, ordered, cleaned.t[fresh], cleaned.v[fresh]))
+    return out
 
 
 def evaluate(
@@ -58,84 +132,112 @@ def evaluate(
     *,
     now: datetime,
     channels: Sequence[str],
-    rules: Sequence[FixedRule] = DEFAULT_RULES,
+    rulebook: RuleBook = DEFAULT_RULEBOOK,
 ) -> list[AlertChange]:
-    """Apply ``rules`` to each (patient, metric) from the earliest new reading's time on."""
+    """Apply each patient's rules to new readings and carry the findings into alerts."""
     changes: list[AlertChange] = []
-    for (patient_id, metric), since in sorted(touched.items()):
-        for rule in rules:
-            if rule.metric.value == metric:
-                changes.extend(_apply(session, patient_id, rule, since, now=now, channels=channels))
+    for judged in judge(session, touched, now=now, rulebook=rulebook):
+        for finding in judged.findings:
+            if finding.kind is FindingKind.ALL_CLEAR:
+                ending = _open_alert(session, finding.patient_id, finding.rule)
+                if ending is not None:
+                    _follow(ending, judged, until=finding.ts, now=now)
+            change = apply_finding(session, finding, now=now, channels=channels)
+            if change is not None:
+                changes.append(change)
+        for alert in _open_alerts_of(session, judged.patient_id, judged.metric):
+            _follow(alert, judged, until=None, now=now)
     return changes
 
 
-def _apply(
-    session: Session,
-    patient_id: str,
-    rule: FixedRule,
-    since: datetime,
-    *,
-    now: datetime,
-    channels: Sequence[str],
-) -> list[AlertChange]:
-    """Walk the readings in time order: open on persistence, merge repeats, clear with hysteresis."""
-    seq = _sequence(session, patient_id, rule, since)
-    alert = _open_alert(session, patient_id, rule)
-    k = rule.persistence_count
-    changes: list[AlertChange] = []
-    for i in range(k - 1, len(seq)):
-        window = seq[i - k + 1 : i + 1]
-        reading = seq[i]
-        if reading.ts < since:
-            continue
-        firing = all(rule.fires(r.value) for r in window)
-        if alert is None and firing:
-            alert = _open(session, patient_id, rule, window, now=now, channels=channels)
-            changes.append(AlertChange(alert.id, "opened"))
-        elif alert is not None and firing:
-            alert.count += 1
-            alert.last_value = reading.value
-            alert.worst_value = rule.worse(alert.worst_value, reading.value)
-            alert.updated_at = now
-            changes.append(AlertChange(alert.id, "merged"))
-        elif alert is not None and rule.cleared(reading.value):
-            alert.status = "resolved"
-            alert.resolved_at = now
-            alert.updated_at = now
-            alert.last_value = reading.value
-            clear = {"reading_id": reading.id, "ts": reading.ts.isoformat(), "value": reading.value}
-            alert.evidence = {**alert.evidence, "all_clear": clear}
-            changes.append(AlertChange(alert.id, "resolved"))
-            alert = None
-    return changes
+def _open_alerts_of(session: Session, patient_id: str, metric: str) -> Sequence[Alert]:
+    return session.scalars(
+        select(Alert).where(
+            Alert.patient_id == patient_id,
+            Alert.metric == metric,
+            Alert.status.in_(OPEN_STATES),
+        )
+    ).all()
 
 
-def _open(
-    session: Session,
-    patient_id: str,
-    rule: FixedRule,
-    window: Sequence[Reading],
-    *,
-    now: datetime,
-    channels: Sequence[str],
-) -> Alert:
-    latest = window[-1]
+def _follow(alert: Alert, judged: Judged, *, until: float | None, now: datetime) -> None:
+    """While an alert is open its worst (and last) value follow the new readings of its episode."""
+    fired = to_epoch(datetime.fromisoformat(str(alert.evidence.get("ts"))))
+    mask = judged.new_t >= fired
+    if until is not None:
+        mask &= judged.new_t < until
+    values = judged.new_v[mask]
+    if not len(values):
+        return
+    level = str(alert.evidence.get("evidence", {}).get("features", {}).get("level", "high"))
+    low = level.endswith("low") or "fall" in level
+    extreme = float(values.min() if low else values.max())
+    alert.worst_value = min(alert.worst_value, extreme) if low else max(alert.worst_value, extreme)
+    alert.last_value = float(values[-1])
+    alert.updated_at = now
+
+
+def _open_alert(session: Session, patient_id: str, rule_id: str) -> Alert | None:
+    return session.scalars(
+        select(Alert).where(
+            Alert.patient_id == patient_id,
+            Alert.rule_id == rule_id,
+            Alert.status.in_(OPEN_STATES),
+        )
+    ).first()
+
+
+def apply_finding(
+    session: Session, finding: Finding, *, now: datetime, channels: Sequence[str]
+) -> AlertChange | None:
+    """Open, merge or resolve the alert a finding concerns."""
+    alert = _open_alert(session, finding.patient_id, finding.rule)
+    if finding.kind is FindingKind.ALL_CLEAR:
+        if alert is None:
+            return None
+        alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
+        alert.last_value = finding.value
+        alert.evidence = {**alert.evidence, "all_clear": finding.to_dict()}
+        return AlertChange(alert.id, "resolved")
+    if alert is not None:
+        alert.count += 1
+        alert.last_value = finding.value
+        alert.worst_value = _worse(finding, alert.worst_value, finding.value)
+        alert.updated_at = now
+        if PRIORITY_RANK[finding.priority] > PRIORITY_RANK[wire.Priority(alert.priority)]:
+            alert.priority = finding.priority.value
+        return AlertChange(alert.id, "merged")
+    alert = _open(session, finding, now=now, channels=channels)
+    return AlertChange(alert.id, "opened")
+
+
+def _worse(finding: Finding, a: float, b: float) -> float:
+    """The more abnormal value: the one further beyond the level the finding crossed."""
+    level = finding.level
+    return min(a, b) if level.endswith("low") or "fall" in level else max(a, b)
+
+
+def _open(session: Session, finding: Finding, *, now: datetime, channels: Sequence[str]) -> Alert:
+    values = [v for _, v in finding.evidence.samples] or [finding.value]
+    worst = values[0]
+    for v in values[1:]:
+        worst = _worse(finding, worst, v)
     alert = Alert(
-        patient_id=patient_id,
-        rule_id=rule.rule_id,
-        rule_version=rule.version,
-        category=rule.category.value,
-        priority=rule.priority.value,
-        metric=rule.metric.value,
+        patient_id=finding.patient_id,
+        rule_id=finding.rule,
+        rule_version=finding.rule_version,
+        category=finding.category.value,
+        priority=finding.priority.value,
+        metric=finding.metric.value,
         status="open",
         opened_at=now,
         updated_at=now,
         resolved_at=None,
-        first_value=latest.value,
-        last_value=latest.value,
-        worst_value=functools.reduce(rule.worse, (r.value for r in window)),
+        first_value=finding.value,
+        last_value=finding.value,
+        worst_value=worst,
         count=1,
-        evidence=_evidence(rule, window),
+        evidence=finding.to_dict(),
     )
     session.add(alert)
     session.flush()
@@ -152,21 +254,3 @@ def _open(
             )
         )
     return alert
-
-
-def _evidence(rule: FixedRule, window: Sequence[Reading]) -> dict[str, object]:
-    return {
-        "rule": {
-            "id": rule.rule_id,
-            "version": rule.version,
-            "fire_high": rule.fire_high,
-            "fire_low": rule.fire_low,
-            "clear_high": rule.clear_high,
-            "clear_low": rule.clear_low,
-            "persistence_count": rule.persistence_count,
-        },
-        "readings": [
-            {"id": r.id, "ts": r.ts.isoformat(), "value": r.value, "unit": r.unit} for r in window
-        ],
-        "features": {"consecutive_beyond_fire_level": len(window)},
-    }

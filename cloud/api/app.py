@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import __version__
+from cloud.alerts.rulebook import RuleBook
 from cloud.api import routes
 from cloud.api.schemas import Health
 from cloud.engagement.channels import channels_from_urls
@@ -54,6 +55,9 @@ def build_services(settings: CloudSettings) -> Services:
             queue_max=settings.ingest_queue_max,
             alert_channels=settings.alert_channels,
             on_alerts=notifier.wake,
+            rulebook=RuleBook.load(
+                program=settings.alert_program, rules_file=settings.alert_rules_file
+            ),
         )
     return Services(settings, sessions, ingest, notifier)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import metrics
 from cloud.engagement.channels import Channel, ChannelError, Message
 from cloud.store.models import Alert, Delivery
+from gateway.wire import CANONICAL_UNITS, Metric
 
 log = structlog.get_logger(__name__)
 
@@ -26,26 +27,38 @@ def retry_delay_s(attempts: int) -> float:
     return float(min(300.0, RETRY_FIRST_S * 2 ** max(0, attempts - 1)))
 
 
+LEVEL_WORDS: Final = {
+    "high": "at or above",
+    "urgent_high": "at or above the urgent level",
+    "low": "at or below",
+    "urgent_low": "at or below the urgent level",
+}
+
+
 def alert_message(alert: Alert, *, public_url: str) -> Message:
     """The care-team message: what, how bad, the evidence, where to act. Ids only, no names."""
-    unit = {"heart_rate": "/min"}.get(alert.metric, "")
-    readings = alert.evidence.get("readings", [])
-    values = ", ".join(f"{r['value']:g}" for r in readings)
-    rule = alert.evidence.get("rule", {})
-    level = (
-        f"above {rule['fire_high']:g}"
-        if rule.get("fire_high") is not None
-        else f"below {rule.get('fire_low')}"
+    unit = CANONICAL_UNITS.get(Metric(alert.metric), "") if alert.metric in set(Metric) else ""
+    evidence = alert.evidence.get("evidence", {})
+    samples = evidence.get("samples", [])
+    features = evidence.get("features", {})
+    what = alert.metric.replace("_", " ")
+    level = features.get("level", "")
+    threshold = features.get("fire")
+    why = (
+        f"{LEVEL_WORDS.get(level, level)} {threshold:g} {unit}"
+        if isinstance(threshold, int | float)
+        else level.replace("_", " ")
     )
+    values = ", ".join(f"{s['value']:g}" for s in samples)
     latest = (
-        f"; since then {alert.count} readings beyond the level, latest {alert.last_value:g} {unit}"
+        f"; since then {alert.count - 1} more finding(s), latest {alert.last_value:g} {unit}"
         if alert.count > 1
         else ""
     )
-    title = f"[{alert.priority.upper()}] {alert.metric.replace('_', ' ')} alert for patient {alert.patient_id}"
+    title = f"[{alert.priority.upper()}] {what} alert for patient {alert.patient_id}"
     body = (
-        f"Patient {alert.patient_id}: {alert.metric.replace('_', ' ')} {alert.first_value:g} {unit} "
-        f"({level} {unit} for {len(readings)} readings in a row: {values}).\n"
+        f"Patient {alert.patient_id}: {what} {alert.first_value:g} {unit} "
+        f"({why}; readings: {values}).\n"
         f"Rule {alert.rule_id} v{alert.rule_version}; opened {alert.opened_at:%Y-%m-%d %H:%M} UTC"
         f"{latest}.\n"
         f"Open the alert: {public_url}/api/v1/alerts/{alert.id}"

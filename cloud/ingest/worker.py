@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
 from cloud.alerts import service as alerts
+from cloud.alerts.rulebook import RuleBook
 from cloud.store.models import DeadLetter, GatewayRecord
 from cloud.store.readings import reading_row, upsert_readings
 from gateway import wire
@@ -68,6 +69,7 @@ class IngestWorker:
         queue_max: int = 5_000,
         alert_channels: list[str] | None = None,
         on_alerts: Callable[[], None] | None = None,
+        rulebook: RuleBook | None = None,
     ) -> None:
         self.mqtt = mqtt
         self.sessions = sessions
@@ -76,6 +78,7 @@ class IngestWorker:
         self.flush_s = flush_s
         self.alert_channels = alert_channels or []
         self.on_alerts = on_alerts
+        self.rulebook = rulebook or RuleBook()
         self.connected = threading.Event()
         self._queue: queue.Queue[paho.MQTTMessage] = queue.Queue(queue_max)
         self._stop = threading.Event()
@@ -203,7 +206,9 @@ class IngestWorker:
                 if row["id"] in inserted:
                     key = (row["patient_id"], row["metric"])
                     touched[key] = min(row["ts"], touched.get(key, row["ts"]))
-            changes = alerts.evaluate(session, touched, now=now, channels=self._labels())
+            changes = alerts.evaluate(
+                session, touched, now=now, channels=self._labels(), rulebook=self.rulebook
+            )
             new_alerts = any(c.change == "opened" for c in changes)
         for msg in batch:
             self._client.ack(msg.mid, msg.qos)

@@ -70,7 +70,7 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
             lambda: httpx.get(f"{api}/alerts", timeout=2).json(), timeout=60, what="an alert"
         )
         assert alerts[0]["patient_id"] == "p-003"
-        assert alerts[0]["rule_id"] == "heart_rate_high"
+        assert alerts[0]["rule_id"] == "demo.hr_high"
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json() == {
             "status": "ok",
             "checks": {},

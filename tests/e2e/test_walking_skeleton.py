@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,17 @@ pytestmark = pytest.mark.broker
 
 SAMPLES = 60
 # Resting ~70 /min, then a sustained episode of +65 /min from the 20th to the 40th second:
-# the cloud's heart_rate_high rule (> 120 /min, 3 readings in a row) must fire once.
+# a gateway.signal rule (≥ 120 /min, 3 readings in a row, clear ≤ 110) must fire once.
+RULES = [
+    {
+        "kind": "threshold",
+        "rule_id": "test.hr_high",
+        "metric": "heart_rate",
+        "fire_high": 120,
+        "clear_high": 110,
+        "persistence": {"count": 3},
+    },
+]
 MODEL = HeartRateModel(
     baseline_bpm=70, circadian_amplitude_bpm=0, noise_bpm=1.0, episodes=(Episode(20, 40, 65),)
 )
@@ -30,7 +41,11 @@ MODEL = HeartRateModel(
 def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
     broker: Any, cloud_factory: Any, webhook: Any, tmp_path: Path
 ) -> None:
-    cloud = cloud_factory(broker, VG_ALERT_CHANNELS=f'["{webhook.apprise_url}"]')
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(RULES))
+    cloud = cloud_factory(
+        broker, VG_ALERT_CHANNELS=f'["{webhook.apprise_url}"]', VG_ALERT_RULES_FILE=str(rules)
+    )
     radio = SimRadio()
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:01", seed=7, model=MODEL))
     settings = gateway_settings(
@@ -66,13 +81,13 @@ def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
     assert len(alerts) == 1
     alert = alerts[0]
     assert (alert.rule_id, alert.priority, alert.patient_id) == (
-        "heart_rate_high",
+        "test.hr_high",
         "medium",
         "p-001",
     )
-    fired_on = [r["value"] for r in alert.evidence["readings"]]
+    fired_on = [s["value"] for s in alert.evidence["evidence"]["samples"]]
     first_run = next(
-        i for i in range(SAMPLES - 2) if all(v > 120 for v in device_values[i : i + 3])
+        i for i in range(SAMPLES - 2) if all(v >= 120 for v in device_values[i : i + 3])
     )
     assert fired_on == device_values[first_run : first_run + 3]
     assert alert.worst_value == max(device_values[20:40])
