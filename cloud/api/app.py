@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import __version__
 from cloud.alerts.rulebook import RuleBook
+from cloud.alerts.schedule import MissingDataWatch
 from cloud.api import routes
 from cloud.api.schemas import Health
 from cloud.engagement.channels import channels_from_urls
@@ -34,6 +35,7 @@ class Services:
     sessions: sessionmaker[Session]
     ingest: IngestWorker | None
     notifier: Notifier
+    watch: MissingDataWatch
 
 
 def build_services(settings: CloudSettings) -> Services:
@@ -43,6 +45,8 @@ def build_services(settings: CloudSettings) -> Services:
     notifier = Notifier(
         sessions, channels_from_urls(settings.alert_channels), public_url=settings.public_url
     )
+    rulebook = RuleBook.load(program=settings.alert_program, rules_file=settings.alert_rules_file)
+    watch = MissingDataWatch(sessions, rulebook, channels=notifier.labels, on_alerts=notifier.wake)
     ingest = None
     if settings.ingest_enabled:
         ingest = IngestWorker(
@@ -55,11 +59,9 @@ def build_services(settings: CloudSettings) -> Services:
             queue_max=settings.ingest_queue_max,
             alert_channels=settings.alert_channels,
             on_alerts=notifier.wake,
-            rulebook=RuleBook.load(
-                program=settings.alert_program, rules_file=settings.alert_rules_file
-            ),
+            rulebook=rulebook,
         )
-    return Services(settings, sessions, ingest, notifier)
+    return Services(settings, sessions, ingest, notifier, watch)
 
 
 def create_app(settings: CloudSettings | None = None) -> FastAPI:
@@ -70,6 +72,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         services = build_services(settings)
         app.state.services = services
         services.notifier.start()
+        services.watch.start()
         if services.ingest is not None:
             services.ingest.start()
         try:
@@ -77,6 +80,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         finally:
             if services.ingest is not None:
                 services.ingest.stop()
+            services.watch.stop()
             services.notifier.stop()
 
     app = FastAPI(

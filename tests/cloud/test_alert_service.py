@@ -113,3 +113,31 @@ def test_a_rules_file_replaces_the_program(tmp_path: Path, sessions: sessionmake
     ]
     with sessions() as s:
         assert s.scalars(select(Alert.rule_id)).all() == ["try.hr"]
+
+
+def test_a_silent_stream_raises_a_missing_data_alert_then_clears(
+    sessions: sessionmaker[Session],
+) -> None:
+    from cloud.alerts.schedule import MissingDataWatch
+
+    book = RuleBook(program="general")
+    # Two hours of one reading a minute, then silence from minute 120.
+    ingest(sessions, [hr(i, 70.0) for i in range(120)], book)
+    last = T0 + timedelta(minutes=119)
+    watch = MissingDataWatch(sessions, book, channels=["json#0"])
+    assert watch.run_once(now=last + timedelta(minutes=10), since=last) == []
+    opened = watch.run_once(now=last + timedelta(minutes=20))  # 1 min usual + 15 min: stale
+    assert [c.change for c in opened] == ["opened"]
+    escalated = watch.run_once(now=last + timedelta(minutes=35))  # + 30 min: urgently stale
+    assert [c.change for c in escalated] == ["merged"]
+    with sessions() as s:
+        alert = s.scalars(select(Alert)).one()
+        assert (alert.rule_id, alert.category, alert.priority) == (
+            "general.hr_stale",
+            "missing_data",
+            "high",
+        )
+    # The strap comes back: its first reading ends the gap.
+    ingest(sessions, [hr(160, 72.0)], book)
+    cleared = watch.run_once(now=T0 + timedelta(minutes=161))
+    assert [c.change for c in cleared] == ["resolved"]

@@ -1,0 +1,99 @@
+"""Missing-data alerts: silence has no reading to trigger on, so a clock judges it.
+
+Every ``interval_s`` the watch evaluates each patient's stale-stream and missed-measurement
+rules (``gateway.signal.missing``) over the recent series of every metric that has data,
+keeping findings since its previous run, and carries them into alerts of the
+``missing_data`` category with the same lifecycle as clinical ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.alerts.rulebook import RuleBook
+from cloud.alerts.service import SCHEDULED_KINDS, AlertChange, apply_finding, load_series
+from cloud.store.models import Reading
+from gateway.signal import rules as signal_rules
+from gateway.signal.series import to_epoch
+
+log = structlog.get_logger(__name__)
+
+LOOKBACK: Final = timedelta(days=15)
+"""Long enough to learn a daily habit (MissedMeasurementRule looks at 14 days)."""
+DEFAULT_INTERVAL_S: Final = 60.0
+
+
+class MissingDataWatch:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        rulebook: RuleBook,
+        *,
+        channels: Sequence[str],
+        interval_s: float = DEFAULT_INTERVAL_S,
+        on_alerts: Callable[[], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.rulebook = rulebook
+        self.channels = list(channels)
+        self.interval_s = interval_s
+        self.on_alerts = on_alerts
+        self._last: datetime | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="missing-data", daemon=True)
+
+    def run_once(self, *, now: datetime, since: datetime | None = None) -> list[AlertChange]:
+        """Judge silence as of ``now``; report findings after ``since`` (default: last run)."""
+        since = since or self._last or now - timedelta(seconds=self.interval_s)
+        now_s, since_s = to_epoch(now), to_epoch(since)
+        changes: list[AlertChange] = []
+        with self.sessions.begin() as session:
+            pairs = session.execute(
+                select(Reading.patient_id, Reading.metric)
+                .where(Reading.ts >= now - LOOKBACK)
+                .distinct()
+            ).all()
+            for patient_id, metric in sorted(pairs):
+                rules = [
+                    r
+                    for r in self.rulebook.for_patient(patient_id)
+                    if r.metric.value == metric and isinstance(r, SCHEDULED_KINDS)
+                ]
+                if not rules:
+                    continue
+                series = load_series(
+                    session, patient_id, metric, since=to_epoch(now - LOOKBACK)
+                ).until(now_s)
+                for rule in rules:
+                    for finding in signal_rules.evaluate(
+                        rule, series, now=now_s, since=since_s
+                    ).findings:
+                        change = apply_finding(session, finding, now=now, channels=self.channels)
+                        if change is not None:
+                            changes.append(change)
+        self._last = now
+        return changes
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                changes = self.run_once(now=datetime.now(UTC))
+            except Exception:  # a database outage must not end the watch; it tries again
+                log.exception("missing_data.failed")
+                continue
+            if self.on_alerts is not None and any(c.change == "opened" for c in changes):
+                self.on_alerts()
