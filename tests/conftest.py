@@ -15,6 +15,7 @@ import pytest
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import free_port
 from tests.fixtures.postgres import Postgres
+from tests.fixtures.smtp import SmtpServer
 from tests.fixtures.waiting import wait_until
 from tests.fixtures.webhook import WebhookReceiver
 
@@ -46,6 +47,14 @@ def postgres_url(postgres_cluster: Postgres, request: pytest.FixtureRequest) -> 
     """A fresh database in the session's PostgreSQL cluster."""
     name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
     return postgres_cluster.create_database(f"{name}_{free_port()}")
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
