@@ -38,7 +38,7 @@ async def close_bleak_bus() -> None:
         await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
 
 
-async def until(predicate: Any, timeout: float = 5.0) -> None:
+async def until(predicate: Any, timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
@@ -69,7 +69,7 @@ def test_bleak_scans_connects_reads_and_receives_notifications(system_bus: str) 
                 assert strap.tick()
             await until(lambda: len(got) == 5)
             strap.detach()  # the strap drops the link, as when the patient walks away
-            await asyncio.wait_for(lost.wait(), 5)
+            await asyncio.wait_for(lost.wait(), 20)
             assert not conn.is_connected
             await conn.disconnect()  # releases bleak's per-connection bus; harmless when lost
             return got
@@ -128,7 +128,7 @@ def test_gateway_session_over_bleak_reads_a_strap_that_vanishes_and_returns(
             strap.detach()
             await until(lambda: not session.connected)
             strap.advertising = True  # … and comes back
-            await until(lambda: strap.subscribed(0x2A37), timeout=10)
+            await until(lambda: strap.subscribed(0x2A37), timeout=30)
             for _ in range(2):
                 strap.tick()
             await until(lambda: len(got) == 5)
