@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
 from cloud.engagement.channels import Channel, ChannelError, Message
-from cloud.store.models import Alert, Delivery
+from cloud.store.models import Alert, Delivery, Reading
 from gateway.wire import CANONICAL_UNITS, Metric
 
 log = structlog.get_logger(__name__)
@@ -35,7 +35,40 @@ LEVEL_WORDS: Final = {
 }
 
 
-def alert_message(alert: Alert, *, public_url: str) -> Message:
+TREND_DAYS: Final = 7
+
+
+def trend_in_words(session: Session, alert: Alert, *, now: datetime) -> str:
+    """The patient's recent course of the alert's metric, in one plain sentence."""
+    unit = CANONICAL_UNITS.get(Metric(alert.metric), "") if alert.metric in set(Metric) else ""
+
+    def mean(start: datetime, end: datetime) -> tuple[float | None, int]:
+        avg, n = session.execute(
+            select(func.avg(Reading.value), func.count(Reading.id)).where(
+                Reading.patient_id == alert.patient_id,
+                Reading.metric == alert.metric,
+                Reading.usable.is_(True),
+                Reading.ts >= start,
+                Reading.ts < end,
+            )
+        ).one()
+        return (None if avg is None else float(avg)), int(n)
+
+    week = timedelta(days=TREND_DAYS)
+    this_week, n = mean(now - week, now)
+    last_week, m = mean(now - 2 * week, now - week)
+    if this_week is None:
+        return f"No usable {alert.metric.replace('_', ' ')} readings in the last {TREND_DAYS} days."
+    text = f"{TREND_DAYS}-day average {this_week:.0f} {unit} from {n} readings"
+    if last_week is not None:
+        delta = this_week - last_week
+        direction = "up" if delta > 0 else "down" if delta < 0 else "unchanged"
+        change = f"{direction} {abs(delta):.0f} {unit}" if direction != "unchanged" else direction
+        text += f", {change} from the week before ({last_week:.0f} {unit}, {m} readings)"
+    return text + "."
+
+
+def alert_message(alert: Alert, *, public_url: str, trend: str = "") -> Message:
     """The care-team message: what, how bad, the evidence, where to act. Ids only, no names."""
     unit = CANONICAL_UNITS.get(Metric(alert.metric), "") if alert.metric in set(Metric) else ""
     evidence = alert.evidence.get("evidence", {})
@@ -56,13 +89,14 @@ def alert_message(alert: Alert, *, public_url: str) -> Message:
         else ""
     )
     title = f"[{alert.priority.upper()}] {what} alert for patient {alert.patient_id}"
-    body = (
-        f"Patient {alert.patient_id}: {what} {alert.first_value:g} {unit} "
-        f"({why}; readings: {values}).\n"
+    lines = [
+        f"Patient {alert.patient_id}: {what} {alert.first_value:g} {unit} ({why}; readings: {values}).",
         f"Rule {alert.rule_id} v{alert.rule_version}; opened {alert.opened_at:%Y-%m-%d %H:%M} UTC"
-        f"{latest}.\n"
-        f"Open the alert: {public_url}/api/v1/alerts/{alert.id}"
-    )
+        f"{latest}.",
+        *([trend] if trend else []),
+        f"Open the alert: {public_url}/api/v1/alerts/{alert.id}",
+    ]
+    body = "\n".join(lines)
     return Message(title=title, body=body)
 
 
@@ -125,7 +159,8 @@ class Notifier:
             return 0
         channel = self.channels[delivery.target_index]
         try:
-            channel.send(alert_message(alert, public_url=self.public_url))
+            trend = trend_in_words(session, alert, now=now)
+            channel.send(alert_message(alert, public_url=self.public_url, trend=trend))
         except ChannelError as exc:
             delivery.last_error = str(exc)
             if delivery.attempts >= MAX_ATTEMPTS:

@@ -104,3 +104,27 @@ def test_a_channel_that_is_down_is_retried_with_backoff_then_marked_failed(
             now = d.next_attempt_at
     assert d.status == "failed"
     assert notifier.deliver_due(now=now + timedelta(days=1)) == 0
+
+
+def test_the_care_team_message_tells_the_recent_trend_in_words(
+    sessions: sessionmaker[Session],
+) -> None:
+    from cloud.engagement.notifier import trend_in_words
+    from cloud.store.models import Reading
+
+    alert_id = open_alert(sessions, [])
+    with sessions.begin() as s:
+        for day in range(14):
+            value = 130.0 if day < 7 else 150.0  # last week 130, this week 150
+            ts = NOW - timedelta(days=13 - day, hours=1)
+            s.add(Reading(id=f"r{day}", gateway_id="gw", patient_id="p-7", device_id="cuff",
+                          metric="systolic_bp", value=value, unit="mm[Hg]", ts=ts,
+                          measurement_id=None, usable=True, quality={}, received_at=ts))  # fmt: skip
+    with sessions() as s:
+        alert = s.get(Alert, alert_id)
+        assert alert is not None
+        text = trend_in_words(s, alert, now=NOW)
+    assert text == (
+        "7-day average 150 mm[Hg] from 7 readings, up 20 mm[Hg] from the week before "
+        "(130 mm[Hg], 7 readings)."
+    )
