@@ -92,7 +92,7 @@ def test_config_applies_atomically_persists_and_survives_an_offline_restart(
         assert not gateway.uplink.connected.is_set()
         assert not a.connected
         for _ in range(5):
-            b.tick()
+            assert again.call(b.tick)
         wait_until(lambda: gateway.outbox.stats().depth == 5, what="offline readings stored")
         assert gateway.status().config_version == 2
     finally:
