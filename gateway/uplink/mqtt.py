@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import socket
 import ssl
 import threading
 import time
@@ -49,6 +50,18 @@ WallClock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _no_delay(client: paho.Client) -> None:
+    """Turn Nagle's algorithm off: a batch is one small write that should leave at once.
+
+    With Nagle on, a PUBLISH can wait for the TCP ack of the previous one (up to the
+    peer's delayed-ack timer, ~40 ms on Linux); ``gateway_latency`` measures the effect.
+    """
+    sock = client.socket()
+    if isinstance(sock, socket.socket):  # TCP or TLS (ssl.SSLSocket is a socket.socket)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Uplink:
@@ -152,6 +165,7 @@ class Uplink:
             self._schedule_reconnect(client, attempt=self.reconnect_attempt + 1)
             return
         self._schedule_reconnect(client, attempt=0)
+        _no_delay(client)
         client.subscribe(
             [(self.topics.acks, 1), (self.topics.config, 1), (self.topics.commands, 1)]
         )
