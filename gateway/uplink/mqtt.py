@@ -105,7 +105,7 @@ class Uplink:
         self._check_leftovers = True
         self._lock = threading.Lock()
         self._in_flight: dict[str, float] = {}  # batch id → publish time (monotonic)
-        self._mids: dict[int, str] = {}  # MQTT message id → batch id
+        self._mids: dict[int, str | None] = {}  # MQTT message id → batch id (None: other)
         self._early_pubacks: set[int] = set()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -193,9 +193,10 @@ class Uplink:
         self, _c: paho.Client, _u: Any, mid: int, rc: ReasonCode, _p: Properties | None
     ) -> None:
         with self._lock:
-            batch_id = self._mids.pop(mid, None)
-            if batch_id is None:
-                self._early_pubacks.add(mid)  # PUBACK overtook the bookkeeping in _send
+            if mid not in self._mids:
+                self._early_pubacks.add(mid)  # PUBACK overtook the bookkeeping in _track
+                return
+            batch_id = self._mids.pop(mid)
         if batch_id is not None and not rc.is_failure:
             self.outbox.mark_sent(batch_id)
 
@@ -227,7 +228,7 @@ class Uplink:
 
     def publish_result(self, result: wire.CommandResult) -> None:
         """Send a command's result (QoS 1; paho queues it while disconnected)."""
-        self._client.publish(self.topics.command_results, wire.encode(result), qos=1)
+        self._track(self._client.publish(self.topics.command_results, wire.encode(result), qos=1))
 
     def publish_status(self) -> None:
         """Refresh the retained status now (after a config change, for instance)."""
@@ -241,7 +242,10 @@ class Uplink:
                 self._loop.call_soon_threadsafe(self._wake.set)
 
     def _publish_status(self) -> None:
-        self._client.publish(self.topics.status, wire.encode(self._status()), qos=1, retain=True)
+        info = self._client.publish(
+            self.topics.status, wire.encode(self._status()), qos=1, retain=True
+        )
+        self._track(info)
 
     # ---------------------------------------------------------------- asyncio side
     async def run(self) -> None:
@@ -336,14 +340,21 @@ class Uplink:
         # Never hold our lock while calling into paho: its network thread holds paho's own
         # lock while it runs on_publish, which takes ours.
         info = self._client.publish(self.topics.leaf(TOPIC_LEAF[batch.kind]), payload, qos=1)
-        with self._lock:
-            acked = info.mid in self._early_pubacks
-            if acked:
-                self._early_pubacks.discard(info.mid)
-            else:
-                self._mids[info.mid] = batch.batch_id
-        if acked:
+        if self._track(info, batch.batch_id):
             self.outbox.mark_sent(batch.batch_id)
+
+    def _track(self, info: paho.MQTTMessageInfo, batch_id: str | None = None) -> bool:
+        """Remember what a message id carries until its PUBACK; True if that already came.
+
+        Every QoS 1 publish is tracked (status and results too), so a message id paho reuses
+        later can never be mistaken for an early PUBACK.
+        """
+        with self._lock:
+            if info.mid in self._early_pubacks:
+                self._early_pubacks.discard(info.mid)
+                return True
+            self._mids[info.mid] = batch_id
+            return False
 
     def _encode_batch(self, batch: Batch) -> bytes:
         leaf = TOPIC_LEAF[batch.kind]

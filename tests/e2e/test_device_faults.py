@@ -63,9 +63,11 @@ def test_a_strap_dropping_its_link_every_few_moments_loses_nothing(
         with Session(engine) as s:
             values = s.scalars(select(Reading.value).order_by(Reading.ts)).all()
             alerts = s.scalars(select(Alert)).all()
+        dropped = broker.sys_counter("publish/messages/dropped")
     finally:
         gw.stop()
         engine.dispose()
+    assert dropped == 0
     assert values == [float(bpm) for _, bpm in strap.emitted]
     assert strap.emitted[-1][0] == total
     assert len(alerts) == 1

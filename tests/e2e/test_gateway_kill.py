@@ -75,6 +75,7 @@ def test_gateway_killed_mid_stream_loses_nothing_it_stored(
             timeout=30,
             what="every reading left in the outbox to reach the cloud",
         )
+        wait_until(lambda: gw.running(data), what="the restarted gateway to be up")
         assert gw.terminate() == 0
         rows = cloud_readings(engine)
         leftover_after_stop = outbox_readings(data / "outbox.sqlite3")
