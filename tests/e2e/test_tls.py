@@ -1,12 +1,15 @@
-"""The uplink over mutual TLS, as provisioned in production: a gateway with its client
-certificate connects and publishes; one without a certificate is refused."""
+"""The uplink's broker identities, as provisioned in production: mutual TLS (a gateway with
+its client certificate connects and publishes; one without is refused) and username and
+password."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from firmware_sim.radio import SimRadio
 from gateway import wire
@@ -71,5 +74,48 @@ def test_gateway_without_a_certificate_is_refused(
     try:
         wait_until(lambda: gateway.uplink.reconnect_attempt >= 1, what="a refused attempt")
         assert not gateway.uplink.connected.is_set()
+    finally:
+        gw.stop()
+
+
+def test_gateway_logs_in_with_username_and_password(tmp_path: Path) -> None:
+    passwords = tmp_path / "passwd"
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(passwords), "gw-pw-1", "s3cret-for-tests"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    mosq = Mosquitto(tmp_path / "mosq")
+    # Per-listener settings: the fixture's loopback listener stays anonymous (for the
+    # probe), the gateway's listener wants a password.
+    mosq.conf.write_text(
+        "per_listener_settings true\n"
+        + mosq.conf.read_text()
+        + f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
+    )
+    mosq.start()
+    try:
+        wait_until(lambda: port_open(port), what="the password listener")
+        wrong = _connects(mosq, tmp_path / "wrong", port, password="not-it")
+        assert not wrong
+        assert _connects(mosq, tmp_path / "right", port, password="s3cret-for-tests")
+    finally:
+        mosq.kill()
+
+
+def _connects(mosq: Mosquitto, data_dir: Path, port: int, *, password: str) -> bool:
+    settings = gateway_settings(mosq, data_dir, gateway_id="gw-pw-1")
+    settings.mqtt = MqttSettings(
+        host="127.0.0.1", port=port, username="gw-pw-1", password=SecretStr(password)
+    )
+    gw = GatewayThread(settings, SimRadio())
+    gateway = gw.start()
+    try:
+        wait_until(
+            lambda: gateway.uplink.connected.is_set() or gateway.uplink.reconnect_attempt >= 1,
+            what="a connection or a refusal",
+        )
+        return gateway.uplink.connected.is_set()
     finally:
         gw.stop()
