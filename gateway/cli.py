@@ -16,7 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.logs import configure_logging
+from gateway.outbox import OutboxError
 from gateway.settings import GatewaySettings, load_settings
+from gateway.uplink.errors import UplinkError
 
 app = typer.Typer(
     help="VitalGate gateway: reads Bluetooth health devices and forwards their readings.",
@@ -70,7 +72,11 @@ def run(config: ConfigOption = None, log_level: str = "INFO") -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await Gateway(settings, link).run(background=background)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (OutboxError, UplinkError) as exc:
+        err.print(f"[red]The gateway cannot run:[/red] {exc}")
+        raise typer.Exit(3) from exc
 
 
 @app.command()

@@ -52,6 +52,22 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _tls_context(s: MqttSettings) -> ssl.SSLContext:
+    """Server verification against ``ca_file`` (or the system store), plus the client
+    certificate when one is configured (mutual TLS)."""
+    try:
+        ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+        if s.cert_file:
+            ctx.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise UplinkError(
+            f"cannot load the MQTT TLS files (ca_file={s.ca_file}, cert_file={s.cert_file}, "
+            f"key_file={s.key_file}): {exc}; check the paths, that the key matches the "
+            "certificate, and that the gateway's user may read them"
+        ) from exc
+    return ctx
+
+
 def _no_delay(client: paho.Client) -> None:
     """Turn Nagle's algorithm off: a batch is one small write that should leave at once.
 
@@ -124,10 +140,7 @@ class Uplink:
                 s.username, s.password.get_secret_value() if s.password else None
             )
         if s.tls:
-            ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
-            if s.cert_file:
-                ctx.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
-            client.tls_set_context(ctx)
+            client.tls_set_context(_tls_context(s))
         offline = wire.Status(
             gateway_id=self.gateway_id, state=wire.GatewayState.OFFLINE, ts=self._wall()
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,20 @@ def test_status_reports_outbox_broker_and_config(tmp_path: Path) -> None:
     assert "NOT connected" in table.output
     assert "outbox depth" in table.output
     assert "none yet" in table.output
+
+
+def test_run_refuses_unreadable_tls_files_with_advice(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'gateway_id = "gw-cli"\ndata_dir = "{tmp_path / "data"}"\nlink = "sim"\n'
+        f'[mqtt]\ntls = true\ncert_file = "{tmp_path / "missing.crt"}"\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert "check the paths" in " ".join(proc.stderr.split())
