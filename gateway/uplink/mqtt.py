@@ -325,17 +325,23 @@ class Uplink:
             self._send(batch)
 
     def _resend_overdue(self) -> None:
-        """Publish again every batch the cloud has not acknowledged in time (monotonic clock).
+        """Publish again the batches the cloud has not acknowledged in time (monotonic clock).
 
-        A batch this process never published (left by a previous run) is sent at once.
+        Go-back-N: from the oldest overdue batch on, every pending batch is published again
+        in order, so after a loss the cloud receives the stream in the order it was taken
+        (independent per-batch timers would let a newer batch overtake an older one). A
+        batch this process never published (left by a previous run) is due at once.
         """
+        going_back = False
         for batch_id in self.outbox.pending_batches():
             if not self.connected.is_set():
                 return
             with self._lock:
                 started = self._in_flight.get(batch_id)
-            if started is not None and time.monotonic() - started < self.ack_timeout_s:
+            overdue = started is None or time.monotonic() - started >= self.ack_timeout_s
+            if not (overdue or going_back):
                 continue
+            going_back = True
             batch = self.outbox.load_batch(batch_id)
             if batch is None:  # acknowledged meanwhile
                 with self._lock:
