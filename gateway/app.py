@@ -81,6 +81,13 @@ class Gateway:
         self.dropped = 0
         self.config_store = ConfigStore(settings.config_path)
         self.config = self.config_store.load()
+        if self.config is not None and self.config.gateway_id != settings.gateway_id:
+            log.error(
+                "config.foreign_file",
+                path=str(settings.config_path),
+                advice="the data directory holds another gateway's config; it is ignored",
+            )
+            self.config = None
         self._accepted = self.config  # the newest config persisted (paho thread's view)
         devices = devices_from_config(self.config) if self.config else settings.devices
         self.sessions: dict[str, DeviceSession] = {d.device_id: self._session(d) for d in devices}
