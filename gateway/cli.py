@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.logs import configure_logging
+from gateway.outbox import OutboxError
 from gateway.settings import GatewaySettings, load_settings
+from gateway.uplink.errors import UplinkError
 
 app = typer.Typer(
     help="VitalGate gateway: reads Bluetooth health devices and forwards their readings.",
@@ -27,6 +30,8 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="Gateway settings (TOML); VG_* env vars override it."),
 ]
 err = Console(stderr=True)
+STALE_STATUS_S = 10.0
+"""The running gateway rewrites status.json every second; older than this, it is not running."""
 
 
 def _settings(config: Path | None) -> GatewaySettings:
@@ -67,7 +72,11 @@ def run(config: ConfigOption = None, log_level: str = "INFO") -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await Gateway(settings, link).run(background=background)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (OutboxError, UplinkError) as exc:
+        err.print(f"[red]The gateway cannot run:[/red] {exc}")
+        raise typer.Exit(3) from exc
 
 
 @app.command()
@@ -82,18 +91,33 @@ def status(config: ConfigOption = None, as_json: bool = typer.Option(False, "--j
     if as_json:
         typer.echo(json.dumps(state, indent=2))
         return
+    Console().print(_status_table(state))
+    if time.time() - path.stat().st_mtime > STALE_STATUS_S:
+        err.print(
+            f"[yellow]This status is {time.time() - path.stat().st_mtime:.0f} s old:[/yellow] "
+            "the gateway is not running, or cannot write to its data directory."
+        )
+
+
+def _status_table(state: dict[str, Any]) -> Table:
     table = Table(title=f"Gateway {state['gateway_id']}", show_header=False)
     table.add_row("broker", "connected" if state.get("broker_connected") else "NOT connected")
     table.add_row("outbox depth", str(state.get("outbox_depth", 0)))
     age = state.get("outbox_oldest_age_s")
-    table.add_row("oldest unsent", "—" if age is None else f"{age:.0f} s")
-    table.add_row("config version", str(state.get("config_version") or "none yet"))
+    table.add_row("oldest waiting", "—" if age is None else f"{age:.0f} s")
+    table.add_row("not yet PUBACKed", str(state.get("outbox_unpublished", "—")))
+    used, budget = state.get("outbox_bytes"), state.get("outbox_budget_bytes")
+    if used is not None and budget:
+        table.add_row("outbox disk", f"{used / 1e6:.1f} of {budget / 1e6:.0f} MB")
+    table.add_row("thinned (budget)", str(state.get("outbox_thinned", 0)))
+    version = state.get("config_version")
+    table.add_row("config version", "none yet" if version is None else str(version))
     table.add_row("as of", state["ts"])
     for dev in state.get("devices", []):
         table.add_row(
             f"device {dev['device_id']}", "connected" if dev["connected"] else "not connected"
         )
-    Console().print(table)
+    return table
 
 
 def main() -> None:

@@ -66,10 +66,18 @@ class GatewaySettings(BaseSettings):
     devices: list[DeviceConfig] = Field(default_factory=list)
     sim: SimSettings = Field(default_factory=SimSettings)
     batch_size: int = Field(200, ge=1, le=1000)
+    """Readings per MQTT message (at most the wire's MAX_BATCH_READINGS)."""
+    window: int = Field(8, ge=1, le=100)
+    """Batches published and waiting for the cloud's acknowledgement at any one time."""
     flush_interval_s: float = Field(0.2, gt=0)
+    """Seconds between two looks at the outbox when nothing wakes the uplink earlier."""
     ack_timeout_s: float = Field(30.0, gt=0)
+    """Seconds to wait for the cloud's acknowledgement of a batch before publishing it again."""
     status_interval_s: float = Field(30.0, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
+    """Longest wait (s) between two attempts to reconnect a device."""
+    outbox_budget_mb: float = Field(256.0, gt=0)
+    """Disk budget of the outbox; when reached it thins rollups, then readings, never events."""
 
     @property
     def outbox_path(self) -> Path:
@@ -78,6 +86,15 @@ class GatewaySettings(BaseSettings):
     @property
     def state_path(self) -> Path:
         return self.data_dir / "status.json"
+
+    @property
+    def config_path(self) -> Path:
+        """The last config accepted from the cloud (used on a restart without network)."""
+        return self.data_dir / "config.json"
+
+    @property
+    def outbox_budget_bytes(self) -> int:
+        return int(self.outbox_budget_mb * 1024 * 1024)
 
     @classmethod
     def settings_customise_sources(

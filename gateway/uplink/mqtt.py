@@ -1,23 +1,32 @@
 """The gateway's MQTT uplink and downlink (paho-mqtt; the only gateway module importing it).
 
-Publishes outbox batches at QoS 1 under MQTT 5 with a persistent session; marks a batch
-sent on PUBACK and deletes it only on the cloud's end-to-end acknowledgement (``…/acks``),
-re-sending unacknowledged batches after ``ack_timeout_s``. Keeps a retained ``status`` with a
-last will that says ``offline``.
+Publishes outbox batches at QoS 1 under MQTT 5 with a persistent session (clean start off,
+session expiry); marks a batch sent on PUBACK and deletes it only on the cloud's end-to-end
+acknowledgement (``…/acks``). At most ``window`` batches wait for that acknowledgement at
+a time; one not acknowledged within ``ack_timeout_s`` is published again under the same
+batch id (the cloud's upsert on reading ids makes repeats harmless). Timing uses the
+monotonic clock only, so a jump of the wall clock neither stalls nor floods re-sends.
+
+Keeps a retained ``status`` with a last will that says ``offline``; reconnects with jittered
+exponential backoff (``gateway.uplink.backoff``). Downlink messages (``config``,
+``commands``) are validated here and handed to callbacks, on paho's network thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import paho.mqtt.client as paho
+import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -25,13 +34,50 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway import wire
 from gateway.outbox import TOPIC_LEAF, Batch, Outbox
+from gateway.uplink.backoff import reconnect_delay_s
+from gateway.uplink.errors import UplinkError
 from gateway.uplink.settings import MqttSettings
 
+__all__ = ["Uplink", "UplinkError"]
+
+log = structlog.get_logger(__name__)
+
 StatusFactory = Callable[[], wire.Status]
+ConfigHandler = Callable[[wire.GatewayConfig], None]
+CommandHandler = Callable[[wire.Command], None]
+WallClock = Callable[[], datetime]
 
 
-class UplinkError(Exception):
-    """The uplink cannot work as configured."""
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _tls_context(s: MqttSettings) -> ssl.SSLContext:
+    """Server verification against ``ca_file`` (or the system store), plus the client
+    certificate when one is configured (mutual TLS)."""
+    try:
+        ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+        if s.cert_file:
+            ctx.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise UplinkError(
+            f"cannot load the MQTT TLS files (ca_file={s.ca_file}, cert_file={s.cert_file}, "
+            f"key_file={s.key_file}): {exc}; check the paths, that the key matches the "
+            "certificate, and that the gateway's user may read them"
+        ) from exc
+    return ctx
+
+
+def _no_delay(client: paho.Client) -> None:
+    """Turn Nagle's algorithm off: a batch is one small write that should leave at once.
+
+    With Nagle on, a PUBLISH can wait for the TCP ack of the previous one (up to the
+    peer's delayed-ack timer, ~40 ms on Linux); ``gateway_latency`` measures the effect.
+    """
+    sock = client.socket()
+    if isinstance(sock, socket.socket):  # TCP or TLS (ssl.SSLSocket is a socket.socket)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Uplink:
@@ -49,6 +95,10 @@ class Uplink:
         ack_timeout_s: float = 30.0,
         flush_interval_s: float = 0.2,
         status_interval_s: float = 30.0,
+        on_config: ConfigHandler | None = None,
+        on_command: CommandHandler | None = None,
+        wall: WallClock = _utcnow,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self.settings = settings
         self.outbox = outbox
@@ -62,10 +112,16 @@ class Uplink:
         self.status_interval_s = status_interval_s
         self.connected = threading.Event()
         self.acked_batches = 0
-        self.config: wire.GatewayConfig | None = None
+        self.resent_batches = 0
+        self.reconnect_attempt = 0
+        self._on_config = on_config
+        self._on_command = on_command
+        self._wall = wall
+        self._rand = rand
+        self._check_leftovers = True
         self._lock = threading.Lock()
         self._in_flight: dict[str, float] = {}  # batch id → publish time (monotonic)
-        self._mids: dict[int, str] = {}  # MQTT message id → batch id
+        self._mids: dict[int, str | None] = {}  # MQTT message id → batch id (None: other)
         self._early_pubacks: set[int] = set()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,48 +140,76 @@ class Uplink:
                 s.username, s.password.get_secret_value() if s.password else None
             )
         if s.tls:
-            ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
-            if s.cert_file:
-                ctx.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
-            client.tls_set_context(ctx)
+            client.tls_set_context(_tls_context(s))
         offline = wire.Status(
-            gateway_id=self.gateway_id, state=wire.GatewayState.OFFLINE, ts=datetime.now(UTC)
+            gateway_id=self.gateway_id, state=wire.GatewayState.OFFLINE, ts=self._wall()
         )
         client.will_set(self.topics.status, wire.encode(offline), qos=1, retain=True)
-        client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
+        self._schedule_reconnect(client, attempt=0)
         client.max_inflight_messages_set(max(20, self.window * 2))
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         return client
 
+    def _schedule_reconnect(self, client: paho.Client, *, attempt: int) -> None:
+        """Set the wait before paho's next connection attempt: jittered, growing per attempt."""
+        s = self.settings
+        delay = reconnect_delay_s(
+            attempt, rand=self._rand, first_s=s.reconnect_min_s, cap_s=s.reconnect_max_s
+        )
+        # paho annotates the delays as int but computes with them as float seconds.
+        client.reconnect_delay_set(cast(int, delay), cast(int, delay))
+        self.reconnect_attempt = attempt
+
     # ---------------------------------------------------------------- paho thread
     def _on_connect(
-        self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
+        self, client: paho.Client, _u: Any, flags: Any, rc: ReasonCode, _p: Properties | None
     ) -> None:
         if rc.is_failure:
+            log.error(
+                "uplink.connect_refused",
+                reason=str(rc),
+                advice="check the gateway's MQTT credentials or certificate, and its clock "
+                "(a certificate is refused when the clock is far off)",
+            )
+            self._schedule_reconnect(client, attempt=self.reconnect_attempt + 1)
             return
+        self._schedule_reconnect(client, attempt=0)
+        _no_delay(client)
         client.subscribe(
             [(self.topics.acks, 1), (self.topics.config, 1), (self.topics.commands, 1)]
         )
-        # Whatever was in flight is re-sent by paho from the session, or after the ack timeout.
+        # paho re-sends what the broker had not PUBACKed; batches the cloud has not
+        # acknowledged are re-sent after the ack timeout (or at once if left by a restart).
+        self._check_leftovers = True
         self.connected.set()
+        log.info("uplink.connected", session_present=bool(getattr(flags, "session_present", 0)))
         self._publish_status()
         self.wake()
 
+    def _on_connect_fail(self, client: paho.Client, _u: Any) -> None:
+        self._schedule_reconnect(client, attempt=self.reconnect_attempt + 1)
+        log.info("uplink.connect_failed", attempt=self.reconnect_attempt)
+
     def _on_disconnect(
-        self, _c: paho.Client, _u: Any, _f: Any, _rc: ReasonCode, _p: Properties | None
+        self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
     ) -> None:
+        if self.connected.is_set():
+            log.warning("uplink.disconnected", reason=str(rc))
         self.connected.clear()
+        self._schedule_reconnect(client, attempt=self.reconnect_attempt + 1)
 
     def _on_publish(
         self, _c: paho.Client, _u: Any, mid: int, rc: ReasonCode, _p: Properties | None
     ) -> None:
         with self._lock:
-            batch_id = self._mids.pop(mid, None)
-            if batch_id is None:
-                self._early_pubacks.add(mid)  # PUBACK overtook the bookkeeping in _send
+            if mid not in self._mids:
+                self._early_pubacks.add(mid)  # PUBACK overtook the bookkeeping in _track
+                return
+            batch_id = self._mids.pop(mid)
         if batch_id is not None and not rc.is_failure:
             self.outbox.mark_sent(batch_id)
 
@@ -133,8 +217,16 @@ class Uplink:
         try:
             _, leaf = wire.split_topic(msg.topic, self.settings.topic_root)
             message = wire.decode(bytes(msg.payload), expect=wire.TOPIC_SCHEMAS[leaf])
-        except wire.WireError:
+        except wire.WireError as exc:
+            if msg.payload:  # an empty retained message only clears the topic
+                log.warning("uplink.bad_downlink", topic=msg.topic[:128], reason=str(exc)[:200])
             return
+        try:
+            self._dispatch(message)
+        except Exception:  # a bad handler must not kill paho's network thread
+            log.exception("uplink.downlink_failed", topic=msg.topic[:128])
+
+    def _dispatch(self, message: wire.WireMessage) -> None:
         if isinstance(message, wire.Ack):
             self.outbox.acknowledge(message.batch_ids)
             with self._lock:
@@ -142,8 +234,19 @@ class Uplink:
                     self._in_flight.pop(batch_id, None)
                 self.acked_batches += len(message.batch_ids)
             self.wake()
-        elif isinstance(message, wire.GatewayConfig):
-            self.config = message
+        elif isinstance(message, wire.GatewayConfig) and self._on_config is not None:
+            self._on_config(message)
+        elif isinstance(message, wire.Command) and self._on_command is not None:
+            self._on_command(message)
+
+    def publish_result(self, result: wire.CommandResult) -> None:
+        """Send a command's result (QoS 1; paho queues it while disconnected)."""
+        self._track(self._client.publish(self.topics.command_results, wire.encode(result), qos=1))
+
+    def publish_status(self) -> None:
+        """Refresh the retained status now (after a config change, for instance)."""
+        if self.connected.is_set():
+            self._publish_status()
 
     def wake(self) -> None:
         """Ask the publish loop to look at the outbox now (thread-safe)."""
@@ -152,7 +255,10 @@ class Uplink:
                 self._loop.call_soon_threadsafe(self._wake.set)
 
     def _publish_status(self) -> None:
-        self._client.publish(self.topics.status, wire.encode(self._status()), qos=1, retain=True)
+        info = self._client.publish(
+            self.topics.status, wire.encode(self._status()), qos=1, retain=True
+        )
+        self._track(info)
 
     # ---------------------------------------------------------------- asyncio side
     async def run(self) -> None:
@@ -177,7 +283,7 @@ class Uplink:
     def _shutdown(self) -> None:
         if self.connected.is_set():
             offline = wire.Status(
-                gateway_id=self.gateway_id, state=wire.GatewayState.OFFLINE, ts=datetime.now(UTC)
+                gateway_id=self.gateway_id, state=wire.GatewayState.OFFLINE, ts=self._wall()
             )
             info = self._client.publish(
                 self.topics.status, wire.encode(offline), qos=1, retain=True
@@ -199,7 +305,8 @@ class Uplink:
             if not self.connected.is_set():
                 continue
             now = time.monotonic()
-            if now - last_resend_check >= min(self.ack_timeout_s / 2, 5.0):
+            if self._check_leftovers or now - last_resend_check >= min(self.ack_timeout_s / 2, 5.0):
+                self._check_leftovers = False
                 last_resend_check = now
                 await asyncio.to_thread(self._resend_overdue)
             await asyncio.to_thread(self._fill_window)
@@ -218,11 +325,32 @@ class Uplink:
             self._send(batch)
 
     def _resend_overdue(self) -> None:
-        for batch in self.outbox.due_for_resend(older_than_s=self.ack_timeout_s):
+        """Publish again the batches the cloud has not acknowledged in time (monotonic clock).
+
+        Go-back-N: from the oldest overdue batch on, every pending batch is published again
+        in order, so after a loss the cloud receives the stream in the order it was taken
+        (independent per-batch timers would let a newer batch overtake an older one). A
+        batch this process never published (left by a previous run) is due at once.
+        """
+        going_back = False
+        for batch_id in self.outbox.pending_batches():
+            if not self.connected.is_set():
+                return
             with self._lock:
-                started = self._in_flight.get(batch.batch_id)
-            if started is None or time.monotonic() - started >= self.ack_timeout_s:
-                self._send(batch)
+                started = self._in_flight.get(batch_id)
+            overdue = started is None or time.monotonic() - started >= self.ack_timeout_s
+            if not (overdue or going_back):
+                continue
+            going_back = True
+            batch = self.outbox.load_batch(batch_id)
+            if batch is None:  # acknowledged meanwhile
+                with self._lock:
+                    self._in_flight.pop(batch_id, None)
+                continue
+            if started is not None:
+                self.resent_batches += 1
+                log.info("uplink.resend", batch_id=batch_id, rows=len(batch.payloads))
+            self._send(batch)
 
     def _send(self, batch: Batch) -> None:
         payload = self._encode_batch(batch)
@@ -231,19 +359,26 @@ class Uplink:
         # Never hold our lock while calling into paho: its network thread holds paho's own
         # lock while it runs on_publish, which takes ours.
         info = self._client.publish(self.topics.leaf(TOPIC_LEAF[batch.kind]), payload, qos=1)
-        with self._lock:
-            acked = info.mid in self._early_pubacks
-            if acked:
-                self._early_pubacks.discard(info.mid)
-            else:
-                self._mids[info.mid] = batch.batch_id
-        if acked:
+        if self._track(info, batch.batch_id):
             self.outbox.mark_sent(batch.batch_id)
+
+    def _track(self, info: paho.MQTTMessageInfo, batch_id: str | None = None) -> bool:
+        """Remember what a message id carries until its PUBACK; True if that already came.
+
+        Every QoS 1 publish is tracked (status and results too), so a message id paho reuses
+        later can never be mistaken for an early PUBACK.
+        """
+        with self._lock:
+            if info.mid in self._early_pubacks:
+                self._early_pubacks.discard(info.mid)
+                return True
+            self._mids[info.mid] = batch_id
+            return False
 
     def _encode_batch(self, batch: Batch) -> bytes:
         leaf = TOPIC_LEAF[batch.kind]
         items = ",".join(batch.payloads)
-        sent_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        sent_at = self._wall().astimezone(UTC).isoformat().replace("+00:00", "Z")
         return (
             f'{{"schema":"{wire.TOPIC_SCHEMAS[leaf]}","gateway_id":"{self.gateway_id}",'
             f'"batch_id":"{batch.batch_id}","sent_at":"{sent_at}","{leaf}":[{items}]}}'

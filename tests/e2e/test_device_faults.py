@@ -1,0 +1,117 @@
+"""Device-side faults: a link that drops every few moments, and a device that repeats itself.
+Either way every reading is stored once in the cloud's record and an alert fires once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from cloud.store.models import Alert, Reading
+from firmware_sim.devices.hr_strap import HeartRateStrap
+from firmware_sim.physiology import Episode, HeartRateModel
+from firmware_sim.radio import SimRadio
+from gateway.ble import profiles
+from gateway.ble.uuids import normalize_uuid
+from gateway.readings import READING_NAMESPACE
+from tests.fixtures.gateway import GatewayThread, drive, flapping, gateway_settings, paired
+from tests.fixtures.stored_records import (
+    RECORD_CHAR,
+    StoredRecord,
+    StoredRecordDevice,
+    decode_record,
+)
+from tests.fixtures.waiting import wait_until
+
+pytestmark = pytest.mark.broker
+
+
+def test_a_strap_dropping_its_link_every_few_moments_loses_nothing(
+    broker: Any, cloud_factory: Any, tmp_path: Path
+) -> None:
+    cloud = cloud_factory(broker)
+    radio = SimRadio()
+    model = HeartRateModel(baseline_bpm=70, noise_bpm=1.0, episodes=(Episode(100, 140, 70),))
+    strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:21", seed=5, model=model))
+    settings = gateway_settings(
+        broker, tmp_path / "gw", devices=[paired(strap, patient_id="p-21", device_id="hrm-21")]
+    )
+    total = 250
+    gw = GatewayThread(
+        settings,
+        radio,
+        background=[
+            drive(strap, count=total, period_s=0.01),
+            flapping(strap, every_s=0.3, times=8),
+        ],
+    )
+    gateway = gw.start()
+    engine = create_engine(cloud.db_url)
+    try:
+        with Session(engine) as s:
+            wait_until(
+                lambda: len(s.scalars(select(Reading.id)).all()) == total,
+                timeout=30,
+                what=f"{total} readings across the link drops",
+            )
+        gw.wait_drained()
+        with Session(engine) as s:
+            values = s.scalars(select(Reading.value).order_by(Reading.ts)).all()
+            alerts = s.scalars(select(Alert)).all()
+        dropped = broker.sys_counter("publish/messages/dropped")
+    finally:
+        gw.stop()
+        engine.dispose()
+    assert dropped == 0
+    assert values == [float(bpm) for _, bpm in strap.emitted]
+    assert strap.emitted[-1][0] == total
+    assert len(alerts) == 1
+    assert gateway.sessions["hrm-21"].decode_errors == 0
+
+
+def expected_id(device_id: str, seq: int) -> str:
+    key = f"{device_id}|{0x2A18:04x}|seq:{seq}"
+    return f"{uuid.uuid5(READING_NAMESPACE, key).hex}-heart_rate"
+
+
+def test_repeated_and_redownloaded_records_are_stored_once(
+    broker: Any, cloud_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(profiles.DECODERS, normalize_uuid(RECORD_CHAR), decode_record)
+    cloud = cloud_factory(broker)
+    t0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    # Ten stored records, three of them high enough in a row to fire heart_rate_high.
+    rates = [72, 75, 71, 130, 134, 138, 90, 80, 76, 74]
+    records = [StoredRecord(i + 1, hr, t0 + timedelta(minutes=i)) for i, hr in enumerate(rates)]
+    radio = SimRadio()
+    device = radio.add(StoredRecordDevice("C0:FF:EE:00:00:31", records))
+    settings = gateway_settings(
+        broker,
+        tmp_path / "gw",
+        devices=[paired(device, patient_id="p-31", device_id="rec-31")],  # type: ignore[arg-type]
+    )
+    gw = GatewayThread(settings, radio)
+    gw.start()
+    engine = create_engine(cloud.db_url)
+    try:
+        wait_until(lambda: device.sent >= 10, what="the first download")
+        for seq in (2, 4, 4, 5, 9):  # single records repeated by a flaky link
+            assert gw.call(lambda seq=seq: device.send(seq))  # type: ignore[misc]
+        gw.call(device.detach)  # the next connection downloads the whole store again
+        wait_until(lambda: device.sent >= 25, what="the re-download")
+        wait_until(gw.settled, what="all readings acknowledged")
+        with Session(engine) as s:
+            rows = s.scalars(select(Reading).order_by(Reading.ts)).all()
+            alerts = s.scalars(select(Alert)).all()
+    finally:
+        gw.stop()
+        engine.dispose()
+    assert [r.id for r in rows] == [expected_id("rec-31", r.sequence_number) for r in records]
+    assert [r.value for r in rows] == [float(hr) for hr in rates]
+    assert [r.ts.replace(tzinfo=UTC) for r in rows] == [r.timestamp for r in records]
+    assert len(alerts) == 1
