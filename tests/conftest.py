@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import free_port
 from tests.fixtures.postgres import Postgres
+from tests.fixtures.rules import TEST_RULES
 from tests.fixtures.smtp import SmtpServer
 from tests.fixtures.waiting import wait_until
 from tests.fixtures.webhook import WebhookReceiver
@@ -110,7 +112,14 @@ def cloud_factory(tmp_path: Path) -> Iterator[object]:
     started: list[CloudProcess] = []
 
     def make(broker: Mosquitto, **env: str) -> CloudProcess:
-        full = {"VG_MQTT__HOST": broker.host, "VG_MQTT__PORT": str(broker.port), **env}
+        rules = tmp_path / "test-rules.json"
+        rules.write_text(json.dumps(TEST_RULES))
+        full = {
+            "VG_MQTT__HOST": broker.host,
+            "VG_MQTT__PORT": str(broker.port),
+            "VG_ALERT_RULES_FILE": str(rules),
+            **env,
+        }
         proc = CloudProcess(full, tmp_path / f"cloud{len(started)}")
         started.append(proc)
         proc.start()

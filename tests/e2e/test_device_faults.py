@@ -16,16 +16,9 @@ from cloud.store.models import Alert, Reading
 from firmware_sim.devices.hr_strap import HeartRateStrap
 from firmware_sim.physiology import Episode, HeartRateModel
 from firmware_sim.radio import SimRadio
-from gateway.ble import profiles
-from gateway.ble.uuids import normalize_uuid
 from gateway.readings import READING_NAMESPACE
 from tests.fixtures.gateway import GatewayThread, drive, flapping, gateway_settings, paired
-from tests.fixtures.stored_records import (
-    RECORD_CHAR,
-    StoredRecord,
-    StoredRecordDevice,
-    decode_record,
-)
+from tests.fixtures.stored_records import StoredRecord, StoredRecordDevice
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.broker
@@ -76,18 +69,17 @@ def test_a_strap_dropping_its_link_every_few_moments_loses_nothing(
 
 def expected_id(device_id: str, seq: int) -> str:
     key = f"{device_id}|{0x2A18:04x}|seq:{seq}"
-    return f"{uuid.uuid5(READING_NAMESPACE, key).hex}-heart_rate"
+    return f"{uuid.uuid5(READING_NAMESPACE, key).hex}-blood_glucose"
 
 
 def test_repeated_and_redownloaded_records_are_stored_once(
-    broker: Any, cloud_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: Any, cloud_factory: Any, tmp_path: Path
 ) -> None:
-    monkeypatch.setitem(profiles.DECODERS, normalize_uuid(RECORD_CHAR), decode_record)
     cloud = cloud_factory(broker)
     t0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-    # Ten stored records, three of them high enough in a row to fire heart_rate_high.
-    rates = [72, 75, 71, 130, 134, 138, 90, 80, 76, 74]
-    records = [StoredRecord(i + 1, hr, t0 + timedelta(minutes=i)) for i, hr in enumerate(rates)]
+    # Ten stored glucose records (mg/dL), three in a row high enough to fire test.glucose_high.
+    rates = [95, 102, 98, 262, 275, 290, 150, 120, 110, 105]
+    records = [StoredRecord(i + 1, mg, t0 + timedelta(minutes=i)) for i, mg in enumerate(rates)]
     radio = SimRadio()
     device = radio.add(StoredRecordDevice("C0:FF:EE:00:00:31", records))
     settings = gateway_settings(
@@ -112,6 +104,6 @@ def test_repeated_and_redownloaded_records_are_stored_once(
         gw.stop()
         engine.dispose()
     assert [r.id for r in rows] == [expected_id("rec-31", r.sequence_number) for r in records]
-    assert [r.value for r in rows] == [float(hr) for hr in rates]
+    assert [r.value for r in rows] == pytest.approx([float(mg) for mg in rates])
     assert [r.ts.replace(tzinfo=UTC) for r in rows] == [r.timestamp for r in records]
     assert len(alerts) == 1

@@ -40,13 +40,12 @@ def alerts(engine: Any) -> list[Alert]:
 @pytest.mark.parametrize(
     ("jump_s", "episode"),
     [
-        # NTP sets a Pi that booted without a real-time clock forward by a day, before a
+        # A Pi that booted a day behind (no real-time clock) is set right by NTP before a
         # tachycardia episode: one alert.
         (86_400.0, Episode(200, 230, 65)),
-        # A clock that ran an hour ahead is set back. No episode here: the cloud's rule
-        # walk orders readings by time stamp and re-walks later ones, so an episode after
-        # a backward jump can open twice (a cloud-side limit, reported); the jump itself
-        # must fire nothing.
+        # A clock that ran an hour ahead is set back to the right time. Readings stamped an
+        # hour ahead are stored but judged unusable (from the future); the jump itself must
+        # fire nothing.
         (-3600.0, None),
     ],
     ids=["forward-a-day", "back-an-hour"],
@@ -58,6 +57,7 @@ def test_a_clock_jump_neither_stalls_resends_nor_loses_or_repeats_readings(
     model = HeartRateModel(baseline_bpm=70, noise_bpm=1.0, episodes=(episode,) if episode else ())
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:41", seed=9, model=model))
     clock = JumpingClock()
+    clock.jump(-jump_s)  # wrong until the jump sets it right
     settings = gateway_settings(
         broker,
         tmp_path / "gw",

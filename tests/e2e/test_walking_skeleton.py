@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,7 @@ pytestmark = pytest.mark.broker
 
 SAMPLES = 60
 # Resting ~70 /min, then a sustained episode of +65 /min from the 20th to the 40th second:
-# a gateway.signal rule (≥ 120 /min, 3 readings in a row, clear ≤ 110) must fire once.
-RULES = [
-    {
-        "kind": "threshold",
-        "rule_id": "test.hr_high",
-        "metric": "heart_rate",
-        "fire_high": 120,
-        "clear_high": 110,
-        "persistence": {"count": 3},
-    },
-]
+# the test rule test.hr_high (≥ 120 /min, 3 readings in a row, clear ≤ 110) must fire once.
 MODEL = HeartRateModel(
     baseline_bpm=70, circadian_amplitude_bpm=0, noise_bpm=1.0, episodes=(Episode(20, 40, 65),)
 )
@@ -41,11 +30,7 @@ MODEL = HeartRateModel(
 def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
     broker: Any, cloud_factory: Any, webhook: Any, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps(RULES))
-    cloud = cloud_factory(
-        broker, VG_ALERT_CHANNELS=f'["{webhook.apprise_url}"]', VG_ALERT_RULES_FILE=str(rules)
-    )
+    cloud = cloud_factory(broker, VG_ALERT_CHANNELS=f'["{webhook.apprise_url}"]')
     radio = SimRadio()
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:01", seed=7, model=MODEL))
     settings = gateway_settings(
