@@ -142,11 +142,17 @@ class Adapter(ServiceInterface):
         self._bluez = bluez
         self._discovering = False
         self.powered = True
+        self.stuck = False
+        """A wedged controller, as BlueZ reports it: every discovery is "In Progress" and
+        connections fail until the adapter is powered off and on again."""
+        self.power_cycles = 0
 
     @dbus_method()
     def StartDiscovery(self) -> None:  # noqa: N802 - D-Bus member names
         if not self.powered:
             raise DBusError(f"{BLUEZ_ERROR}.NotReady", "Resource Not Ready")
+        if self.stuck:
+            raise DBusError(f"{BLUEZ_ERROR}.InProgress", "Operation already in progress")
         self._discovering = True
         self.emit_properties_changed({"Discovering": True})
         self._bluez.discover()
@@ -172,9 +178,19 @@ class Adapter(ServiceInterface):
     def Name(self) -> DBusStr:  # noqa: N802
         return "vitalgate-fake"
 
-    @dbus_property(access=PropertyAccess.READ)
+    @dbus_property()
     def Powered(self) -> DBusBool:  # noqa: N802
         return self.powered
+
+    @Powered.setter  # type: ignore[no-redef]
+    def Powered(self, value: DBusBool) -> None:  # noqa: N802
+        if self.powered and not value:
+            self.power_cycles += 1
+            self.stuck = False  # what a power cycle does for a wedged controller
+            for device in list(self._bluez.devices.values()):
+                device.peripheral.detach()
+        self.powered = bool(value)
+        self.emit_properties_changed({"Powered": self.powered})
 
     @dbus_property(access=PropertyAccess.READ)
     def Discovering(self) -> DBusBool:  # noqa: N802
@@ -197,6 +213,7 @@ class Device(ServiceInterface):
         self.path = device_path(peripheral.address)
         self.connected = False
         self.paired = False
+        self.trusted = True
         self.gatt: list[tuple[str, ServiceInterface]] = []
 
     @dbus_method()
@@ -209,7 +226,12 @@ class Device(ServiceInterface):
 
     @dbus_method()
     def Pair(self) -> None:  # noqa: N802
+        if not self.peripheral.advertising and not self.peripheral.connected:
+            raise DBusError(f"{BLUEZ_ERROR}.AuthenticationFailed", "Page Timeout")
+        if not self.peripheral.bondable:
+            raise DBusError(f"{BLUEZ_ERROR}.AuthenticationRejected", "Authentication Rejected")
         self.paired = True
+        self.peripheral.bonded = True
         self.emit_properties_changed({"Paired": True, "Bonded": True})
 
     @dbus_property(access=PropertyAccess.READ)
@@ -264,9 +286,13 @@ class Device(ServiceInterface):
     def Bonded(self) -> DBusBool:  # noqa: N802
         return self.paired
 
-    @dbus_property(access=PropertyAccess.READ)
+    @dbus_property()
     def Trusted(self) -> DBusBool:  # noqa: N802
-        return True
+        return self.trusted
+
+    @Trusted.setter  # type: ignore[no-redef]
+    def Trusted(self, value: DBusBool) -> None:  # noqa: N802
+        self.trusted = bool(value)  # bleak trusts a device before pairing, as bluetoothctl does
 
     @dbus_property(access=PropertyAccess.READ)
     def Blocked(self) -> DBusBool:  # noqa: N802
@@ -317,6 +343,8 @@ class GattCharacteristic(ServiceInterface):
         self._check_link()
         if not self._char.readable:
             raise DBusError(f"{BLUEZ_ERROR}.NotPermitted", "Read not permitted")
+        if self._char.on_read is not None:
+            return bytes(self._char.on_read())
         return bytes(self._char.value)
 
     @dbus_method()
@@ -401,12 +429,16 @@ class FakeBlueZ:
         """Every advertising peripheral in range becomes a Device1 object."""
         assert self.bus is not None
         for peripheral in self.radio.peripherals.values():
-            if peripheral.advertising and device_path(peripheral.address) not in {
-                d.path for d in self.devices.values()
-            }:
+            if not peripheral.advertising:
+                continue
+            known = self.devices.get(device_path(peripheral.address))
+            if known is None:
                 device = Device(self, peripheral)
                 self.devices[device.path] = device
                 self.bus.export(device.path, device)
+            elif not known.connected:
+                # BlueZ reports a known device's new advertisement as a change of RSSI.
+                known.emit_properties_changed({"RSSI": peripheral.rssi})
 
     def remove(self, path: str) -> None:
         device = self.devices.pop(path, None)
@@ -417,6 +449,8 @@ class FakeBlueZ:
     async def connect(self, device: Device) -> None:
         assert self.bus is not None
         p = device.peripheral
+        if self.adapter.stuck or not self.adapter.powered:
+            raise DBusError(f"{BLUEZ_ERROR}.Failed", "le-connection-abort-by-local")
         if not p.advertising:
             # What BlueZ 5.6x does when the device is gone: the link comes up and drops at
             # once ("Connected" toggles), then Connect fails; bleak waits for the toggle.

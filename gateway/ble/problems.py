@@ -89,7 +89,7 @@ def device_event(
 class ProblemTracker:
     """The open problems of one device; turns observations into start / clear events."""
 
-    def __init__(self, device_id: str, patient_id: str | None, sink: EventSink) -> None:
+    def __init__(self, device_id: str | None, patient_id: str | None, sink: EventSink) -> None:
         self.device_id = device_id
         self.patient_id = patient_id
         self.sink = sink

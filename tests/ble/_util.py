@@ -104,3 +104,15 @@ async def running(
         with contextlib.suppress(asyncio.CancelledError):
             async with asyncio.timeout(5):  # a task that ignores cancellation fails the test
                 await task
+
+
+async def close_bleak_bus() -> None:
+    """bleak keeps one system-bus connection per event loop for the life of the process;
+    close it before the test's loop ends so no socket outlives the test."""
+    from bleak.backends.bluezdbus.manager import get_global_bluez_manager
+
+    manager = await get_global_bluez_manager()
+    bus = manager._bus
+    if bus is not None and bus.connected:
+        bus.disconnect()
+        await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]

@@ -226,7 +226,7 @@ def test_a_device_that_advertises_a_service_it_does_not_implement(tmp_path: Path
         SimLink(radio), paired("bp-8", fake.address, "bp_cuff", ("p-8", None)), tmp_path, got, clock
     )
     asyncio.run(running(rt.run(), lambda: until(lambda: len(rt.delays) >= 2)))
-    assert rt.delays[:2] == [3600.0, 3600.0]
+    assert list(rt.delays)[:2] == [3600.0, 3600.0]
     assert store.devices["bp-8"].counters["unsupported"] >= 2
     assert got.codes().count(("device", "bad_data")) == 1  # reported once, not every hour
 
@@ -302,6 +302,10 @@ def test_a_strap_that_vanishes_backs_off_is_reported_unreachable_and_returns(
 
     asyncio.run(running(rt.run(), body))
     expected = [policy.STREAM_NOT_ADVERTISING.delay_s(n) for n in range(10)]
-    assert rt.delays[:10] == expected == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0, 60.0]
+    assert (
+        list(rt.delays)[:10]
+        == expected
+        == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0, 60.0]
+    )
     assert ("all_clear", "unreachable") in got.codes()
     assert rt.failures == 0
