@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket as sock
 import subprocess
 import tempfile
 from pathlib import Path
@@ -116,7 +117,9 @@ class PrivateBus:
             stderr=subprocess.DEVNULL,
         )
         for _ in range(200):
-            if socket.exists():
+            # The socket file appears at bind(), a moment before listen(): wait until it
+            # accepts a connection, or the first client is refused.
+            if socket.exists() and _accepts(socket):
                 return
             if self._proc.poll() is not None:
                 break
@@ -130,6 +133,17 @@ class PrivateBus:
             self._proc.terminate()
             self._proc.wait(5)
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _accepts(path: Path) -> bool:
+    probe = sock.socket(sock.AF_UNIX, sock.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 def device_path(address: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -41,9 +40,9 @@ RACP_RECHECK_S: Final = 300.0
 """Between two record downloads from a glucose meter that stays in range."""
 STREAM_SILENCE_S: Final = 120.0
 """A streaming device connected but silent this long has a stuck link: reconnect."""
-DUPLICATE_WINDOW_S: Final = 0.2
-"""The same bytes on the same characteristic within this many (monotonic) seconds are a
-duplicate: streams send at most a few values a second, and never twice in a row at once."""
+DUPLICATE_WINDOW: Final = timedelta(milliseconds=200)
+"""The same bytes on the same characteristic within this window are a duplicate: streams
+send at most a few values a second, never the same one twice at once."""
 RECENT_IDENTITIES: Final = 512
 """Measurement identities (sequence number, time stamp) remembered to drop repeats."""
 MALFORMED_PROBLEM_AFTER: Final = 5
@@ -117,7 +116,7 @@ class DeviceRuntime:
         self._offset = timedelta(0)
         self._clock_was_set = False
         self._malformed = 0
-        self._last_raw: dict[str, tuple[bytes, float]] = {}
+        self._last_raw: dict[str, tuple[bytes, datetime]] = {}
         self._recent: deque[str] = deque(maxlen=RECENT_IDENTITIES)
         self._recent_set: set[str] = set()
         self._times: deque[datetime] = deque(maxlen=16)
@@ -339,7 +338,7 @@ class DeviceRuntime:
         if self._malformed >= MALFORMED_PROBLEM_AFTER:
             self.problems.raise_(Problem.BAD_DATA, now=self.now(), reason=str(exc)[:200])
 
-    def _duplicate(self, char: str, data: bytes, decoded: Any) -> bool:
+    def _duplicate(self, char: str, data: bytes, decoded: Any, now: datetime) -> bool:
         key = identity(decoded)
         if key is not None:
             key = f"{char}|{key}"
@@ -351,13 +350,8 @@ class DeviceRuntime:
             self._recent_set.add(key)
             return False
         previous = self._last_raw.get(char)
-        arrived = time.monotonic()
-        self._last_raw[char] = (data, arrived)
-        return (
-            previous is not None
-            and previous[0] == data
-            and arrived - previous[1] < DUPLICATE_WINDOW_S
-        )
+        self._last_raw[char] = (data, now)
+        return previous is not None and previous[0] == data and now - previous[1] < DUPLICATE_WINDOW
 
     def _on_notify(self, char: str, data: bytes) -> None:
         now = self.now()
@@ -371,7 +365,7 @@ class DeviceRuntime:
         if char == BATTERY_LEVEL:
             self._battery(decoded.percent)
             return
-        if self._duplicate(char, data, decoded):
+        if self._duplicate(char, data, decoded, now):
             self._count("duplicate")
             log.info("ble.duplicate", device_id=self.device_id, characteristic=char[4:8])
             return

@@ -14,7 +14,7 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -132,6 +132,6 @@ class StateStore:
     def touch(self) -> None:
         self.dirty = True
 
-    def snapshot(self) -> list[dict[str, object]]:
+    def snapshot(self) -> list[dict[str, Any]]:
         """JSON-ready rows for ``vitalgate-gateway devices``."""
         return [json.loads(d.model_dump_json()) for d in self.devices.values()]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from firmware_sim.devices import (
     Scale,
     Thermometer,
 )
+from firmware_sim.devices.base import DEFAULT_START
 from firmware_sim.radio import SimRadio
 from gateway.ble.bleak_link import BleakLink
 from gateway.ble.manager import DeviceManager
@@ -77,12 +79,16 @@ def test_pair_and_read_every_kind_with_seven_sessions_at_once(
     def n(device_id: str) -> int:
         return sum(1 for m in got.measurements if m.device_id == device_id)
 
+    ids: dict[str, str] = {}
+
+    def streamed(k: int) -> bool:
+        return n(ids["strap2"]) == k and n(ids["oxi"]) > k
+
     async def scenario() -> tuple[DeviceManager, dict[str, str]]:
         bluez = FakeBlueZ(radio, bluez_bus)
         await bluez.start()
         m = manager(BleakLink(), tmp_path, got, clock)
         task = asyncio.create_task(m.run())
-        ids: dict[str, str] = {}
         try:
             ids["cuff"] = await pair(m, request(DeviceKind.BP_CUFF, ("p-1", None)))
             await until(lambda: n(ids["cuff"]) == 1)
@@ -104,11 +110,12 @@ def test_pair_and_read_every_kind_with_seven_sessions_at_once(
             scale.measure()
             thermo.measure()
             oxi.spot_check()
-            for _ in range(3):
+            for i in range(3):
                 strap.tick()
                 strap2.tick()
                 oxi.tick()
-                await asyncio.sleep(0.25)  # a stream's pace: identical values 0.25 s apart are new
+                await until(partial(streamed, i + 1))
+                clock.advance(1)  # one value a second, as streams send
             meter.measure(clock.now)
             await until(lambda: n(ids["strap"]) == 3 and n(ids["strap2"]) == 3, 10)
             await until(lambda: n(ids["cuff"]) == 2 and n(ids["scale"]) == 2, 10)
@@ -138,7 +145,7 @@ def test_pair_and_read_every_kind_with_seven_sessions_at_once(
     assert cuff.clock_set
     first_bp = next(x for x in got.measurements if x.device_id == ids["cuff"])
     assert "clock_corrected" in first_bp.flags
-    assert first_bp.corrected_ts == clock.now - timedelta(seconds=60)
+    assert first_bp.corrected_ts == DEFAULT_START  # when it was taken, on the gateway's clock
     # glucose: records 1-3, then only the new one; the sequence number is persisted
     seqs = [x.decoded.sequence_number for x in got.measurements if x.device_id == ids["meter"]]
     assert seqs == [1, 2, 3, 4]
