@@ -42,6 +42,19 @@ REQUEST_POLL_S: Final = 1.0
 STATE_FLUSH_S: Final = 5.0
 
 
+def devices_from_settings(configs: Iterable[Any]) -> list[DeviceState]:
+    """Device state rows for ``GatewaySettings.devices`` (``DeviceConfig``: one patient each)."""
+    return [
+        DeviceState(
+            device_id=c.device_id,
+            address=c.address,
+            kind=c.kind,
+            patients=[wire.PatientAssignment(patient_id=c.patient_id)],
+        )
+        for c in configs
+    ]
+
+
 class DeviceManager:
     """Owns every device session; ``run()`` until cancelled."""
 

@@ -309,3 +309,30 @@ def test_a_strap_that_vanishes_backs_off_is_reported_unreachable_and_returns(
     )
     assert ("all_clear", "unreachable") in got.codes()
     assert rt.failures == 0
+
+
+def test_a_clock_years_off_is_set_and_its_stamps_still_land_at_the_right_time(
+    tmp_path: Path,
+) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    years = -3 * 365 * 24.0
+    thermo = radio.add(Thermometer("0A:00:00:00:00:0C", seed=12, clock_offset_h=years))
+    clock.devices.append(thermo)
+    thermo.measure()
+    device = paired("th-12", thermo.address, "thermometer", ("p-12", None))
+    rt, _ = runtime(SimLink(radio), device, tmp_path, got, clock)
+    asyncio.run(running(rt.run(), lambda: until(lambda: len(got.measurements) == 1)))
+    assert thermo.clock_set
+    (m,) = got.measurements
+    assert m.decoded.timestamp.year == clock.now.year - 3
+    assert m.corrected_ts == clock.now
+    assert m.flags == ("clock_corrected",)
+
+
+def test_a_connected_stream_that_falls_silent_is_reconnected(tmp_path: Path) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    strap = radio.add(HeartRateStrap("0A:00:00:00:00:0D", seed=13))
+    device = paired("hr-13", strap.address, "hr_strap", ("p-13", None))
+    rt, store = runtime(SimLink(radio), device, tmp_path, got, clock, stream_silence_s=0.05)
+    asyncio.run(running(rt.run(), lambda: until(lambda: rt.connections >= 3)))
+    assert store.devices["hr-13"].counters["silent_link"] >= 2
