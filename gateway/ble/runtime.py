@@ -20,6 +20,7 @@ from typing import Any, Final
 import structlog
 
 from gateway.ble import clock, policy, racp_download
+from gateway.ble.intake import Duplicates, attribute
 from gateway.ble.kinds import BATTERY_LEVEL, CURRENT_TIME, DEVICE_INFORMATION, behaviour
 from gateway.ble.link import BleConnection, BleError, BleLink, UnsupportedDeviceError
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, learned_interval_s
@@ -27,7 +28,6 @@ from gateway.ble.profiles import ProfileError, decode
 from gateway.ble.profiles.blood_pressure import UNUSABLE_STATUS
 from gateway.ble.session import Measurement, MeasurementSink
 from gateway.ble.state import DeviceState, StateStore
-from gateway.wire import PatientAssignment
 
 log = structlog.get_logger(__name__)
 
@@ -40,38 +40,8 @@ RACP_RECHECK_S: Final = 300.0
 """Between two record downloads from a glucose meter that stays in range."""
 STREAM_SILENCE_S: Final = 120.0
 """A streaming device connected but silent this long has a stuck link: reconnect."""
-DUPLICATE_WINDOW: Final = timedelta(milliseconds=200)
-"""The same bytes on the same characteristic within this window are a duplicate: streams
-send at most a few values a second, never the same one twice at once."""
-RECENT_IDENTITIES: Final = 512
-"""Measurement identities (sequence number, time stamp) remembered to drop repeats."""
 MALFORMED_PROBLEM_AFTER: Final = 5
 """Malformed notifications on one connection before the device is reported."""
-UNKNOWN_USER: Final = 0xFF
-"""User id 255 means "unknown user" (BLS 1.1 §3.1.1.6, WSS 1.0)."""
-
-
-def attribute(patients: list[PatientAssignment], user_id: int | None) -> str | None:
-    """The patient a measurement belongs to, by the device's user id / user index.
-
-    A device used by one person needs no user id. On a shared device an unknown user
-    cannot be attributed (None), so nobody's chart gets someone else's blood pressure.
-    """
-    if user_id is not None and user_id != UNKNOWN_USER:
-        match = [p.patient_id for p in patients if p.user_index == user_id]
-        if match:
-            return match[0]
-        unindexed = [p.patient_id for p in patients if p.user_index is None]
-        return unindexed[0] if len(patients) == 1 and unindexed else None
-    return patients[0].patient_id if len(patients) == 1 else None
-
-
-def identity(decoded: Any) -> str | None:
-    seq = getattr(decoded, "sequence_number", None)
-    if seq is not None:
-        return f"seq:{seq}"
-    ts = getattr(decoded, "timestamp", None)
-    return None if ts is None else f"ts:{ts.isoformat()}"
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -116,9 +86,7 @@ class DeviceRuntime:
         self._offset = timedelta(0)
         self._clock_was_set = False
         self._malformed = 0
-        self._last_raw: dict[str, tuple[bytes, datetime]] = {}
-        self._recent: deque[str] = deque(maxlen=RECENT_IDENTITIES)
-        self._recent_set: set[str] = set()
+        self._duplicates = Duplicates()
         self._times: deque[datetime] = deque(maxlen=16)
         self._heard = asyncio.Event()
 
@@ -338,21 +306,6 @@ class DeviceRuntime:
         if self._malformed >= MALFORMED_PROBLEM_AFTER:
             self.problems.raise_(Problem.BAD_DATA, now=self.now(), reason=str(exc)[:200])
 
-    def _duplicate(self, char: str, data: bytes, decoded: Any, now: datetime) -> bool:
-        key = identity(decoded)
-        if key is not None:
-            key = f"{char}|{key}"
-            if key in self._recent_set:
-                return True
-            if len(self._recent) == self._recent.maxlen:
-                self._recent_set.discard(self._recent[0])
-            self._recent.append(key)
-            self._recent_set.add(key)
-            return False
-        previous = self._last_raw.get(char)
-        self._last_raw[char] = (data, now)
-        return previous is not None and previous[0] == data and now - previous[1] < DUPLICATE_WINDOW
-
     def _on_notify(self, char: str, data: bytes) -> None:
         now = self.now()
         self.device.last_seen = now
@@ -365,7 +318,7 @@ class DeviceRuntime:
         if char == BATTERY_LEVEL:
             self._battery(decoded.percent)
             return
-        if self._duplicate(char, data, decoded, now):
+        if self._duplicates.seen(char, data, decoded, now=now):
             self._count("duplicate")
             log.info("ble.duplicate", device_id=self.device_id, characteristic=char[4:8])
             return

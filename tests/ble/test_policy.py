@@ -9,12 +9,12 @@ import pytest
 
 from gateway import wire
 from gateway.ble import clock, policy
+from gateway.ble.intake import attribute
 from gateway.ble.link import BleError, ConnectionLostError, DeviceNotFoundError
 from gateway.ble.problems import Problem, ProblemTracker, learned_interval_s
 from gateway.ble.profiles import current_time_of, encode_current_time
 from gateway.ble.profiles.racp import REPORT_ALL, report_from
 from gateway.ble.racp_download import request_after
-from gateway.ble.runtime import attribute
 from gateway.ble.state import DeviceState, StateStore
 from gateway.wire import PatientAssignment
 
@@ -154,3 +154,21 @@ def test_state_file_round_trips_and_survives_corruption(tmp_path: Path) -> None:
     broken = StateStore(tmp_path)
     assert broken.devices == {}
     assert store.path.with_suffix(".unreadable").is_file()
+
+
+def test_duplicates_by_identity_or_by_identical_bytes_at_once() -> None:
+    from gateway.ble.intake import Duplicates
+    from gateway.ble.profiles import decode
+
+    dup = Duplicates()
+    hr = bytes([0x00, 72])
+    hr_value = decode(0x2A37, hr)
+    assert not dup.seen("hr", hr, hr_value, now=NOW)
+    assert dup.seen("hr", hr, hr_value, now=NOW + timedelta(milliseconds=50))
+    assert not dup.seen("hr", hr, hr_value, now=NOW + timedelta(seconds=1))
+
+    class Stored:
+        sequence_number = 7
+
+    assert not dup.seen("gl", b"a", Stored(), now=NOW)
+    assert dup.seen("gl", b"b", Stored(), now=NOW + timedelta(days=1))  # sent again later
