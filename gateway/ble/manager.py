@@ -123,7 +123,9 @@ class DeviceManager:
                     kind=device.kind,
                     connected=bool(rt and rt.connected),
                     battery=device.battery,
-                    rssi=device.rssi if device.rssi is None or device.rssi >= -127 else None,
+                    rssi=device.rssi
+                    if device.rssi is not None and -127 <= device.rssi <= 20
+                    else None,
                     last_seen=device.last_seen,
                 )
             )

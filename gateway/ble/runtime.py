@@ -236,9 +236,24 @@ class DeviceRuntime:
         for char in wanted:
             await conn.start_notify(char, self._on_notify)
 
-    async def _read_battery(self, conn: BleConnection) -> None:
+    async def _optional(self, conn: BleConnection, what: str, call: Awaitable[Any]) -> Any:
+        """A GATT call the device may refuse without the link being at fault: None (logged
+        and counted) when it does; a lost link still raises."""
         try:
-            level = decode(BATTERY_LEVEL, await conn.read(BATTERY_LEVEL)).percent
+            return await call
+        except BleError as exc:
+            if not conn.is_connected:
+                raise
+            self._count("refused")
+            log.info("ble.refused", device_id=self.device_id, what=what, reason=str(exc))
+            return None
+
+    async def _read_battery(self, conn: BleConnection) -> None:
+        raw = await self._optional(conn, "battery", conn.read(BATTERY_LEVEL))
+        if raw is None:
+            return
+        try:
+            level = decode(BATTERY_LEVEL, raw).percent
         except ProfileError as exc:
             self._bad("battery", exc)
             return
@@ -257,22 +272,27 @@ class DeviceRuntime:
         for uuid, field in DEVICE_INFORMATION.items():
             if uuid not in chars:
                 continue
+            raw = await self._optional(conn, field, conn.read(uuid))
             try:
-                setattr(info, field, decode(uuid, await conn.read(uuid)).text[:64])
+                if raw is not None:
+                    setattr(info, field, decode(uuid, raw).text[:64])
             except ProfileError as exc:
                 self._bad("device_information", exc)
         self.device.info = info
         self.store.touch()
 
     async def _check_clock(self, conn: BleConnection) -> None:
-        raw = await conn.read(CURRENT_TIME)
+        raw = await self._optional(conn, "clock", conn.read(CURRENT_TIME))
         now = self.now()
         decision = clock.decide(raw, now=now, writable=True)
         if decision.action is clock.ClockAction.SET:
-            await conn.write(CURRENT_TIME, clock.current_time_bytes(now), response=True)
-            self._clock_was_set = True
-            self.device.clock_set_at = now
-            log.info("ble.clock_set", device_id=self.device_id, offset_s=decision.offset_s)
+            written = clock.current_time_bytes(now)
+            if await self._optional(conn, "set clock", self._write(conn, CURRENT_TIME, written)):
+                self._clock_was_set = True
+                self.device.clock_set_at = now
+                log.info("ble.clock_set", device_id=self.device_id, offset_s=decision.offset_s)
+            else:
+                decision = clock.decide(raw, now=now, writable=False)
         self._offset = decision.offset
         self.device.clock_offset_s = decision.offset_s
         self.store.touch()
@@ -285,6 +305,10 @@ class DeviceRuntime:
             )
         else:
             self.problems.clear(Problem.CLOCK_DRIFT, now=now, offset_s=decision.offset_s)
+
+    async def _write(self, conn: BleConnection, char: str, data: bytes) -> bool:
+        await conn.write(char, data, response=True)
+        return True
 
     async def _download(self, conn: BleConnection, lost: asyncio.Event) -> None:
         outcome = await racp_download.download(

@@ -26,6 +26,7 @@ from gateway.ble.bleak_link import BleakLink
 from gateway.ble.manager import DeviceManager
 from gateway.ble.pairing import PairingRequest, PairingState
 from gateway.ble.profiles import DeviceKind
+from gateway.ble.state import DeviceState
 from gateway.wire import EventKind, PatientAssignment
 from tests.ble._util import Collected, FakeClock, close_bleak_bus, until
 
@@ -188,3 +189,49 @@ def test_a_stuck_adapter_is_reported_and_power_cycled(bluez_bus: str, tmp_path: 
     stuck = next(e for e in got.events if e.code == "adapter_stuck")
     assert stuck.kind is EventKind.DEVICE
     assert "unplug" in stuck.evidence["advice"]
+
+
+def test_a_cuff_used_away_from_the_gateway_uploads_its_stored_readings_on_return(
+    bluez_bus: str, tmp_path: Path
+) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    cuff = radio.add(BloodPressureCuff("0B:00:00:00:02:01", seed=21))
+    clock.devices.append(cuff)
+    device = DeviceState(
+        device_id="cuff-21",
+        address=cuff.address,
+        kind="bp_cuff",
+        patients=[PatientAssignment(patient_id="p-21")],
+    )
+
+    async def scenario() -> None:
+        bluez = FakeBlueZ(radio, bluez_bus)
+        await bluez.start()
+        m = manager(BleakLink(), tmp_path, got, clock)
+        m.store.put(device)
+        task = asyncio.create_task(m.run())
+        try:
+            await until(lambda: cuff.subscribed(0x2A35), 10)
+            cuff.advertising = False  # taken on a trip: out of range
+            cuff.detach()
+            await until(lambda: not m.runtimes["cuff-21"].connected)
+            cuff.measure()  # two readings taken away from home, kept on the cuff
+            clock.advance(12 * 3600)
+            cuff.measure()
+            clock.advance(3600)
+            assert len(cuff.stored) == 2
+            cuff.advertising = True  # back home
+            await until(lambda: len(got.measurements) == 2, 10)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await close_bleak_bus()
+            await bluez.stop()
+
+    asyncio.run(scenario())
+    stamps = [x.decoded.timestamp for x in got.measurements]
+    assert stamps[1] - stamps[0] == timedelta(hours=12)
+    assert [x.corrected_ts for x in got.measurements] == stamps  # its clock was right
+    assert not cuff.stored
+    assert not cuff.clock_set

@@ -12,6 +12,7 @@ from firmware_sim.peripheral import SimPeripheral
 from firmware_sim.radio import SimLink, SimRadio
 from firmware_sim.scenario import load, parse
 from gateway.ble import policy
+from gateway.ble.link import ConnectionLostError
 from gateway.ble.state import StateStore
 from gateway.ble.uuids import normalize_uuid
 from gateway.readings import to_wire
@@ -336,3 +337,25 @@ def test_a_connected_stream_that_falls_silent_is_reconnected(tmp_path: Path) -> 
     rt, store = runtime(SimLink(radio), device, tmp_path, got, clock, stream_silence_s=0.05)
     asyncio.run(running(rt.run(), lambda: until(lambda: rt.connections >= 3)))
     assert store.devices["hr-13"].counters["silent_link"] >= 2
+
+
+def test_a_device_that_refuses_clock_and_battery_access_is_still_read(tmp_path: Path) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    thermo = radio.add(Thermometer("0A:00:00:00:00:0E", seed=14, clock_offset_h=-2))
+    clock.devices.append(thermo)
+    thermo.chars[normalize_uuid(0x2A19)].readable = False
+
+    def refuse(_data: bytes) -> None:
+        raise ConnectionLostError(f"{thermo.address}: write not permitted")
+
+    thermo.chars[normalize_uuid(0x2A2B)].on_write = refuse
+    thermo.measure()
+    device = paired("th-14", thermo.address, "thermometer", ("p-14", None))
+    rt, store = runtime(SimLink(radio), device, tmp_path, got, clock)
+    asyncio.run(running(rt.run(), lambda: until(lambda: len(got.measurements) == 1)))
+    assert not thermo.clock_set
+    (m,) = got.measurements
+    assert m.corrected_ts == clock.now  # corrected for the two hours instead
+    assert store.devices["th-14"].counters["refused"] >= 2  # battery and clock, each time
+    drift = next(e for e in got.events if e.code == "clock_drift")
+    assert drift.evidence["action"] == "correct"
