@@ -164,8 +164,26 @@ class DeviceManager:
                 return result(False, f"invalid pairing request: {exc.errors()[0]['msg']}")
             window = self.open_pairing(request)
             return result(True, window.message, expires_at=window.expires_at.isoformat())
-        if command.name in (wire.CommandName.SYNC_CLOCKS, wire.CommandName.DOWNLOAD_RECORDS):
-            return result(True, "done at every connection: device clocks and stored records")
+        if command.name is wire.CommandName.DOWNLOAD_RECORDS:
+            for rt in self.runtimes.values():
+                rt.poke()
+            return result(
+                True,
+                "asking every device for its stored readings now; "
+                "devices that are asleep send them when next used",
+                devices=len(self.runtimes),
+            )
+        if command.name is wire.CommandName.SYNC_CLOCKS:
+            connected = [rt for rt in self.runtimes.values() if rt.connected]
+            if self._tg is not None:
+                for rt in connected:
+                    self._tg.create_task(rt.sync_clock(), name=f"ble-clock-{rt.device_id}")
+            return result(
+                True,
+                "checking the clocks of connected devices now; the others are checked "
+                "at their next connection",
+                devices=len(connected),
+            )
         return result(False, f"{command.name.value} is not handled by the BLE stage")
 
     def apply_pairings(self, pairings: Iterable[wire.Pairing]) -> None:
@@ -282,6 +300,16 @@ class DeviceManager:
                 "and start pairing again.",
             )
             self._write_window()
+            self.events(
+                device_event(
+                    kind=wire.EventKind.PAIRING,
+                    code="pairing_expired",
+                    ts=now,
+                    device_id=None,
+                    patient_id=window.request.patients[0].patient_id,
+                    evidence={"kind": window.request.kind.value, "source": window.request.source},
+                )
+            )
         elif window is not None and window.state is PairingState.OPEN:
             await self._try_pair(window, heard)
 

@@ -20,8 +20,9 @@ from typing import Any, Final
 import structlog
 
 from gateway.ble import clock, policy, racp_download
+from gateway.ble.device_reads import DeviceReads
 from gateway.ble.intake import Duplicates, attribute
-from gateway.ble.kinds import BATTERY_LEVEL, CURRENT_TIME, DEVICE_INFORMATION, behaviour
+from gateway.ble.kinds import BATTERY_LEVEL, CURRENT_TIME, behaviour
 from gateway.ble.link import BleConnection, BleError, BleLink, UnsupportedDeviceError
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, learned_interval_s
 from gateway.ble.profiles import ProfileError, decode
@@ -48,7 +49,7 @@ Sleep = Callable[[float], Awaitable[None]]
 FirstReading = Callable[[DeviceState, Measurement], None]
 
 
-class DeviceRuntime:
+class DeviceRuntime(DeviceReads):
     """Keeps one paired device read until cancelled."""
 
     def __init__(
@@ -89,13 +90,14 @@ class DeviceRuntime:
         self._duplicates = Duplicates()
         self._times: deque[datetime] = deque(maxlen=16)
         self._heard = asyncio.Event()
-
-    @property
-    def device_id(self) -> str:
-        return self.device.device_id
+        self._poke = asyncio.Event()
+        self._conn: BleConnection | None = None
 
     def _count(self, reason: str) -> None:
         self.store.count(self.device_id, reason)
+
+    def _touch(self) -> None:
+        self.store.touch()
 
     # --- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
@@ -131,7 +133,27 @@ class DeviceRuntime:
             retry_in_s=round(delay, 3),
         )
         self.delays.append(delay)
-        await self.sleep(delay)
+        await self._pause(delay)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if ``poke()`` asks to try again now."""
+        if self._poke.is_set():
+            self._poke.clear()
+            return
+        waits: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(self.sleep(seconds)),
+            asyncio.ensure_future(self._poke.wait()),
+        }
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()  # not awaited: that could swallow our own cancellation
+        self._poke.clear()
+
+    def poke(self) -> None:
+        """Try the device now (a cloud ``download_records``), not after the current wait."""
+        self._poke.set()
 
     def _overdue(self) -> bool:
         """Not heard from for longer than its kind is allowed to be silent."""
@@ -157,6 +179,7 @@ class DeviceRuntime:
                 self.device.address, timeout=CONNECT_TIMEOUT_S, on_disconnect=on_disconnect
             )
         holder.append(conn)
+        self._conn = conn
         lost.clear()
         try:
             async with asyncio.timeout(SETUP_TIMEOUT_S):
@@ -164,12 +187,14 @@ class DeviceRuntime:
             self._connected_ok()
             if self.behaviour.racp:
                 await self._download(conn, lost)
-                await self._disconnect(conn)
-                await self.sleep(RACP_RECHECK_S * self.backoff_scale)
+                self.connected, self._conn = False, None
+                await self._disconnect(conn)  # spare the meter's battery until the next look
+                await self._pause(RACP_RECHECK_S * self.backoff_scale)
                 return
             await self._until_lost(conn, lost)
         finally:
             self.connected = False
+            self._conn = None
             await self._disconnect(conn)
         log.info("ble.disconnected", device_id=self.device_id)
 
@@ -235,80 +260,6 @@ class DeviceRuntime:
         self._malformed = 0
         for char in wanted:
             await conn.start_notify(char, self._on_notify)
-
-    async def _optional(self, conn: BleConnection, what: str, call: Awaitable[Any]) -> Any:
-        """A GATT call the device may refuse without the link being at fault: None (logged
-        and counted) when it does; a lost link still raises."""
-        try:
-            return await call
-        except BleError as exc:
-            if not conn.is_connected:
-                raise
-            self._count("refused")
-            log.info("ble.refused", device_id=self.device_id, what=what, reason=str(exc))
-            return None
-
-    async def _read_battery(self, conn: BleConnection) -> None:
-        raw = await self._optional(conn, "battery", conn.read(BATTERY_LEVEL))
-        if raw is None:
-            return
-        try:
-            level = decode(BATTERY_LEVEL, raw).percent
-        except ProfileError as exc:
-            self._bad("battery", exc)
-            return
-        self._battery(level)
-        if self.behaviour.streams:
-            with contextlib.suppress(BleError):
-                await conn.start_notify(BATTERY_LEVEL, self._on_notify)
-
-    def _battery(self, level: int) -> None:
-        self.device.battery = level
-        self.store.touch()
-        self.problems.battery(level, now=self.now())
-
-    async def _read_info(self, conn: BleConnection, chars: frozenset[str]) -> None:
-        info = self.device.info.model_copy()
-        for uuid, field in DEVICE_INFORMATION.items():
-            if uuid not in chars:
-                continue
-            raw = await self._optional(conn, field, conn.read(uuid))
-            try:
-                if raw is not None:
-                    setattr(info, field, decode(uuid, raw).text[:64])
-            except ProfileError as exc:
-                self._bad("device_information", exc)
-        self.device.info = info
-        self.store.touch()
-
-    async def _check_clock(self, conn: BleConnection) -> None:
-        raw = await self._optional(conn, "clock", conn.read(CURRENT_TIME))
-        now = self.now()
-        decision = clock.decide(raw, now=now, writable=True)
-        if decision.action is clock.ClockAction.SET:
-            written = clock.current_time_bytes(now)
-            if await self._optional(conn, "set clock", self._write(conn, CURRENT_TIME, written)):
-                self._clock_was_set = True
-                self.device.clock_set_at = now
-                log.info("ble.clock_set", device_id=self.device_id, offset_s=decision.offset_s)
-            else:
-                decision = clock.decide(raw, now=now, writable=False)
-        self._offset = decision.offset
-        self.device.clock_offset_s = decision.offset_s
-        self.store.touch()
-        if decision.drifted:
-            self.problems.raise_(
-                Problem.CLOCK_DRIFT,
-                now=now,
-                offset_s=decision.offset_s,
-                action=decision.action.value,
-            )
-        else:
-            self.problems.clear(Problem.CLOCK_DRIFT, now=now, offset_s=decision.offset_s)
-
-    async def _write(self, conn: BleConnection, char: str, data: bytes) -> bool:
-        await conn.write(char, data, response=True)
-        return True
 
     async def _download(self, conn: BleConnection, lost: asyncio.Event) -> None:
         outcome = await racp_download.download(

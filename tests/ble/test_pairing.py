@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from firmware_sim.devices import BloodPressureCuff, Scale
+from firmware_sim.devices import BloodPressureCuff, GlucoseMeter, PulseOximeter, Scale
 from firmware_sim.radio import SimLink, SimRadio
 from gateway import wire
 from gateway.ble import commands
 from gateway.ble.link import Advertisement
-from gateway.ble.manager import DeviceManager
+from gateway.ble.manager import DeviceManager, devices_from_settings
 from gateway.ble.pairing import PairingRequest, PairingState, candidate, open_window
 from gateway.ble.profiles import DeviceKind
 from gateway.ble.uuids import normalize_uuid
+from gateway.settings import DeviceConfig
 from gateway.wire import PatientAssignment
 from tests.ble._util import Collected, FakeClock, until
 
@@ -207,3 +208,85 @@ def test_cli_pair_says_when_the_gateway_is_not_running(
         ).exit_code
         == 2
     )
+
+
+def test_cloud_commands_download_records_and_sync_clocks_now(tmp_path: Path) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    meter = radio.add(GlucoseMeter("0C:00:00:00:00:03", seed=3))
+    oxi = radio.add(PulseOximeter("0C:00:00:00:00:04", seed=4))
+    clock.devices.extend([meter, oxi])
+    meter.measure()
+    devices = devices_from_settings(
+        [
+            DeviceConfig(
+                device_id="gm", address=meter.address, kind="glucose_meter", patient_id="p"
+            ),
+            DeviceConfig(
+                device_id="ox", address=oxi.address, kind="pulse_oximeter", patient_id="p"
+            ),
+        ]
+    )
+    m = DeviceManager(  # real sleeps: the meter is next asked in 5 minutes, unless poked
+        SimLink(radio),
+        data_dir=tmp_path,
+        gateway_id="gw-1",
+        sink=got.measurements.append,
+        events=got.events.append,
+        devices=devices,
+        clock_fn=clock,
+        scan_interval_s=0.05,
+        scan_duration_s=0.0,
+    )
+
+    def command(name: wire.CommandName) -> wire.Command:
+        return wire.Command(command_id=f"c-{name.value}", name=name, issued_at=clock.now)
+
+    async def body() -> list[wire.CommandResult]:
+        task = asyncio.create_task(m.run())
+        try:
+            await until(lambda: len(got.measurements) == 1 and oxi.subscribed(0x2A5F))
+            await until(lambda: not m.runtimes["gm"].connected)  # downloaded; resting
+            meter.measure()
+            oxi.clock_offset = timedelta(hours=1)  # its clock jumps while connected
+            results = [
+                m.handle_command(command(wire.CommandName.DOWNLOAD_RECORDS)),
+                m.handle_command(command(wire.CommandName.SYNC_CLOCKS)),
+            ]
+            await until(lambda: len(got.measurements) == 2 and oxi.clock_set)
+            return results
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    download, sync = asyncio.run(body())
+    assert download.ok
+    assert download.result == {"devices": 2}
+    assert sync.ok
+    assert sync.result == {"devices": 1}
+    assert [x.decoded.sequence_number for x in got.measurements] == [1, 2]
+
+
+def test_an_expired_window_is_reported_to_the_cloud(tmp_path: Path) -> None:
+    clock, got = FakeClock(), Collected()
+    m = _manager(SimLink(SimRadio()), tmp_path, got, clock)
+
+    async def body() -> None:
+        task = asyncio.create_task(m.run())
+        try:
+            m.open_pairing(
+                PairingRequest(
+                    kind=DeviceKind.THERMOMETER, patients=[PatientAssignment(patient_id="p")]
+                )
+            )
+            clock.advance(301)
+            await until(lambda: ("pairing", "pairing_expired") in got.codes())
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(body())
+    expired = got.events[-1]
+    assert expired.patient_id == "p"
+    assert expired.evidence == {"kind": "thermometer", "source": "cli"}
