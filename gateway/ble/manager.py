@@ -349,7 +349,7 @@ class DeviceManager:
             rssi=ad.rssi,
         )
         self.store.put(device)
-        await asyncio.to_thread(self.store.save)
+        await self.store.save_async()
         self.window = window.with_state(
             PairingState.PAIRED,
             "Paired. Now take a measurement to finish.",
@@ -389,4 +389,4 @@ class DeviceManager:
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(STATE_FLUSH_S)
-            await asyncio.to_thread(self.store.save)
+            await self.store.save_async()

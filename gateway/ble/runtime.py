@@ -271,7 +271,7 @@ class DeviceRuntime(DeviceReads):
             response=outcome.response.name,
             last_sequence=self.device.last_sequence,
         )
-        await asyncio.to_thread(self.store.save)
+        await self.store.save_async()
 
     # --- notifications ---------------------------------------------------------------------
     def _bad(self, what: str, exc: Exception) -> None:

@@ -9,6 +9,7 @@ version, never half of one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -74,6 +75,7 @@ class StateStore:
         self.path = Path(data_dir) / STATE_FILE
         self.devices: dict[str, DeviceState] = {}
         self.dirty = False
+        self._writing = asyncio.Lock()
         self.load()
 
     def load(self) -> None:
@@ -93,18 +95,30 @@ class StateStore:
         self.devices = dict(parsed.devices)
 
     def save(self) -> None:
-        """Write the file if anything changed (call through ``asyncio.to_thread`` in loops)."""
-        if not self.dirty:
-            return
+        """Write the file if anything changed (blocking: ``save_async`` in the event loop)."""
+        if self.dirty:
+            self._write(self._dump())
+
+    async def save_async(self) -> None:
+        """Serialise on the loop (devices change there), write and fsync in a thread; one
+        write at a time, as they share the temporary file."""
+        async with self._writing:
+            if self.dirty:
+                await asyncio.to_thread(self._write, self._dump())
+
+    def _dump(self) -> str:
+        body = _File(devices=dict(self.devices)).model_dump_json(indent=2)
+        self.dirty = False
+        return body
+
+    def _write(self, body: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        body = _File(devices=self.devices).model_dump_json(indent=2)
         tmp = self.path.with_suffix(".tmp")
         with tmp.open("w", encoding="utf-8") as out:
             out.write(body)
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(self.path)
-        self.dirty = False
 
     def get(self, device_id: str) -> DeviceState | None:
         return self.devices.get(device_id)
