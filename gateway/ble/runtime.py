@@ -23,7 +23,13 @@ from gateway.ble import clock, policy, racp_download
 from gateway.ble.device_reads import DeviceReads
 from gateway.ble.intake import Duplicates, attribute
 from gateway.ble.kinds import BATTERY_LEVEL, CURRENT_TIME, behaviour
-from gateway.ble.link import BleConnection, BleError, BleLink, UnsupportedDeviceError
+from gateway.ble.link import (
+    BleConnection,
+    BleError,
+    BleLink,
+    DeviceNotFoundError,
+    UnsupportedDeviceError,
+)
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, learned_interval_s
 from gateway.ble.profiles import ProfileError, decode
 from gateway.ble.profiles.blood_pressure import UNUSABLE_STATUS
@@ -125,7 +131,9 @@ class DeviceRuntime(DeviceReads):
                 attempts=self.failures,
                 reason=policy.advice(exc, label=self.behaviour.label),
             )
-        log.info(
+        # A sleeping cuff fails to connect every few seconds all day: say so once per spell.
+        quiet = attempt > 0 and isinstance(exc, DeviceNotFoundError)
+        (log.debug if quiet else log.info)(
             "ble.connect_failed",
             device_id=self.device_id,
             reason=str(exc),
