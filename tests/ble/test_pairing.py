@@ -290,3 +290,45 @@ def test_an_expired_window_is_reported_to_the_cloud(tmp_path: Path) -> None:
     expired = got.events[-1]
     assert expired.patient_id == "p"
     assert expired.evidence == {"kind": "thermometer", "source": "cli"}
+
+
+def test_pairings_from_the_cloud_config_start_sessions_and_update_patients(tmp_path: Path) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    cuff = radio.add(BloodPressureCuff("0C:00:00:00:00:05", seed=5, user_id=2))
+    m = _manager(SimLink(radio), tmp_path, got, clock)
+
+    def pairing(*patients: tuple[str, int]) -> wire.Pairing:
+        return wire.Pairing(
+            device_id="cuff-home",
+            kind="bp_cuff",
+            address=cuff.address,
+            patients=tuple(PatientAssignment(patient_id=p, user_index=u) for p, u in patients),
+        )
+
+    async def body() -> None:
+        task = asyncio.create_task(m.run())
+        try:
+            await until(lambda: m._tg is not None)
+            m.apply_pairings([pairing(("ann", 1))])
+            m.apply_pairings(
+                [
+                    wire.Pairing(
+                        device_id="x", kind="scale", patients=(PatientAssignment(patient_id="ann"),)
+                    )
+                ]
+            )
+            await until(lambda: cuff.subscribed(0x2A35))
+            cuff.measure()  # user 2: nobody yet
+            await until(lambda: m.store.devices["cuff-home"].counters.get("unattributed") == 1)
+            m.apply_pairings([pairing(("ann", 1), ("bob", 2))])  # the cloud adds Bob
+            await until(lambda: cuff.subscribed(0x2A35))
+            cuff.measure(cuff.now + timedelta(minutes=1))
+            await until(lambda: len(got.measurements) == 1)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(body())
+    assert got.measurements[0].patient_id == "bob"
+    assert "x" not in m.store.devices  # no address: left to a pairing window
