@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket as sock
 import subprocess
 import tempfile
 from pathlib import Path
@@ -116,7 +117,9 @@ class PrivateBus:
             stderr=subprocess.DEVNULL,
         )
         for _ in range(200):
-            if socket.exists():
+            # The socket file appears at bind(), a moment before listen(): wait until it
+            # accepts a connection, or the first client is refused.
+            if socket.exists() and _accepts(socket):
                 return
             if self._proc.poll() is not None:
                 break
@@ -132,6 +135,17 @@ class PrivateBus:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
+def _accepts(path: Path) -> bool:
+    probe = sock.socket(sock.AF_UNIX, sock.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 def device_path(address: str) -> str:
     return f"{ADAPTER_PATH}/dev_{address.upper().replace(':', '_')}"
 
@@ -142,11 +156,17 @@ class Adapter(ServiceInterface):
         self._bluez = bluez
         self._discovering = False
         self.powered = True
+        self.stuck = False
+        """A wedged controller, as BlueZ reports it: every discovery is "In Progress" and
+        connections fail until the adapter is powered off and on again."""
+        self.power_cycles = 0
 
     @dbus_method()
     def StartDiscovery(self) -> None:  # noqa: N802 - D-Bus member names
         if not self.powered:
             raise DBusError(f"{BLUEZ_ERROR}.NotReady", "Resource Not Ready")
+        if self.stuck:
+            raise DBusError(f"{BLUEZ_ERROR}.InProgress", "Operation already in progress")
         self._discovering = True
         self.emit_properties_changed({"Discovering": True})
         self._bluez.discover()
@@ -172,9 +192,19 @@ class Adapter(ServiceInterface):
     def Name(self) -> DBusStr:  # noqa: N802
         return "vitalgate-fake"
 
-    @dbus_property(access=PropertyAccess.READ)
+    @dbus_property()
     def Powered(self) -> DBusBool:  # noqa: N802
         return self.powered
+
+    @Powered.setter  # type: ignore[no-redef]
+    def Powered(self, value: DBusBool) -> None:  # noqa: N802
+        if self.powered and not value:
+            self.power_cycles += 1
+            self.stuck = False  # what a power cycle does for a wedged controller
+            for device in list(self._bluez.devices.values()):
+                device.peripheral.detach()
+        self.powered = bool(value)
+        self.emit_properties_changed({"Powered": self.powered})
 
     @dbus_property(access=PropertyAccess.READ)
     def Discovering(self) -> DBusBool:  # noqa: N802
@@ -197,6 +227,7 @@ class Device(ServiceInterface):
         self.path = device_path(peripheral.address)
         self.connected = False
         self.paired = False
+        self.trusted = True
         self.gatt: list[tuple[str, ServiceInterface]] = []
 
     @dbus_method()
@@ -209,7 +240,12 @@ class Device(ServiceInterface):
 
     @dbus_method()
     def Pair(self) -> None:  # noqa: N802
+        if not self.peripheral.advertising and not self.peripheral.connected:
+            raise DBusError(f"{BLUEZ_ERROR}.AuthenticationFailed", "Page Timeout")
+        if not self.peripheral.bondable:
+            raise DBusError(f"{BLUEZ_ERROR}.AuthenticationRejected", "Authentication Rejected")
         self.paired = True
+        self.peripheral.bonded = True
         self.emit_properties_changed({"Paired": True, "Bonded": True})
 
     @dbus_property(access=PropertyAccess.READ)
@@ -264,9 +300,13 @@ class Device(ServiceInterface):
     def Bonded(self) -> DBusBool:  # noqa: N802
         return self.paired
 
-    @dbus_property(access=PropertyAccess.READ)
+    @dbus_property()
     def Trusted(self) -> DBusBool:  # noqa: N802
-        return True
+        return self.trusted
+
+    @Trusted.setter  # type: ignore[no-redef]
+    def Trusted(self, value: DBusBool) -> None:  # noqa: N802
+        self.trusted = bool(value)  # bleak trusts a device before pairing, as bluetoothctl does
 
     @dbus_property(access=PropertyAccess.READ)
     def Blocked(self) -> DBusBool:  # noqa: N802
@@ -317,6 +357,8 @@ class GattCharacteristic(ServiceInterface):
         self._check_link()
         if not self._char.readable:
             raise DBusError(f"{BLUEZ_ERROR}.NotPermitted", "Read not permitted")
+        if self._char.on_read is not None:
+            return bytes(self._char.on_read())
         return bytes(self._char.value)
 
     @dbus_method()
@@ -401,12 +443,16 @@ class FakeBlueZ:
         """Every advertising peripheral in range becomes a Device1 object."""
         assert self.bus is not None
         for peripheral in self.radio.peripherals.values():
-            if peripheral.advertising and device_path(peripheral.address) not in {
-                d.path for d in self.devices.values()
-            }:
+            if not peripheral.advertising:
+                continue
+            known = self.devices.get(device_path(peripheral.address))
+            if known is None:
                 device = Device(self, peripheral)
                 self.devices[device.path] = device
                 self.bus.export(device.path, device)
+            elif not known.connected:
+                # BlueZ reports a known device's new advertisement as a change of RSSI.
+                known.emit_properties_changed({"RSSI": peripheral.rssi})
 
     def remove(self, path: str) -> None:
         device = self.devices.pop(path, None)
@@ -417,6 +463,8 @@ class FakeBlueZ:
     async def connect(self, device: Device) -> None:
         assert self.bus is not None
         p = device.peripheral
+        if self.adapter.stuck or not self.adapter.powered:
+            raise DBusError(f"{BLUEZ_ERROR}.Failed", "le-connection-abort-by-local")
         if not p.advertising:
             # What BlueZ 5.6x does when the device is gone: the link comes up and drops at
             # once ("Connected" toggles), then Connect fails; bleak waits for the toggle.

@@ -51,6 +51,9 @@ class SimPeripheral:
         self.connected = False
         self.chars: dict[str, SimCharacteristic] = {}
         self.notifications_sent = 0
+        self.bondable = True
+        """Accepts pairing (LE Secure Connections where the central supports it)."""
+        self.bonded = False
         self._on_disconnect: list[Callable[[], None]] = []
 
     def advertisement(self) -> Advertisement:

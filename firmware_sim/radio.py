@@ -98,12 +98,28 @@ class SimConnection:
         await asyncio.sleep(0)
         self._p.detach()
 
+    async def pair(self) -> bool:
+        await asyncio.sleep(0)
+        if not self._p.bondable:
+            raise ConnectionLostError(f"{self._p.address}: pairing rejected by the device")
+        self._p.bonded = True
+        return True
+
 
 class SimLink:
-    """``BleLink`` over a ``SimRadio``."""
+    """``BleLink`` (and ``BondingLink``) over a ``SimRadio``."""
 
     def __init__(self, radio: SimRadio) -> None:
         self.radio = radio
+
+    async def pair(self, address: str, *, timeout: float) -> bool:
+        """Bond with a device in range (``BondingLink``)."""
+        conn = await self.connect(address, timeout=timeout)
+        try:
+            assert isinstance(conn, SimConnection)
+            return await conn.pair()
+        finally:
+            await conn.disconnect()
 
     async def scan(
         self, *, timeout: float, service_uuids: Sequence[str] | None = None

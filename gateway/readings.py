@@ -40,9 +40,9 @@ def to_wire(m: Measurement) -> list[wire.Reading]:
     else:
         key = f"{m.device_id}|{source}|{identity}"
         measurement_id = uuid.uuid5(READING_NAMESPACE, key).hex
-    ts = getattr(m.decoded, "timestamp", None) or m.received_at
+    ts = m.corrected_ts or getattr(m.decoded, "timestamp", None) or m.received_at
     usable = bool(getattr(m.decoded, "usable", True))
-    flags = tuple(getattr(m.decoded, "flags", ()) or ())
+    flags = tuple(getattr(m.decoded, "flags", ()) or ()) + m.flags
     if not usable and "sensor_contact_lost" not in flags and source == "2a37":
         flags = (*flags, "sensor_contact_lost")
     out: list[wire.Reading] = []

@@ -21,6 +21,8 @@ from bleak_retry_connector import (
     BleakNotFoundError,
     establish_connection,
 )
+from dbus_fast import BusType, Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
 
 from gateway.ble.link import (
     Advertisement,
@@ -171,3 +173,64 @@ class BleakLink:
                 f"{address}: could not connect ({exc}); move the gateway closer to the device"
             ) from exc
         return BleakConnection(client)
+
+    async def pair(self, address: str, *, timeout: float) -> bool:
+        """Bond with ``address`` (``BondingLink``)."""
+        return await _pair(self, address, timeout=timeout)
+
+    async def power_cycle(self, *, timeout: float) -> None:
+        """Power the adapter off and on (``AdapterControl``), what unwedges a stuck controller."""
+        await _power_cycle(self.adapter, timeout=timeout)
+
+
+PAIR_TIMEOUT_S: Final = 30.0
+"""Bonding includes the key exchange; a passkey-less health device bonds in a few seconds."""
+
+
+async def _pair(link: BleakLink, address: str, *, timeout: float) -> bool:
+    """Connect, bond (BlueZ picks LE Secure Connections when the device supports it), disconnect."""
+    conn = await link.connect(address, timeout=timeout)
+    assert isinstance(conn, BleakConnection)
+    try:
+        async with asyncio.timeout(PAIR_TIMEOUT_S):
+            await conn._client.pair()
+    except (BleakError, TimeoutError) as exc:
+        raise ConnectionLostError(
+            f"{address}: pairing failed ({exc}); put the device in pairing mode "
+            "(see its manual, often a long press) and try again"
+        ) from exc
+    finally:
+        await conn.disconnect()
+    return True
+
+
+async def _power_cycle(adapter: str | None, *, timeout: float) -> None:
+    """Switch the adapter off and on through BlueZ (``Adapter1.Powered``)."""
+    path = f"/org/bluez/{adapter or 'hci0'}"
+    try:
+        async with asyncio.timeout(timeout):
+            bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+            try:
+                for on in (False, True):
+                    reply = await bus.call(
+                        Message(
+                            destination="org.bluez",
+                            path=path,
+                            interface="org.freedesktop.DBus.Properties",
+                            member="Set",
+                            signature="ssv",
+                            body=["org.bluez.Adapter1", "Powered", Variant("b", on)],
+                        )
+                    )
+                    if reply is None or reply.message_type == MessageType.ERROR:
+                        detail = reply.body if reply is not None else "no reply"
+                        raise BleError(
+                            f"BlueZ refused to power {path} {'on' if on else 'off'}: {detail}"
+                        )
+            finally:
+                bus.disconnect()
+                await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise BleError(
+            f"could not power-cycle {path} ({exc}); unplug the gateway for 10 seconds"
+        ) from exc

@@ -28,6 +28,10 @@ class ConnectionLostError(BleError):
     """The link dropped during an operation."""
 
 
+class UnsupportedDeviceError(BleError):
+    """The device advertises a health service but does not implement its measurements."""
+
+
 @dataclass(frozen=True, slots=True)
 class Advertisement:
     """What a device says about itself when it advertises."""
@@ -81,3 +85,20 @@ class BleLink(Protocol):
         timeout: float,
         on_disconnect: Callable[[], None] | None = None,
     ) -> BleConnection: ...
+
+
+@runtime_checkable
+class BondingLink(Protocol):
+    """A link that can bond (pair) with a device: BlueZ negotiates LE Secure Connections
+    when both sides support it, and falls back to legacy pairing otherwise."""
+
+    async def pair(self, address: str, *, timeout: float) -> bool:
+        """Bond with ``address``; True when bonded (or already was)."""
+        ...
+
+
+@runtime_checkable
+class AdapterControl(Protocol):
+    """A link whose radio can be switched off and on again (BlueZ ``Adapter1.Powered``)."""
+
+    async def power_cycle(self, *, timeout: float) -> None: ...

@@ -36,6 +36,11 @@ class Measurement:
     characteristic: str
     decoded: Any
     received_at: datetime
+    corrected_ts: datetime | None = None
+    """When it was taken on the gateway's clock, if the device's time stamp needed correcting
+    (``gateway.ble.clock``); the device's own stamp still identifies the measurement."""
+    flags: tuple[str, ...] = ()
+    """Quality flags the gateway adds (``clock_corrected``, ``device_clock_invalid``)."""
 
 
 MeasurementSink = Callable[[Measurement], None]

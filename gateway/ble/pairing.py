@@ -1,0 +1,120 @@
+"""Pairing that a patient can do: a window opens (from the cloud, the CLI or the local page),
+and the first health device of the expected kind that advertises during it is bonded and
+assigned to the patient. The patient hears it worked when its first reading arrives.
+
+Choosing the device is a pure function of what was heard (``candidate``), so the rule
+("the expected kind, not already paired, strongest signal first") is tested without a radio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.ble.link import Advertisement
+from gateway.ble.profiles import DeviceKind, recognize
+from gateway.wire import Identifier, PatientAssignment
+
+PAIRING_WINDOW: Final = timedelta(minutes=5)
+"""Long enough to unpack a cuff and put batteries in; short enough that a neighbour's
+scale switched on later is not taken."""
+MAX_PAIRING_WINDOW: Final = timedelta(minutes=30)
+REQUEST_FILE: Final = "ble-pairing-request.json"
+"""Written by ``vitalgate-gateway pair`` (or the local page), read by the running gateway."""
+STATUS_FILE: Final = "ble-pairing.json"
+"""Written by the running gateway: the current or last pairing window."""
+
+
+class PairingState(StrEnum):
+    OPEN = "open"
+    """Waiting for a device of the expected kind to advertise."""
+    PAIRED = "paired"
+    """Bonded and assigned; waiting for its first reading."""
+    CONFIRMED = "confirmed"
+    """Its first reading arrived: the patient is told it worked."""
+    EXPIRED = "expired"
+    """No such device advertised in time."""
+
+
+class PairingRequest(BaseModel):
+    """Open a pairing window (a ``start_pairing`` command's args, the CLI, the local page)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DeviceKind
+    patients: list[PatientAssignment] = Field(min_length=1)
+    minutes: float = Field(PAIRING_WINDOW.total_seconds() / 60, gt=0, le=30)
+    device_id: Identifier | None = None
+    """The cloud may name the device; otherwise the gateway derives an id from its address."""
+    source: str = Field("cli", max_length=32)
+    request_id: Identifier | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PairingWindow:
+    request: PairingRequest
+    opened_at: datetime
+    expires_at: datetime
+    state: PairingState = PairingState.OPEN
+    device_id: str | None = None
+    address: str | None = None
+    message: str = ""
+    """What to tell the patient, in plain words."""
+    tried: tuple[str, ...] = field(default=())
+    """Addresses that refused to bond during this window (not tried again)."""
+
+    def with_state(self, state: PairingState, message: str, **changes: object) -> PairingWindow:
+        return replace(self, state=state, message=message, **changes)  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.request.kind.value,
+            "patients": [p.model_dump() for p in self.request.patients],
+            "source": self.request.source,
+            "request_id": self.request.request_id,
+            "opened_at": self.opened_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "state": self.state.value,
+            "device_id": self.device_id,
+            "address": self.address,
+            "message": self.message,
+        }
+
+
+def open_window(request: PairingRequest, *, now: datetime) -> PairingWindow:
+    minutes = timedelta(minutes=request.minutes)
+    return PairingWindow(
+        request,
+        now,
+        now + min(minutes, MAX_PAIRING_WINDOW),
+        message=f"Switch on the {request.kind.value.replace('_', ' ')} or take a measurement "
+        "near the gateway",
+    )
+
+
+def expired(window: PairingWindow, *, now: datetime) -> bool:
+    return window.state is PairingState.OPEN and now >= window.expires_at
+
+
+def candidate(
+    window: PairingWindow, heard: Iterable[Advertisement], *, paired: Iterable[str]
+) -> Advertisement | None:
+    """The device to bond: of the expected kind, not paired already, not refused during this
+    window; the strongest signal wins (the device in the patient's hand, not the neighbour's)."""
+    taken = {a.upper() for a in paired} | {a.upper() for a in window.tried}
+    fits = [
+        ad
+        for ad in heard
+        if ad.address.upper() not in taken and recognize(ad.service_uuids) is window.request.kind
+    ]
+    return max(fits, key=lambda ad: ad.rssi if ad.rssi is not None else -127, default=None)
+
+
+def device_id_for(kind: DeviceKind, address: str) -> str:
+    """A stable id for a device the cloud did not name: its kind and address."""
+    return f"{kind.value}-{address.replace(':', '').replace('-', '').lower()}"
