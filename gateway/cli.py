@@ -48,11 +48,9 @@ def _build_link(settings: GatewaySettings) -> tuple[Any, list[Any]]:
 
         link, runs, _ = world.build(settings.sim)
         return link, runs
-    err.print(
-        "[red]The bleak link is not available in this build yet;[/red] "
-        'set link = "sim" to run with simulated devices.'
-    )
-    raise typer.Exit(2)
+    from gateway.ble.bleak_link import BleakLink  # noqa: PLC0415 - only real radios need bleak
+
+    return BleakLink(adapter=settings.ble_adapter), []
 
 
 @app.command()

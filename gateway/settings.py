@@ -62,6 +62,8 @@ class GatewaySettings(BaseSettings):
     gateway_id: Identifier
     data_dir: Path = Path("data/gateway")
     link: Literal["bleak", "sim"] = "bleak"
+    ble_adapter: str | None = None
+    """The Bluetooth adapter to use (``hci0``) when the gateway has several; default: BlueZ's."""
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     devices: list[DeviceConfig] = Field(default_factory=list)
     sim: SimSettings = Field(default_factory=SimSettings)
