@@ -45,15 +45,6 @@ class AlertPublic(BaseModel):
     evidence: dict[str, Any]
 
 
-class GatewayPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    state: str
-    last_seen: datetime
-    status: dict[str, Any]
-
-
 class DeadLetterPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -62,6 +53,13 @@ class DeadLetterPublic(BaseModel):
     topic: str
     reason: str
     size: int
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a message for people and a code for programs."""
+
+    detail: str | list[dict[str, Any]]
+    code: str
 
 
 class Health(BaseModel):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -27,14 +26,6 @@ from tests.fixtures.waiting import wait_until
 from tests.test_wire import batch, reading
 
 pytestmark = pytest.mark.broker
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
 
 
 class Publisher:
