@@ -32,6 +32,7 @@ from cloud.ingest.worker import IngestWorker
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.tenancy import router as tenancy_router
+from cloud.trends import router as trends_router
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422)
@@ -96,7 +97,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.mount("/metrics", make_asgi_app())
-    for router in (auth_router.router, tenancy_router.router, routes.router):
+    for router in (auth_router.router, tenancy_router.router, routes.router, trends_router.router):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     _error_handlers(app)
 

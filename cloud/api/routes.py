@@ -6,10 +6,10 @@ holds only the patients the caller may see. Each read of patient data is audited
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -42,8 +42,8 @@ def list_readings(
     *,
     patient_id: IdQuery | None = None,
     metric: Metric | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[Reading]:
     """Raw readings by time range, newest first."""

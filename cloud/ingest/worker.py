@@ -33,6 +33,7 @@ from cloud import metrics
 from cloud.alerts import service as alerts
 from cloud.store.models import DeadLetter, GatewayRecord
 from cloud.store.readings import reading_row, upsert_readings
+from cloud.store.rollups import add_to_rollups
 from gateway import wire
 from gateway.uplink.settings import MqttSettings
 
@@ -196,13 +197,14 @@ class IngestWorker:
         with self.sessions.begin() as session:
             session.add_all(pending.dead)
             inserted = upsert_readings(session, pending.rows)
+            fresh = {row["id"]: row for row in pending.rows if row["id"] in inserted}
+            add_to_rollups(session, fresh.values())
             for gateway_id, status in pending.statuses.items():
                 _record_status(session, gateway_id, status, now=now)
             touched: dict[tuple[str, str], datetime] = {}
-            for row in pending.rows:
-                if row["id"] in inserted:
-                    key = (row["patient_id"], row["metric"])
-                    touched[key] = min(row["ts"], touched.get(key, row["ts"]))
+            for row in fresh.values():
+                key = (row["patient_id"], row["metric"])
+                touched[key] = min(row["ts"], touched.get(key, row["ts"]))
             changes = alerts.evaluate(session, touched, now=now, channels=self._labels())
             new_alerts = any(c.change == "opened" for c in changes)
         for msg in batch:

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
+from cloud.store.rollups import Rollup
 from cloud.store.tenancy import (
     AuditEvent,
     CareTeamMember,
@@ -45,6 +46,7 @@ __all__ = [
     "Program",
     "Reading",
     "RefreshToken",
+    "Rollup",
     "User",
 ]
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import AwareDatetime
 from sqlalchemy import or_, select
 
 from cloud.api.pagination import PageDep, paginate
@@ -169,7 +170,7 @@ def list_pairings(
     page: PageDep,
     device_id: IdQuery | None = None,
     patient_id: IdQuery | None = None,
-    active_at: datetime | None = None,
+    active_at: AwareDatetime | None = None,
 ) -> list[Pairing]:
     """Pairings of the caller's patients; ``active_at`` keeps those valid at that instant."""
     stmt = select(Pairing).where(Pairing.patient_id.in_(visible_patient_ids(principal)))
@@ -178,9 +179,9 @@ def list_pairings(
     if patient_id is not None:
         stmt = stmt.where(Pairing.patient_id == patient_id)
     if active_at is not None:
-        at = active_at if active_at.tzinfo else active_at.replace(tzinfo=UTC)
         stmt = stmt.where(
-            Pairing.valid_from <= at, or_(Pairing.valid_to.is_(None), Pairing.valid_to > at)
+            Pairing.valid_from <= active_at,
+            or_(Pairing.valid_to.is_(None), Pairing.valid_to > active_at),
         )
     return paginate(session, stmt.order_by(Pairing.id), page, response)
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.ingest.worker import IngestWorker
 from cloud.store.db import make_engine, migrate, session_factory
-from cloud.store.models import DeadLetter, GatewayRecord, Reading
+from cloud.store.models import DeadLetter, GatewayRecord, Reading, Rollup
 from gateway import wire
 from gateway.uplink.settings import MqttSettings
 from tests.fixtures.mosquitto import Mosquitto
@@ -117,7 +117,17 @@ def test_a_repeated_delivery_stores_nothing_new_and_is_acked_again(stack: Any) -
     wait_until(lambda: pub.acks == ["b-1", "b-1"], what="second ack")
     with sessions() as s:
         rows = s.execute(select(Reading.id, Reading.value).order_by(Reading.id)).all()
+        rollups = s.execute(
+            select(Rollup.period, Rollup.count, Rollup.total, Rollup.min, Rollup.max).order_by(
+                Rollup.period
+            )
+        ).all()
     assert [tuple(r) for r in rows] == [("r-1", 72.0), ("r-2", 75.0)]
+    # The rollups were kept current in the same transaction, and the repeat added nothing.
+    assert [tuple(r) for r in rollups] == [
+        ("day", 2, 147.0, 72.0, 75.0),
+        ("hour", 2, 147.0, 72.0, 75.0),
+    ]
 
 
 def test_gateway_status_and_last_will_are_recorded(stack: Any) -> None:
