@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cloud.api.pagination import PageDep, paginate
 from cloud.api.params import IdQuery, IntPath
-from cloud.api.schemas import AlertPublic, DeadLetterPublic, ReadingPublic
+from cloud.api.schemas import (
+    AlertPublic,
+    DeadLetterPublic,
+    QuarantinedReadingPublic,
+    ReadingPublic,
+)
 from cloud.auth.deps import AdminUser, CurrentUser, Principal, SessionDep
 from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
 from cloud.errors import NotFoundError
-from cloud.store.models import Alert, DeadLetter, Reading
+from cloud.store.models import Alert, DeadLetter, QuarantinedReading, Reading
 from cloud.store.readings import readings_query
 from gateway.wire import Metric
 
@@ -95,6 +101,25 @@ def get_alert(
         raise NotFoundError(f"no alert {alert_id}")
     audit_read(session, principal, request, patient_id=alert.patient_id, rows=1)
     return alert
+
+
+@router.get("/quarantine", response_model=list[QuarantinedReadingPublic], tags=["readings"])
+def list_quarantine(
+    admin: AdminUser,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+) -> list[QuarantinedReading]:
+    """Readings from the organisation's gateways kept aside, newest first, with the reason."""
+    stmt = (
+        select(QuarantinedReading)
+        .where(QuarantinedReading.organisation_id == admin.organisation_id)
+        .order_by(QuarantinedReading.received_at.desc(), QuarantinedReading.id)
+    )
+    rows = paginate(session, stmt, page, response)
+    audit_read(session, admin, request, patient_id=None, rows=len(rows))
+    return rows
 
 
 @router.get("/dead-letters", response_model=list[DeadLetterPublic], tags=["ops"])

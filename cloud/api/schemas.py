@@ -55,6 +55,21 @@ class DeadLetterPublic(BaseModel):
     size: int
 
 
+class QuarantinedReadingPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    gateway_id: str
+    patient_id: str
+    device_id: str
+    metric: str
+    value: float
+    unit: str
+    ts: datetime
+    received_at: datetime
+    reason: str
+
+
 class ErrorBody(BaseModel):
     """Every refusal: a message for people and a code for programs."""
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
+from cloud.store.quarantine import QuarantinedReading
 from cloud.store.rollups import Rollup
 from cloud.store.tenancy import (
     AuditEvent,
@@ -44,6 +45,7 @@ __all__ = [
     "Pairing",
     "Patient",
     "Program",
+    "QuarantinedReading",
     "Reading",
     "RefreshToken",
     "Rollup",

@@ -6,8 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import World, running_world
+from tests.fixtures.ingest import Publisher, ingest_stack
+from tests.fixtures.mosquitto import Mosquitto
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -22,3 +25,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     with running_world(db_url, tmp_path / "cloud") as w:
         yield w
+
+
+@pytest.fixture
+def stack(broker: Mosquitto, db_url: str) -> Iterator[tuple[sessionmaker[Session], Publisher]]:
+    """An ingest worker on ``db_url`` behind a private Mosquitto, and a gateway stand-in."""
+    with ingest_stack(broker, db_url) as pair:
+        yield pair
