@@ -15,11 +15,13 @@ import threading
 from cloud import metrics
 from cloud.ingest.worker import IngestWorker
 from cloud.store.db import make_engine, session_factory
+from gateway.logs import configure_logging
 from gateway.uplink.settings import MqttSettings
 
 
 def main(argv: list[str]) -> int:
     db_url, host, port, client_id, group = argv
+    configure_logging(level="WARNING")  # to stderr: stdout carries this protocol only
     engine = make_engine(db_url)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
