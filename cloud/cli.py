@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from cloud.errors import CloudError, NotFoundError
 from cloud.settings import CloudSettings
+from cloud.store.tenancy import Organisation, Patient, Role, User
 from gateway import wire
 from gateway.logs import configure_logging
 
@@ -21,7 +27,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+user_app = typer.Typer(help="Accounts that log in to the API.", no_args_is_help=True)
+patient_app = typer.Typer(help="Patients of an organisation.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(patient_app, name="patient")
 err = Console(stderr=True)
+T = TypeVar("T")
 
 
 def _settings() -> CloudSettings:
@@ -64,6 +75,7 @@ def ingest(log_level: str = "INFO") -> None:
     stop.wait()
     services.ingest.stop()
     services.notifier.stop()
+    services.engine.dispose()
 
 
 @app.command()
@@ -116,6 +128,104 @@ def replay(
         raise typer.Exit(2) from exc
     for finding in findings:
         typer.echo(json.dumps(finding.to_row()))
+
+
+def _in_transaction(work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction on a current schema; refusals exit with status 1."""
+    from cloud.store.db import make_engine, session_factory  # noqa: PLC0415
+    from cloud.store.db import migrate as run_migrations  # noqa: PLC0415
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with session_factory(engine).begin() as session:
+            return work(session)
+    except CloudError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+
+
+@user_app.command("create")
+def user_create(
+    *,
+    email: Annotated[str, typer.Option(help="The login name.")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="At least 12 characters.")
+    ],
+    role: Annotated[Role, typer.Option(help="What the user may see and do.")],
+    org: Annotated[
+        str, typer.Option(help="Organisation id; created if it does not exist yet.")
+    ] = "default",
+    org_name: Annotated[str | None, typer.Option(help="Name of a new organisation.")] = None,
+    patient_id: Annotated[
+        str | None, typer.Option(help="For --role patient: whose data they see.")
+    ] = None,
+    exist_ok: Annotated[
+        bool, typer.Option(help="Succeed without change if the e-mail already has an account.")
+    ] = False,
+) -> None:
+    """Create an account (and its organisation, if new)."""
+    from cloud.auth import service  # noqa: PLC0415
+
+    def work(session: Session) -> str:
+        now = datetime.now(UTC)
+        email_key = service.normalise_email(email)
+        if exist_ok and session.scalar(select(User.id).where(User.email == email_key)):
+            return f"user <{email_key}> already exists; left unchanged"
+        if session.get(Organisation, org) is None:
+            service.create_organisation(session, organisation_id=org, name=org_name or org, now=now)
+            typer.echo(f"created organisation {org}")
+        user = service.create_user(
+            session,
+            organisation_id=org,
+            email=email,
+            password=password,
+            role=role,
+            patient_id=patient_id,
+            now=now,
+        )
+        return f"created user {user.id} <{user.email}> as {user.role} in {org}"
+
+    typer.echo(_in_transaction(work))
+
+
+@patient_app.command("create")
+def patient_create(
+    *,
+    patient_id: Annotated[str, typer.Option("--id", help="The id the gateway sends.")],
+    org: Annotated[str, typer.Option(help="Organisation id (must exist).")],
+    name: Annotated[str, typer.Option(help="Display name (synthetic data only!).")],
+    program: Annotated[
+        str | None, typer.Option(help="heart_failure, copd, hypertension, diabetes, general")
+    ] = None,
+    exist_ok: Annotated[
+        bool, typer.Option(help="Succeed without change if the patient id already exists.")
+    ] = False,
+) -> None:
+    """Register a patient so their readings are visible to their organisation."""
+    from cloud.tenancy import service  # noqa: PLC0415
+
+    def work(session: Session) -> str:
+        existing = session.get(Patient, patient_id)
+        if exist_ok and existing is not None and existing.organisation_id == org:
+            return f"patient {patient_id} already exists; left unchanged"
+        if session.get(Organisation, org) is None:
+            raise NotFoundError(f"no organisation {org!r}; create it with `user create --org`")
+        service.create_patient(
+            session,
+            organisation_id=org,
+            patient_id=patient_id,
+            display_name=name,
+            program_id=program,
+            now=datetime.now(UTC),
+        )
+        return f"created patient {patient_id} in {org}"
+
+    typer.echo(_in_transaction(work))
 
 
 def main() -> None:

@@ -10,6 +10,10 @@ INGEST_READINGS = Counter(
 INGEST_DUPLICATES = Counter(
     "vitalgate_ingest_duplicate_readings", "Readings received again and absorbed by the upsert"
 )
+INGEST_QUARANTINED = Counter(
+    "vitalgate_ingest_quarantined_readings",
+    "Readings kept aside, not attributed: unpaired device or implausible time stamp",
+)
 INGEST_MESSAGES = Counter("vitalgate_ingest_messages", "MQTT messages processed", ["topic"])
 DEAD_LETTERS = Counter(
     "vitalgate_ingest_dead_letters", "Messages refused into the dead-letter table"

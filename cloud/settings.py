@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.uplink.settings import MqttSettings
 
-DEV_SECRET = "dev-only-change-me"  # noqa: S105 - refused in production below
+DEV_SECRET = "dev-only-change-me-this-signs-tokens-on-a-laptop"  # noqa: S105 - refused in production
+MIN_SECRET_BYTES = 32
+"""HS256 keys shorter than the hash (RFC 7518 §3.2) are refused."""
 
 
 class CloudSettings(BaseSettings):
@@ -37,11 +39,24 @@ class CloudSettings(BaseSettings):
     """Program whose default rules judge every patient (until per-patient programs exist)."""
     alert_rules_file: Path | None = None
     """A JSON list of gateway.signal rules used instead of the program's (as ``replay --rules``)."""
+    access_token_minutes: int = Field(15, ge=1, le=60)
+    """Access tokens are short-lived; clients renew them with the refresh token."""
+    refresh_token_days: int = Field(7, ge=1, le=90)
+    lockout_failures: int = Field(5, ge=1, le=100)
+    """Consecutive failed logins that lock an account…"""
+    lockout_minutes: int = Field(15, ge=1)
+    """…for this long."""
 
     @model_validator(mode="after")
     def _safe(self) -> CloudSettings:
-        if self.environment == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
-            raise ValueError("VG_SECRET_KEY must be set to a real secret in production")
+        secret = self.secret_key.get_secret_value()
+        if self.environment == "production" and secret == DEV_SECRET:
+            raise ValueError(
+                "VG_SECRET_KEY must be set to a real secret in production, e.g. the output "
+                "of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"VG_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
         return self
 
     @property

@@ -51,6 +51,10 @@ DEMO_RULES: Final = [
     {"kind": "threshold", "rule_id": "demo.hr_low", "metric": "heart_rate",
      "fire_low": 40, "clear_low": 45, "priority": "high", "persistence": {"count": 3}},
 ]  # fmt: skip
+DEMO_ORG: Final = "demo"
+DEMO_LOGIN: Final = "clinician@demo.vitalgate.test"
+DEMO_PASSWORD: Final = "demo-clinician-password"  # noqa: S105 - synthetic, printed in the banner
+"""The demo clinician; log in at ``/docs`` (Authorize) or ``POST /api/v1/auth/token``."""
 
 PATIENTS: Final = (
     DemoPatient("p-001", 66, seed=1),
@@ -153,11 +157,31 @@ class Demo:
         threading.Thread(target=self._hook.serve_forever, daemon=True).start()
         return int(self._hook.server_address[1])
 
+    def seed_cloud(self) -> None:
+        """The demo organisation, its clinician and its patients (kept across reruns)."""
+        env = {**os.environ, "VG_DATA_DIR": str(self.data_dir / "cloud")}
+        cloud = [sys.executable, "-m", "cloud"]
+        user = ("--email", DEMO_LOGIN, "--password", DEMO_PASSWORD, "--role", "clinician")
+        org = ("--org", DEMO_ORG, "--org-name", "Demo clinic", "--exist-ok")
+        commands = [[*cloud, "user", "create", *user, *org]]
+        for i, p in enumerate(PATIENTS, start=1):
+            patient = ("--id", p.patient_id, "--org", DEMO_ORG, "--name", f"Demo patient {i}")
+            commands.append(
+                [*cloud, "patient", "create", *patient, "--program", "general", "--exist-ok"]
+            )
+        for command in commands:
+            done = subprocess.run(  # noqa: S603 - our own fixed commands
+                command, env=env, capture_output=True, text=True, check=False, timeout=120
+            )
+            if done.returncode != 0:
+                raise DemoError(f"could not set up the demo accounts: {done.stderr.strip()}")
+
     def start_cloud(self, broker_port: int, hook_port: int) -> None:
         if not _port_free(self.port):
             raise DemoError(f"port {self.port} is in use; pass --port to use another one")
         rules = self.data_dir / "demo-rules.json"
         rules.write_text(json.dumps(DEMO_RULES, indent=2))
+        self.seed_cloud()
         env = {
             "VG_ALERT_RULES_FILE": str(rules),
             "VG_DATA_DIR": str(self.data_dir / "cloud"),
@@ -222,7 +246,8 @@ class Demo:
         url = f"http://127.0.0.1:{self.port}"
         table.add_row("MQTT broker (Mosquitto)", f"mqtt://127.0.0.1:{broker_port}")
         table.add_row("Cloud API", f"{url}/api/v1/readings  ·  {url}/api/v1/alerts")
-        table.add_row("API docs", f"{url}/docs")
+        table.add_row("API docs", f"{url}/docs  (Authorize with the login below)")
+        table.add_row("Clinician login", f"{DEMO_LOGIN}  ·  password {DEMO_PASSWORD}")
         table.add_row("Health / metrics", f"{url}/healthz  ·  {url}/metrics")
         for i, p in enumerate(PATIENTS, start=1):
             story = "tachycardia episode after ~20 s" if p.episode else "stable"

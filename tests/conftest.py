@@ -96,6 +96,31 @@ class CloudProcess:
             what="the cloud to be ready",
         )
 
+    def cli(self, *args: str) -> str:
+        """Run ``vitalgate-cloud ARGS`` against this cloud's database; return its output."""
+        done = subprocess.run(
+            [sys.executable, "-m", "cloud", *args],
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def login(self, email: str, password: str) -> dict[str, str]:
+        """Log in through the API; the bearer header for later requests."""
+        import httpx
+
+        r = httpx.post(
+            f"{self.url}/api/v1/auth/token",
+            data={"username": email, "password": password},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()

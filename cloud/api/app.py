@@ -13,25 +13,38 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException
 
 from cloud import __version__
 from cloud.alerts.rulebook import RuleBook
 from cloud.alerts.schedule import MissingDataWatch
 from cloud.api import routes
-from cloud.api.schemas import Health
+from cloud.api.schemas import ErrorBody, Health
+from cloud.auth import router as auth_router
 from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.notifier import Notifier
+from cloud.errors import CloudError, NotAuthenticatedError
 from cloud.ingest.worker import IngestWorker
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, migrate, session_factory
+from cloud.tenancy import router as tenancy_router
+from cloud.trends import router as trends_router
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422)
+}
 
 
 @dataclass
 class Services:
     settings: CloudSettings
+    engine: Engine
     sessions: sessionmaker[Session]
     ingest: IngestWorker | None
     notifier: Notifier
@@ -41,7 +54,8 @@ class Services:
 def build_services(settings: CloudSettings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.db_url)
-    sessions = session_factory(make_engine(settings.db_url))
+    engine = make_engine(settings.db_url)
+    sessions = session_factory(engine)
     notifier = Notifier(
         sessions, channels_from_urls(settings.alert_channels), public_url=settings.public_url
     )
@@ -61,7 +75,7 @@ def build_services(settings: CloudSettings) -> Services:
             on_alerts=notifier.wake,
             rulebook=rulebook,
         )
-    return Services(settings, sessions, ingest, notifier, watch)
+    return Services(settings, engine, sessions, ingest, notifier, watch)
 
 
 def create_app(settings: CloudSettings | None = None) -> FastAPI:
@@ -82,6 +96,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
                 services.ingest.stop()
             services.watch.stop()
             services.notifier.stop()
+            services.engine.dispose()
 
     app = FastAPI(
         title="VitalGate",
@@ -90,7 +105,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.mount("/metrics", make_asgi_app())
-    app.include_router(routes.router, prefix="/api/v1")
+    for router in (auth_router.router, tenancy_router.router, routes.router, trends_router.router):
+        app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    _error_handlers(app)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> Health:
@@ -114,6 +131,28 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         return Health(status="ready" if ready else "not ready", checks=checks)
 
     return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every refusal has one shape: ``{"detail": …, "code": …}``."""
+
+    @app.exception_handler(CloudError)
+    async def cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticatedError) else None
+        body = {"detail": str(exc), "code": exc.code}
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # The offending input is not echoed back: it may be large or hold personal data.
+        errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+        body = {"detail": jsonable_encoder(errors), "code": "invalid_request"}
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        body = {"detail": str(exc.detail), "code": f"http_{exc.status_code}"}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def get_services(request: Request) -> Services:

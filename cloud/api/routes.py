@@ -1,86 +1,130 @@
-"""``/api/v1`` endpoints: readings, alerts, gateways and the dead-letter table."""
+"""``/api/v1`` endpoints: readings, alerts and the dead-letter table, scoped to the caller.
+
+A ``patient_id`` filter outside the caller's scope is "not found"; without one, a list
+holds only the patients the caller may see. Each read of patient data is audited.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloud.api.schemas import AlertPublic, DeadLetterPublic, GatewayPublic, ReadingPublic
-from cloud.store.models import Alert, DeadLetter, GatewayRecord, Reading
+from cloud.api.pagination import PageDep, paginate
+from cloud.api.params import IdQuery, IntPath
+from cloud.api.schemas import (
+    AlertPublic,
+    DeadLetterPublic,
+    QuarantinedReadingPublic,
+    ReadingPublic,
+)
+from cloud.auth.deps import AdminUser, CurrentUser, Principal, SessionDep
+from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
+from cloud.errors import NotFoundError
+from cloud.store.models import Alert, DeadLetter, QuarantinedReading, Reading
 from cloud.store.readings import readings_query
 from gateway.wire import Metric
 
 router = APIRouter()
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.services.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-IdParam = Annotated[str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+def _patient_filter(
+    session: Session, principal: Principal, patient_id: str | None
+) -> tuple[str | None, bool]:
+    """(the one patient asked for, or None; whether to scope by the visible set)."""
+    if patient_id is None:
+        return None, True
+    return get_patient(session, principal, patient_id).id, False
 
 
 @router.get("/readings", response_model=list[ReadingPublic], tags=["readings"])
 def list_readings(
+    principal: CurrentUser,
     session: SessionDep,
+    request: Request,
     *,
-    patient_id: IdParam | None = None,
+    patient_id: IdQuery | None = None,
     metric: Metric | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[Reading]:
     """Raw readings by time range, newest first."""
+    one, scope_all = _patient_filter(session, principal, patient_id)
     stmt = readings_query(
-        patient_id=patient_id,
-        metric=metric.value if metric else None,
-        since=since,
-        until=until,
+        patient_id=one, metric=metric.value if metric else None, since=since, until=until
     )
-    return list(session.scalars(stmt.order_by(Reading.ts.desc()).limit(limit)))
+    if scope_all:
+        stmt = stmt.where(Reading.patient_id.in_(visible_patient_ids(principal)))
+    rows = list(session.scalars(stmt.order_by(Reading.ts.desc()).limit(limit)))
+    audit_read(session, principal, request, patient_id=one, rows=len(rows))
+    return rows
 
 
 @router.get("/alerts", response_model=list[AlertPublic], tags=["alerts"])
 def list_alerts(
+    principal: CurrentUser,
     session: SessionDep,
+    request: Request,
     *,
     status: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
-    patient_id: IdParam | None = None,
+    patient_id: IdQuery | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alert]:
     """Alerts, newest first, with their explanation."""
+    one, scope_all = _patient_filter(session, principal, patient_id)
     stmt = select(Alert)
     if status is not None:
         stmt = stmt.where(Alert.status == status)
-    if patient_id is not None:
-        stmt = stmt.where(Alert.patient_id == patient_id)
-    return list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
+    if one is not None:
+        stmt = stmt.where(Alert.patient_id == one)
+    if scope_all:
+        stmt = stmt.where(Alert.patient_id.in_(visible_patient_ids(principal)))
+    rows = list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
+    audit_read(session, principal, request, patient_id=one, rows=len(rows))
+    return rows
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertPublic, tags=["alerts"])
-def get_alert(alert_id: int, session: SessionDep) -> Alert:
-    alert = session.get(Alert, alert_id)
+def get_alert(
+    alert_id: IntPath, principal: CurrentUser, session: SessionDep, request: Request
+) -> Alert:
+    alert = session.scalars(
+        select(Alert).where(
+            Alert.id == alert_id, Alert.patient_id.in_(visible_patient_ids(principal))
+        )
+    ).first()
     if alert is None:
-        raise HTTPException(404, detail=f"no alert {alert_id}")
+        raise NotFoundError(f"no alert {alert_id}")
+    audit_read(session, principal, request, patient_id=alert.patient_id, rows=1)
     return alert
 
 
-@router.get("/gateways", response_model=list[GatewayPublic], tags=["gateways"])
-def list_gateways(session: SessionDep) -> list[GatewayRecord]:
-    """Each gateway's last published status (``offline`` when its last will fired)."""
-    return list(session.scalars(select(GatewayRecord).order_by(GatewayRecord.id)))
+@router.get("/quarantine", response_model=list[QuarantinedReadingPublic], tags=["readings"])
+def list_quarantine(
+    admin: AdminUser,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+) -> list[QuarantinedReading]:
+    """Readings from the organisation's gateways kept aside, newest first, with the reason."""
+    stmt = (
+        select(QuarantinedReading)
+        .where(QuarantinedReading.organisation_id == admin.organisation_id)
+        .order_by(QuarantinedReading.received_at.desc(), QuarantinedReading.id)
+    )
+    rows = paginate(session, stmt, page, response)
+    audit_read(session, admin, request, patient_id=None, rows=len(rows))
+    return rows
 
 
 @router.get("/dead-letters", response_model=list[DeadLetterPublic], tags=["ops"])
 def list_dead_letters(
-    session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    _admin: AdminUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DeadLetterPublic]:
     """Refused messages with the reason (payloads stay in the database)."""
     rows = session.execute(

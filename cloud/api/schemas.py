@@ -45,15 +45,6 @@ class AlertPublic(BaseModel):
     evidence: dict[str, Any]
 
 
-class GatewayPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    state: str
-    last_seen: datetime
-    status: dict[str, Any]
-
-
 class DeadLetterPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -62,6 +53,28 @@ class DeadLetterPublic(BaseModel):
     topic: str
     reason: str
     size: int
+
+
+class QuarantinedReadingPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    gateway_id: str
+    patient_id: str
+    device_id: str
+    metric: str
+    value: float
+    unit: str
+    ts: datetime
+    received_at: datetime
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a message for people and a code for programs."""
+
+    detail: str | list[dict[str, Any]]
+    code: str
 
 
 class Health(BaseModel):

@@ -32,8 +32,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import metrics
 from cloud.alerts import service as alerts
 from cloud.alerts.rulebook import RuleBook
+from cloud.ingest.triage import triage
 from cloud.store.models import DeadLetter, GatewayRecord
+from cloud.store.quarantine import quarantine
 from cloud.store.readings import reading_row, upsert_readings
+from cloud.store.rollups import add_to_rollups
 from gateway import wire
 from gateway.uplink.settings import MqttSettings
 
@@ -187,8 +190,16 @@ class IngestWorker:
                     retry_in_s=delay,
                     advice="check the database; nothing is acknowledged until it is back",
                 )
-                self._stop.wait(delay)
-                delay = min(DB_RETRY_MAX_S, delay * 2)
+            except Exception:  # a bug must not kill the writer thread silently
+                metrics.INGEST_DB_ERRORS.inc()
+                log.exception(
+                    "ingest.batch_failed",
+                    retry_in_s=delay,
+                    advice="a fault in the cloud: nothing of this batch is acknowledged; "
+                    "report the log",
+                )
+            self._stop.wait(delay)
+            delay = min(DB_RETRY_MAX_S, delay * 2)
 
     def process(self, batch: list[paho.MQTTMessage], *, now: datetime) -> None:
         """Validate, store, evaluate and commit one batch; then acknowledge it."""
@@ -198,14 +209,17 @@ class IngestWorker:
         new_alerts = False
         with self.sessions.begin() as session:
             session.add_all(pending.dead)
-            inserted = upsert_readings(session, pending.rows)
+            sorted_rows = triage(session, pending.rows, now=now)
+            quarantined = quarantine(session, sorted_rows.quarantined)
+            inserted = upsert_readings(session, sorted_rows.accepted)
+            fresh = {row["id"]: row for row in sorted_rows.accepted if row["id"] in inserted}
+            add_to_rollups(session, fresh.values())
             for gateway_id, status in pending.statuses.items():
                 _record_status(session, gateway_id, status, now=now)
             touched: dict[tuple[str, str], datetime] = {}
-            for row in pending.rows:
-                if row["id"] in inserted:
-                    key = (row["patient_id"], row["metric"])
-                    touched[key] = min(row["ts"], touched.get(key, row["ts"]))
+            for row in fresh.values():
+                key = (row["patient_id"], row["metric"])
+                touched[key] = min(row["ts"], touched.get(key, row["ts"]))
             changes = alerts.evaluate(
                 session, touched, now=now, channels=self._labels(), rulebook=self.rulebook
             )
@@ -216,7 +230,7 @@ class IngestWorker:
             ack = wire.Ack(batch_ids=tuple(batch_ids))
             topic = wire.Topics(gateway_id, self.mqtt.topic_root).acks
             self._client.publish(topic, wire.encode(ack), qos=1)
-        self._count(batch, pending, inserted, now=now)
+        self._count(batch, pending, inserted, quarantined, now=now)
         if new_alerts and self.on_alerts is not None:
             self.on_alerts()
 
@@ -257,10 +271,17 @@ class IngestWorker:
             pending.statuses[gateway_id] = message
 
     def _count(
-        self, batch: list[paho.MQTTMessage], pending: _Pending, inserted: set[str], *, now: datetime
+        self,
+        batch: list[paho.MQTTMessage],
+        pending: _Pending,
+        inserted: set[str],
+        quarantined: int,
+        *,
+        now: datetime,
     ) -> None:
         metrics.INGEST_READINGS.inc(len(inserted))
-        metrics.INGEST_DUPLICATES.inc(len(pending.rows) - len(inserted))
+        metrics.INGEST_QUARANTINED.inc(quarantined)
+        metrics.INGEST_DUPLICATES.inc(max(0, len(pending.rows) - len(inserted) - quarantined))
         metrics.DEAD_LETTERS.inc(len(pending.dead))
         metrics.INGEST_BATCH_SIZE.observe(len(batch))
         for msg in batch:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Float,
     ForeignKey,
@@ -16,15 +15,42 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.store.types import UtcDateTime
+from cloud.store.base import ID, Base
+from cloud.store.quarantine import QuarantinedReading
+from cloud.store.rollups import Rollup
+from cloud.store.tenancy import (
+    AuditEvent,
+    CareTeamMember,
+    Device,
+    Organisation,
+    Pairing,
+    Patient,
+    Program,
+    RefreshToken,
+    User,
+)
 
-ID = String(160)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JSON}
+__all__ = [
+    "Alert",
+    "AuditEvent",
+    "Base",
+    "CareTeamMember",
+    "DeadLetter",
+    "Delivery",
+    "Device",
+    "GatewayRecord",
+    "Organisation",
+    "Pairing",
+    "Patient",
+    "Program",
+    "QuarantinedReading",
+    "Reading",
+    "RefreshToken",
+    "Rollup",
+    "User",
+]
 
 
 class Reading(Base):
@@ -106,11 +132,18 @@ class Delivery(Base):
 
 
 class GatewayRecord(Base):
-    """The last status each gateway published (retained ``status``, last will included)."""
+    """A gateway: its organisation once provisioned, and the last status it published.
+
+    A gateway that publishes before it is provisioned gets a record with no organisation
+    (visible to no one but the operator); ``last_seen`` is empty until it first speaks.
+    """
 
     __tablename__ = "gateways"
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    organisation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
     state: Mapped[str] = mapped_column(String(16))
-    last_seen: Mapped[datetime]
+    last_seen: Mapped[datetime | None]
     status: Mapped[dict[str, Any]]

@@ -6,84 +6,17 @@ The store tests run on the embedded SQLite and on a real PostgreSQL.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.ingest.worker import IngestWorker
-from cloud.store.db import make_engine, migrate, session_factory
-from cloud.store.models import DeadLetter, GatewayRecord, Reading
-from gateway import wire
-from gateway.uplink.settings import MqttSettings
-from tests.fixtures.mosquitto import Mosquitto
+from cloud.store.models import DeadLetter, GatewayRecord, Reading, Rollup
 from tests.fixtures.waiting import wait_until
 from tests.test_wire import batch, reading
 
 pytestmark = pytest.mark.broker
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-class Publisher:
-    """A gateway stand-in that publishes raw payloads and records the acks it receives."""
-
-    def __init__(self, broker: Mosquitto, gateway_id: str = "gw-1") -> None:
-        self.acks: list[str] = []
-        self._lock = threading.Lock()
-        self.topics = wire.Topics(gateway_id)
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=gateway_id, protocol=MQTTProtocolVersion.MQTTv5
-        )
-        self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        self.client.subscribe(self.topics.acks, qos=1)[1]
-
-    def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        ack = wire.decode(msg.payload, expect="vg.acks/1")
-        assert isinstance(ack, wire.Ack)
-        with self._lock:
-            self.acks.extend(ack.batch_ids)
-
-    def publish(self, payload: bytes, leaf: str = "readings") -> None:
-        self.client.publish(self.topics.leaf(leaf), payload, qos=1).wait_for_publish(5)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@pytest.fixture
-def stack(broker: Mosquitto, db_url: str) -> Iterator[tuple[sessionmaker[Session], Publisher]]:
-    migrate(db_url)
-    engine = make_engine(db_url)
-    sessions = session_factory(engine)
-    worker = IngestWorker(
-        MqttSettings(host=broker.host, port=broker.port),
-        sessions,
-        group="test",
-        client_id="ingest-test",
-    )
-    worker.start()
-    wait_until(worker.connected.is_set, what="ingest to connect")
-    pub = Publisher(broker)
-    yield sessions, pub
-    pub.close()
-    worker.stop()
-    engine.dispose()
 
 
 def count(sessions: sessionmaker[Session], model: Any) -> int:
@@ -126,7 +59,17 @@ def test_a_repeated_delivery_stores_nothing_new_and_is_acked_again(stack: Any) -
     wait_until(lambda: pub.acks == ["b-1", "b-1"], what="second ack")
     with sessions() as s:
         rows = s.execute(select(Reading.id, Reading.value).order_by(Reading.id)).all()
+        rollups = s.execute(
+            select(Rollup.period, Rollup.count, Rollup.total, Rollup.min, Rollup.max).order_by(
+                Rollup.period
+            )
+        ).all()
     assert [tuple(r) for r in rows] == [("r-1", 72.0), ("r-2", 75.0)]
+    # The rollups were kept current in the same transaction, and the repeat added nothing.
+    assert [tuple(r) for r in rollups] == [
+        ("day", 2, 147.0, 72.0, 75.0),
+        ("hour", 2, 147.0, 72.0, 75.0),
+    ]
 
 
 def test_gateway_status_and_last_will_are_recorded(stack: Any) -> None:

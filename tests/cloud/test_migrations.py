@@ -30,3 +30,19 @@ def test_migrations_match_models(
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_programs_are_seeded_with_their_default_thresholds(tmp_path: Path) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from cloud.store.tenancy import Program
+    from cloud.tenancy.programs import PROGRAMS
+
+    url = f"sqlite:///{tmp_path / 'p.sqlite3'}"
+    migrate(url)
+    engine = make_engine(url)
+    with Session(engine) as s:
+        seeded = {p.id: (p.name, p.thresholds) for p in s.scalars(select(Program))}
+    engine.dispose()
+    assert seeded == PROGRAMS

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from firmware_sim.demo import DEMO_LOGIN, DEMO_PASSWORD
 from tests.fixtures.net import free_port
 from tests.fixtures.waiting import wait_until
 
@@ -52,22 +53,41 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
     )
     api = f"http://127.0.0.1:{port}/api/v1"
     try:
+        # The demo clinician from the banner logs in; without a token the API refuses.
+        token = wait_until(
+            lambda: httpx.post(
+                f"{api}/auth/token",
+                data={"username": DEMO_LOGIN, "password": DEMO_PASSWORD},
+                timeout=5,
+            ).json()["access_token"],
+            timeout=90,
+            what="the demo clinician to log in",
+        )
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{api}/readings", timeout=2).status_code == 401
         readings = wait_until(
-            lambda: httpx.get(f"{api}/readings", params={"limit": 500}, timeout=2).json(),
+            lambda: httpx.get(
+                f"{api}/readings", params={"limit": 500}, headers=auth, timeout=2
+            ).json(),
             timeout=60,
             what="readings through the API",
         )
         assert {r["metric"] for r in readings} == {"heart_rate"}
         wait_until(
             lambda: (
-                {r["patient_id"] for r in httpx.get(f"{api}/readings", timeout=2).json()}
+                {
+                    r["patient_id"]
+                    for r in httpx.get(f"{api}/readings", headers=auth, timeout=2).json()
+                }
                 == {"p-001", "p-002", "p-003"}
             ),
             timeout=30,
             what="readings from all three patients",
         )
         alerts = wait_until(
-            lambda: httpx.get(f"{api}/alerts", timeout=2).json(), timeout=60, what="an alert"
+            lambda: httpx.get(f"{api}/alerts", headers=auth, timeout=2).json(),
+            timeout=60,
+            what="an alert",
         )
         assert alerts[0]["patient_id"] == "p-003"
         assert alerts[0]["rule_id"] == "demo.hr_high"
@@ -87,6 +107,8 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
     text = out.decode()
     assert proc.returncode == 0, text
     assert "Press Ctrl-C to stop everything" in text
+    assert DEMO_LOGIN in text
+    assert DEMO_PASSWORD in text
     assert "ALERT" in text
     assert "p-003" in text
     assert "All demo processes stopped." in text

@@ -19,6 +19,7 @@ from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.broker
 
+PASSWORD = "synthetic-clinician-password"
 SAMPLES = 60
 # Resting ~70 /min, then a sustained episode of +65 /min from the 20th to the 40th second:
 # the test rule test.hr_high (≥ 120 /min, 3 readings in a row, clear ≤ 110) must fire once.
@@ -85,7 +86,23 @@ def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
     assert f"heart rate {fired_on[-1]:g} /min" in body["message"]
     assert "p-001" in body["message"]
 
-    api_alerts = httpx.get(f"{cloud.url}/api/v1/alerts").json()
+    # A clinician of the patient's organisation sees the alert through the API.
+    cloud.cli(
+        "user",
+        "create",
+        "--email",
+        "clin@example.org",
+        "--password",
+        PASSWORD,
+        "--role",
+        "clinician",
+        "--org",
+        "clinic",
+    )
+    cloud.cli("patient", "create", "--id", "p-001", "--org", "clinic", "--name", "Test Patient")
+    headers = cloud.login("clin@example.org", PASSWORD)
+    api_alerts = httpx.get(f"{cloud.url}/api/v1/alerts", headers=headers).json()
     assert [a["id"] for a in api_alerts] == [alert.id]
+    assert httpx.get(f"{cloud.url}/api/v1/alerts").status_code == 401
     metrics = httpx.get(f"{cloud.url}/metrics/").text
     assert f"vitalgate_ingest_readings_total {float(SAMPLES)}" in metrics

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from cloud.store.db import make_engine
 from cloud.store.models import Base
@@ -20,8 +19,7 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(url)
-    engine.pool = pool.NullPool(engine.pool._creator)  # migrations need no pool
+    engine = make_engine(url)  # disposed below: migrations leave no pooled connection behind
     with engine.connect() as connection:
         context.configure(
             connection=connection,

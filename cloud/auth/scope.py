@@ -1,0 +1,75 @@
+"""Which patients a caller may see, as SQL to put in every query, and the audit of reads.
+
+* admin and clinician: every patient of their organisation;
+* care coordinator: the patients whose care team they are on;
+* patient: only themselves.
+
+A patient outside the caller's scope is "not found", exactly like one that does not exist,
+so ids from another organisation reveal nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import Request
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from cloud.auth.deps import Principal
+from cloud.errors import NotFoundError
+from cloud.store.tenancy import AuditEvent, CareTeamMember, Patient, Role
+
+MAX_AUDIT_QUERY = 2000
+
+
+def visible_patient_ids(principal: Principal) -> Select[str]:
+    """A subquery of the patient ids this caller may see."""
+    stmt = select(Patient.id).where(Patient.organisation_id == principal.organisation_id)
+    if principal.role == Role.PATIENT:
+        return stmt.where(Patient.id == (principal.patient_id or ""))
+    if principal.role == Role.CARE_COORDINATOR:
+        team = select(CareTeamMember.patient_id).where(CareTeamMember.user_id == principal.user_id)
+        return stmt.where(Patient.id.in_(team))
+    return stmt
+
+
+def get_patient(session: Session, principal: Principal, patient_id: str) -> Patient:
+    """The patient, if this caller may see them; otherwise ``NotFoundError``."""
+    patient = session.scalars(
+        select(Patient).where(
+            Patient.id == patient_id, Patient.id.in_(visible_patient_ids(principal))
+        )
+    ).first()
+    if patient is None:
+        raise NotFoundError(f"no patient {patient_id!r}")
+    return patient
+
+
+def audit_read(
+    session: Session,
+    principal: Principal,
+    request: Request,
+    *,
+    patient_id: str | None,
+    rows: int,
+) -> None:
+    """Append who read what, when and from where, and commit it before the data leaves.
+
+    If the audit row cannot be written, the read fails: no unaudited access to patient data.
+    """
+    session.add(
+        AuditEvent(
+            at=datetime.now(UTC),
+            user_id=principal.user_id,
+            organisation_id=principal.organisation_id,
+            role=principal.role.value,
+            action="read",
+            resource=f"{request.method} {request.url.path}"[:200],
+            patient_id=patient_id,
+            query=str(request.url.query)[:MAX_AUDIT_QUERY],
+            client=principal.client,
+            outcome=rows,
+        )
+    )
+    session.commit()

@@ -1,0 +1,52 @@
+"""The cloud's one exception root; the API turns each into a consistent error body.
+
+Every refusal the API gives has the shape ``{"detail": <message>, "code": <machine code>}``
+and the HTTP status of the exception class, so clients branch on ``code`` and people read
+``detail``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class CloudError(Exception):
+    """Root of every error the cloud raises on purpose; the message says what to do."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+
+class InvalidRequestError(CloudError):
+    status = 422
+    code = "invalid_request"
+
+
+class NotAuthenticatedError(CloudError):
+    """No credentials, or credentials that are expired, forged or revoked."""
+
+    status = 401
+    code = "not_authenticated"
+
+
+class AccountLockedError(NotAuthenticatedError):
+    code = "account_locked"
+
+
+class ForbiddenError(CloudError):
+    """Authenticated, but the role does not allow this action."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFoundError(CloudError):
+    """Does not exist, or exists outside the caller's organisation (the two look the same)."""
+
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(CloudError):
+    status = 409
+    code = "conflict"

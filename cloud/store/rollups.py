@@ -1,0 +1,106 @@
+"""Hourly and daily rollups per patient and metric, kept current in the ingest transaction.
+
+Only readings stored for the first time are added (the caller passes the rows its upsert
+inserted), so a repeated delivery never counts twice. Minimum and maximum keep the time
+they happened, so a downsampled trend can show the true extremes where they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Float, Integer, String, case, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from cloud.store.base import WIRE_ID, Base
+
+
+class Period(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+class Rollup(Base):
+    __tablename__ = "reading_rollups"
+
+    patient_id: Mapped[str] = mapped_column(WIRE_ID, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+    """Sum of the values; ``total / count`` is the mean."""
+    min: Mapped[float] = mapped_column(Float)
+    min_ts: Mapped[datetime]
+    max: Mapped[float] = mapped_column(Float)
+    max_ts: Mapped[datetime]
+
+
+def bucket_start(ts: datetime, period: Period) -> datetime:
+    """The UTC hour or day a timestamp falls in."""
+    hour = ts.replace(minute=0, second=0, microsecond=0)
+    return hour if period == Period.HOUR else hour.replace(hour=0)
+
+
+def aggregate(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rollup rows (both periods) of the usable readings among ``rows``."""
+    acc: dict[tuple[str, str, str, datetime], dict[str, Any]] = {}
+    for row in rows:
+        if not row["usable"]:
+            continue
+        value, ts = float(row["value"]), row["ts"]
+        for period in Period:
+            key = (row["patient_id"], row["metric"], period.value, bucket_start(ts, period))
+            cur = acc.get(key)
+            if cur is None:
+                acc[key] = {
+                    "patient_id": key[0],
+                    "metric": key[1],
+                    "period": key[2],
+                    "start": key[3],
+                    "count": 1,
+                    "total": value,
+                    "min": value,
+                    "min_ts": ts,
+                    "max": value,
+                    "max_ts": ts,
+                }
+                continue
+            cur["count"] += 1
+            cur["total"] += value
+            if value < cur["min"]:
+                cur["min"], cur["min_ts"] = value, ts
+            if value > cur["max"]:
+                cur["max"], cur["max_ts"] = value, ts
+    return list(acc.values())
+
+
+def add_to_rollups(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Fold newly stored readings into their hourly and daily rollups; returns buckets touched."""
+    buckets = aggregate(rows)
+    if not buckets:
+        return 0
+    postgres = session.get_bind().dialect.name == "postgresql"
+    insert = (postgresql.insert if postgres else sqlite.insert)(Rollup)
+    new = insert.excluded
+    t = Rollup.__table__.c
+    least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["patient_id", "metric", "period", "start"],
+        set_={
+            "count": t.count + new.count,
+            "total": t.total + new.total,
+            "min": least(t.min, new.min),
+            "min_ts": case((new.min < t.min, new.min_ts), else_=t.min_ts),
+            "max": greatest(t.max, new.max),
+            "max_ts": case((new.max > t.max, new.max_ts), else_=t.max_ts),
+        },
+    )
+    buckets.sort(key=lambda b: (b["patient_id"], b["metric"], b["period"], b["start"]))
+    for start in range(0, len(buckets), 1000):
+        session.execute(stmt, buckets[start : start + 1000])
+    return len(buckets)

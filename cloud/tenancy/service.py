@@ -1,0 +1,175 @@
+"""Patients, care teams, devices, pairings and gateways of one organisation.
+
+Every function takes the caller's ``organisation_id`` and refuses ids that belong to
+another organisation as "not found", so tenants stay invisible to each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
+from cloud.store.models import GatewayRecord
+from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient, Program, User
+
+
+def create_patient(
+    session: Session,
+    *,
+    organisation_id: str,
+    patient_id: str,
+    display_name: str,
+    program_id: str | None,
+    now: datetime,
+) -> Patient:
+    if program_id is not None and session.get(Program, program_id) is None:
+        known = ", ".join(session.scalars(select(Program.id).order_by(Program.id)))
+        raise InvalidRequestError(f"no program {program_id!r}; known programs: {known}")
+    if session.get(Patient, patient_id) is not None:
+        raise ConflictError(f"patient id {patient_id!r} is taken; choose another")
+    patient = Patient(
+        id=patient_id,
+        organisation_id=organisation_id,
+        display_name=display_name,
+        program_id=program_id,
+        created_at=now,
+    )
+    session.add(patient)
+    session.flush()
+    return patient
+
+
+def add_care_team_member(
+    session: Session,
+    *,
+    organisation_id: str,
+    patient: Patient,
+    user_id: int,
+    team_role: str,
+    now: datetime,
+) -> CareTeamMember:
+    user = session.get(User, user_id)
+    if user is None or user.organisation_id != organisation_id:
+        raise NotFoundError(f"no user {user_id}")
+    if user.role == "patient":
+        raise InvalidRequestError("a patient account cannot be on a care team")
+    if session.get(CareTeamMember, (patient.id, user_id)) is not None:
+        raise ConflictError(f"user {user_id} is already on this care team")
+    member = CareTeamMember(
+        patient_id=patient.id, user_id=user_id, team_role=team_role, added_at=now
+    )
+    session.add(member)
+    session.flush()
+    return member
+
+
+def owned_gateway(session: Session, *, organisation_id: str, gateway_id: str) -> GatewayRecord:
+    gateway = session.get(GatewayRecord, gateway_id)
+    if gateway is None or gateway.organisation_id != organisation_id:
+        raise NotFoundError(f"no gateway {gateway_id!r}")
+    return gateway
+
+
+def provision_gateway(session: Session, *, organisation_id: str, gateway_id: str) -> GatewayRecord:
+    """Register a gateway to the organisation (or claim one that spoke before provisioning)."""
+    gateway = session.get(GatewayRecord, gateway_id)
+    if gateway is None:
+        gateway = GatewayRecord(
+            id=gateway_id,
+            organisation_id=organisation_id,
+            state="provisioned",
+            last_seen=None,
+            status={},
+        )
+        session.add(gateway)
+    elif gateway.organisation_id is None:
+        gateway.organisation_id = organisation_id
+    else:
+        raise ConflictError(f"gateway {gateway_id!r} is already provisioned")
+    session.flush()
+    return gateway
+
+
+def create_device(
+    session: Session,
+    *,
+    organisation_id: str,
+    device_id: str,
+    kind: str,
+    address: str | None,
+    gateway_id: str | None,
+    now: datetime,
+) -> Device:
+    if gateway_id is not None:
+        owned_gateway(session, organisation_id=organisation_id, gateway_id=gateway_id)
+    if session.get(Device, device_id) is not None:
+        raise ConflictError(f"device id {device_id!r} is taken")
+    device = Device(
+        id=device_id,
+        organisation_id=organisation_id,
+        kind=kind,
+        address=address,
+        gateway_id=gateway_id,
+        created_at=now,
+    )
+    session.add(device)
+    session.flush()
+    return device
+
+
+def create_pairing(
+    session: Session,
+    *,
+    organisation_id: str,
+    device_id: str,
+    patient: Patient,
+    valid_from: datetime,
+    valid_to: datetime | None,
+    now: datetime,
+) -> Pairing:
+    """Lend a device to a patient; one device is never paired to two patients at once."""
+    device = session.get(Device, device_id)
+    if device is None or device.organisation_id != organisation_id:
+        raise NotFoundError(f"no device {device_id!r}")
+    if valid_to is not None and valid_to <= valid_from:
+        raise InvalidRequestError("valid_to must be after valid_from")
+    overlapping = session.scalars(
+        select(Pairing.id).where(
+            Pairing.device_id == device_id,
+            or_(Pairing.valid_to.is_(None), Pairing.valid_to > valid_from),
+            *([Pairing.valid_from < valid_to] if valid_to is not None else []),
+        )
+    ).first()
+    if overlapping is not None:
+        raise ConflictError(
+            f"device {device_id!r} is already paired in that period (pairing {overlapping}); "
+            "end that pairing first"
+        )
+    pairing = Pairing(
+        organisation_id=organisation_id,
+        device_id=device_id,
+        patient_id=patient.id,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        created_at=now,
+    )
+    session.add(pairing)
+    session.flush()
+    return pairing
+
+
+def end_pairing(
+    session: Session, *, organisation_id: str, pairing_id: int, valid_to: datetime
+) -> Pairing:
+    pairing = session.get(Pairing, pairing_id)
+    if pairing is None or pairing.organisation_id != organisation_id:
+        raise NotFoundError(f"no pairing {pairing_id}")
+    if valid_to <= pairing.valid_from:
+        raise InvalidRequestError("valid_to must be after the pairing's valid_from")
+    if pairing.valid_to is not None and pairing.valid_to < valid_to:
+        raise InvalidRequestError("a pairing can be shortened, not extended; pair the device again")
+    pairing.valid_to = valid_to
+    return pairing

@@ -1,0 +1,223 @@
+"""Shared parts of the ingest benchmarks: synthetic batches, a queue preloaded in Mosquitto,
+a row-at-a-time baseline worker, and a clock that stops at the last end-to-end ack.
+
+Each run preloads the broker: the worker's persistent session subscribes once, goes away,
+every batch is published and acknowledged by the broker, then the worker comes back and
+the clock runs from its start until the ack of the last batch arrives. So the figure is
+the worker's throughput (validate, triage, upsert, rollups, alerts, commit, PUBACK, ack),
+not the publisher's.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.alerts import service as alerts
+from cloud.ingest.triage import triage
+from cloud.ingest.worker import IngestWorker
+from cloud.store.models import Reading
+from cloud.store.quarantine import quarantine
+from cloud.store.readings import reading_row, upsert_readings
+from cloud.store.rollups import add_to_rollups
+from gateway import wire
+from gateway.uplink.settings import MqttSettings
+from tests.fixtures.mosquitto import Mosquitto
+from tests.fixtures.waiting import wait_until
+
+GATEWAYS = 20
+PER_MESSAGE = 200
+METRICS = (("heart_rate", "/min", 72.0), ("spo2", "%", 97.0), ("systolic_bp", "mm[Hg]", 125.0))
+
+
+@dataclass(frozen=True)
+class Load:
+    messages: list[tuple[str, bytes, str]]
+    """(topic, payload, batch_id)"""
+    readings: int
+
+
+def make_load(readings: int, *, tag: str) -> Load:
+    """``readings`` readings from ``GATEWAYS`` gateways, one patient each, in batches."""
+    start = datetime.now(UTC) - timedelta(hours=6)
+    messages: list[tuple[str, bytes, str]] = []
+    for m in range(readings // PER_MESSAGE):
+        gw = f"gw-{tag}-{m % GATEWAYS}"
+        batch_id = f"{tag}-b{m}"
+        rows = []
+        for k in range(PER_MESSAGE):
+            i = m * PER_MESSAGE + k
+            metric, unit, base = METRICS[i % len(METRICS)]
+            rows.append(
+                {
+                    "id": f"{tag}-r{i}",
+                    "patient_id": f"p-{gw}",
+                    "device_id": f"d-{gw}",
+                    "metric": metric,
+                    "unit": unit,
+                    "value": base + (i % 7),
+                    "ts": (start + timedelta(seconds=i // GATEWAYS)).isoformat(),
+                }
+            )
+        body = {
+            "schema": "vg.readings/1",
+            "gateway_id": gw,
+            "batch_id": batch_id,
+            "sent_at": datetime.now(UTC).isoformat(),
+            "readings": rows,
+        }
+        messages.append((wire.Topics(gw).readings, json.dumps(body).encode(), batch_id))
+    return Load(messages, len(messages) * PER_MESSAGE)
+
+
+class RowAtATimeWorker(IngestWorker):
+    """The baseline: the same steps as ``IngestWorker.process``, one reading per transaction."""
+
+    def process(self, batch: list[paho.MQTTMessage], *, now: datetime) -> None:
+        for msg in batch:
+            parsed = wire.decode(bytes(msg.payload), expect="vg.readings/1")
+            assert isinstance(parsed, wire.ReadingBatch)
+            for r in parsed.readings:
+                row = reading_row(r, gateway_id=parsed.gateway_id, received_at=now)
+                with self.sessions.begin() as session:
+                    kept = triage(session, [row], now=now)
+                    quarantine(session, kept.quarantined)
+                    inserted = upsert_readings(session, kept.accepted)
+                    fresh = [x for x in kept.accepted if x["id"] in inserted]
+                    add_to_rollups(session, fresh)
+                    touched = {(x["patient_id"], x["metric"]): x["ts"] for x in fresh}
+                    alerts.evaluate(session, touched, now=now, channels=[])
+            self._client.ack(msg.mid, msg.qos)
+            topic = wire.Topics(parsed.gateway_id).acks
+            self._client.publish(topic, wire.encode(wire.Ack(batch_ids=(parsed.batch_id,))), qos=1)
+
+
+class AckCounter:
+    """Listens on every gateway's ``…/acks``; ``done`` is set when all ``expected`` are in."""
+
+    def __init__(self, broker: Mosquitto, expected: set[str]) -> None:
+        self.expected = set(expected)
+        self.done = threading.Event()
+        self.seen: set[str] = set()
+        self.repeats = 0
+        self._lock = threading.Lock()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe("vg/v1/+/acks", qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
+        ack = wire.decode(msg.payload, expect="vg.acks/1")
+        assert isinstance(ack, wire.Ack)
+        with self._lock:
+            for b in ack.batch_ids:
+                if b in self.seen:
+                    self.repeats += 1
+                self.seen.add(b)
+            if self.expected <= self.seen:
+                self.done.set()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def publish_all(broker: Mosquitto, load: Load) -> None:
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    infos = [client.publish(topic, payload, qos=1) for topic, payload, _ in load.messages]
+    for info in infos:
+        info.wait_for_publish(30)
+    client.disconnect()
+    client.loop_stop()
+
+
+def settings_for(broker: Mosquitto) -> MqttSettings:
+    return MqttSettings(host=broker.host, port=broker.port)
+
+
+@contextmanager
+def worker(
+    broker: Mosquitto,
+    sessions: sessionmaker[Session],
+    *,
+    client_id: str,
+    cls: type[IngestWorker] = IngestWorker,
+    group: str = "bench",
+) -> Iterator[IngestWorker]:
+    w = cls(settings_for(broker), sessions, group=group, client_id=client_id, batch_max=500)
+    w.start()
+    wait_until(w.connected.is_set, timeout=30, what="the ingest worker to connect")
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def subscribe_session(
+    broker: Mosquitto,
+    sessions: sessionmaker[Session],
+    client_id: str,
+    cls: type[IngestWorker] = IngestWorker,
+) -> None:
+    """Create the worker's persistent session (and shared subscription), then leave.
+
+    Each run has its own group: Mosquitto keeps sharing a group's messages with members
+    whose persistent session is offline, so an earlier run's worker would take its share.
+    """
+    with worker(broker, sessions, client_id=client_id, cls=cls, group=client_id):
+        time.sleep(0.5)  # let the SUBACK land before the session goes offline
+
+
+def stored(sessions: sessionmaker[Session], prefix: str) -> int:
+    with sessions() as s:
+        return int(
+            s.scalar(
+                select(func.count()).select_from(Reading).where(Reading.id.like(f"{prefix}-%"))
+            )
+            or 0
+        )
+
+
+def drain_rate(
+    broker: Mosquitto,
+    sessions: sessionmaker[Session],
+    load: Load,
+    *,
+    tag: str,
+    cls: type[IngestWorker] = IngestWorker,
+    timeout: float = 600,
+) -> tuple[float, int]:
+    """Readings per second for one worker to drain a preloaded queue; and readings stored."""
+    client_id = f"ingest-{tag}"
+    subscribe_session(broker, sessions, client_id, cls)
+    publish_all(broker, load)
+    acks = AckCounter(broker, {b for _, _, b in load.messages})
+    try:
+        t0 = time.perf_counter()
+        with worker(broker, sessions, client_id=client_id, cls=cls, group=client_id):
+            if not acks.done.wait(timeout):
+                raise AssertionError(f"only {len(acks.seen)} of {len(load.messages)} batches acked")
+            elapsed = time.perf_counter() - t0
+    finally:
+        acks.close()
+    return load.readings / elapsed, stored(sessions, tag)
+
+
+def workdir(name: str) -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=f"vitalgate-bench-{name}-"))
