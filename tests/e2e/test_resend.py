@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from cloud.store.models import Alert, Reading
+from cloud.store.quarantine import QuarantinedReading
 from firmware_sim.devices.hr_strap import HeartRateStrap
 from firmware_sim.physiology import Episode, HeartRateModel
 from firmware_sim.radio import SimRadio
@@ -32,6 +33,11 @@ def stored(engine: Any) -> list[Reading]:
         return list(s.scalars(select(Reading).order_by(Reading.ts)).all())
 
 
+def quarantined(engine: Any) -> list[QuarantinedReading]:
+    with Session(engine) as s:
+        return list(s.scalars(select(QuarantinedReading)).all())
+
+
 def alerts(engine: Any) -> list[Alert]:
     with Session(engine) as s:
         return list(s.scalars(select(Alert)).all())
@@ -44,8 +50,8 @@ def alerts(engine: Any) -> list[Alert]:
         # tachycardia episode: one alert.
         (86_400.0, Episode(200, 230, 65)),
         # A clock that ran an hour ahead is set back to the right time. Readings stamped an
-        # hour ahead are stored but judged unusable (from the future); the jump itself must
-        # fire nothing.
+        # hour ahead are quarantined by the cloud (a time stamp in the future), not lost;
+        # the jump itself must fire nothing.
         (-3600.0, None),
     ],
     ids=["forward-a-day", "back-an-hour"],
@@ -82,9 +88,14 @@ def test_a_clock_jump_neither_stalls_resends_nor_loses_or_repeats_readings(
         cloud = cloud_factory(broker)
         engine = create_engine(cloud.db_url)
         # Only re-sends on the monotonic clock can deliver the discarded batches now.
-        wait_until(lambda: len(stored(engine)) == total, timeout=30, what="every reading")
+        wait_until(
+            lambda: len(stored(engine)) + len(quarantined(engine)) == total,
+            timeout=30,
+            what="every reading, stored or quarantined",
+        )
         wait_until(gw.settled, what="all batches acknowledged")
         rows = stored(engine)
+        aside = quarantined(engine)
         fired = alerts(engine)
     finally:
         gw.stop()
@@ -97,9 +108,15 @@ def test_a_clock_jump_neither_stalls_resends_nor_loses_or_repeats_readings(
     got = [r.value for r in rows]
     if jump_s > 0:
         assert got == values
+        assert aside == []
     else:
-        assert any(got == values[k:] + values[:k] for k in range(100, total))
-    assert len({r.id for r in rows}) == total
+        # Taken before the jump (an hour ahead): quarantined; after it: in the record.
+        k = len(aside)
+        assert k >= 100
+        assert got == values[k:]
+        assert sorted(q.value for q in aside) == sorted(values[:k])
+        assert all("is in the future" in q.reason for q in aside)
+    assert len({r.id for r in rows} | {q.id for q in aside}) == total
     assert len(fired) == (1 if episode else 0)
 
 
