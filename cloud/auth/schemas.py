@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from cloud.store.tenancy import Role
 from gateway.wire import Identifier
 
-Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+def _normalised(value: object) -> object:
+    """The e-mail as it will be stored (``service.normalise_email``), checked after that:
+    Python's ``strip`` removes characters the pattern's ``\\s`` does not (\\x1c–\\x1f)."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Email = Annotated[
+    str,
+    BeforeValidator(_normalised),
+    Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
+]
 
 
 class TokenPublic(BaseModel):
