@@ -9,12 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloud.api.pagination import PageDep, paginate
-from cloud.api.params import IdQuery, IntPath
+from cloud.api.params import IdQuery, IntPath, UtcQuery
 from cloud.api.schemas import (
     AlertPublic,
     DeadLetterPublic,
@@ -48,8 +47,8 @@ def list_readings(
     *,
     patient_id: IdQuery | None = None,
     metric: Metric | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UtcQuery | None = None,
+    until: UtcQuery | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[Reading]:
     """Raw readings by time range, newest first."""

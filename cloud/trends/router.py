@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 
-from cloud.api.params import IdPath
+from cloud.api.params import IdPath, UtcQuery
 from cloud.auth.deps import CurrentUser, SessionDep
 from cloud.auth.scope import audit_read, get_patient
 from cloud.errors import InvalidRequestError
@@ -29,8 +28,8 @@ def read_trend(
     session: SessionDep,
     request: Request,
     metric: Metric,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: UtcQuery | None = None,
+    until: UtcQuery | None = None,
     points: Annotated[
         int, Query(ge=service.MIN_POINTS, le=5000, description="At most this many points.")
     ] = 1000,

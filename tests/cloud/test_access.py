@@ -294,3 +294,14 @@ def test_the_audit_log_is_append_only(world: World, statement: str) -> None:
         s.execute(text(statement))
     with world.session() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
+
+
+def test_a_time_with_no_utc_equivalent_is_bad_input_not_a_server_error(world: World) -> None:
+    """Found by the API fuzz: year 1 at +01:00 overflowed in the database layer (500)."""
+    r = world.client.get(
+        "/api/v1/readings",
+        params={"since": "0001-01-01T00:01:00+01:00"},
+        headers=world.token(CLIN_N),
+    )
+    assert r.status_code == 422, r.text
+    assert "out of range once converted to UTC" in r.text
