@@ -86,7 +86,12 @@ def test_no_input_makes_the_server_fail(server: tuple[str, dict[str, str]]) -> N
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=25,
+            deadline=None,
+            derandomize=True,  # CI is repeatable; explore with a randomised run by hand
+            suppress_health_check=list(HealthCheck),
+        )
         def fuzz(case: Any) -> None:
             check(case, url, auth)
 
