@@ -71,7 +71,7 @@ def build_services(settings: CloudSettings) -> Services:
             batch_max=settings.ingest_batch_max,
             flush_s=settings.ingest_flush_s,
             queue_max=settings.ingest_queue_max,
-            alert_channels=settings.alert_channels,
+            channel_labels=notifier.labels,
             on_alerts=notifier.wake,
             rulebook=rulebook,
         )

@@ -38,9 +38,14 @@ LEVEL_WORDS: Final = {
 TREND_DAYS: Final = 7
 
 
+def unit_of(metric: str) -> str:
+    """The canonical unit of a metric name, or "" for one outside the vocabulary."""
+    return CANONICAL_UNITS[Metric(metric)] if metric in set(Metric) else ""
+
+
 def trend_in_words(session: Session, alert: Alert, *, now: datetime) -> str:
     """The patient's recent course of the alert's metric, in one plain sentence."""
-    unit = CANONICAL_UNITS.get(Metric(alert.metric), "") if alert.metric in set(Metric) else ""
+    unit = unit_of(alert.metric)
 
     def mean(start: datetime, end: datetime) -> tuple[float | None, int]:
         avg, n = session.execute(
@@ -70,7 +75,7 @@ def trend_in_words(session: Session, alert: Alert, *, now: datetime) -> str:
 
 def alert_message(alert: Alert, *, public_url: str, trend: str = "") -> Message:
     """The care-team message: what, how bad, the evidence, where to act. Ids only, no names."""
-    unit = CANONICAL_UNITS.get(Metric(alert.metric), "") if alert.metric in set(Metric) else ""
+    unit = unit_of(alert.metric)
     evidence = alert.evidence.get("evidence", {})
     samples = evidence.get("samples", [])
     features = evidence.get("features", {})

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -70,7 +70,7 @@ class IngestWorker:
         batch_max: int = 500,
         flush_s: float = 0.05,
         queue_max: int = 5_000,
-        alert_channels: list[str] | None = None,
+        channel_labels: Sequence[str] = (),
         on_alerts: Callable[[], None] | None = None,
         rulebook: RuleBook | None = None,
     ) -> None:
@@ -79,7 +79,8 @@ class IngestWorker:
         self.group = group
         self.batch_max = batch_max
         self.flush_s = flush_s
-        self.alert_channels = alert_channels or []
+        self.channel_labels = list(channel_labels)
+        """The notifier's channel labels: one queued delivery per channel for each new alert."""
         self.on_alerts = on_alerts
         self.rulebook = rulebook or RuleBook()
         self.connected = threading.Event()
@@ -221,7 +222,7 @@ class IngestWorker:
                 key = (row["patient_id"], row["metric"])
                 touched[key] = min(row["ts"], touched.get(key, row["ts"]))
             changes = alerts.evaluate(
-                session, touched, now=now, channels=self._labels(), rulebook=self.rulebook
+                session, touched, now=now, channels=self.channel_labels, rulebook=self.rulebook
             )
             new_alerts = any(c.change == "opened" for c in changes)
         for msg in batch:
@@ -233,12 +234,6 @@ class IngestWorker:
         self._count(batch, pending, inserted, quarantined, now=now)
         if new_alerts and self.on_alerts is not None:
             self.on_alerts()
-
-    def _labels(self) -> list[str]:
-        return [
-            f"{url.split('://', 1)[0] if '://' in url else 'unknown'}#{i}"
-            for i, url in enumerate(self.alert_channels)
-        ]
 
     def _parse(self, msg: paho.MQTTMessage, pending: _Pending, *, now: datetime) -> None:
         payload = bytes(msg.payload)
