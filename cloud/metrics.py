@@ -31,4 +31,8 @@ INGEST_LAG = Histogram(
 INGEST_DB_ERRORS = Counter("vitalgate_ingest_db_errors", "Failed ingest commits (retried)")
 ALERTS_OPENED = Counter("vitalgate_alerts_opened", "Alerts opened", ["priority"])
 DELIVERIES = Counter("vitalgate_alert_deliveries", "Alert delivery outcomes", ["status"])
+INGEST_PENDING = Gauge(
+    "vitalgate_ingest_pending_messages",
+    "MQTT messages received and not yet acknowledged (bounded by the Receive Maximum)",
+)
 BROKER_CONNECTED = Gauge("vitalgate_ingest_broker_connected", "1 while ingest is connected")

@@ -31,7 +31,10 @@ class CloudSettings(BaseSettings):
     ingest_client_id: str = "vitalgate-ingest-1"
     ingest_batch_max: int = Field(500, ge=1, le=10_000)
     ingest_flush_s: float = Field(0.05, gt=0)
-    ingest_queue_max: int = Field(5_000, ge=10)
+    ingest_queue_max: int = Field(1_000, ge=10, le=65_535)
+    """Unacknowledged messages a worker holds at most (its MQTT 5 Receive Maximum)."""
+    ingest_session_expiry_s: int = Field(60, ge=0)
+    """How long the broker keeps a stopped worker's session (and its share of the stream)."""
     alert_channels: list[str] = Field(default_factory=list)
     """Apprise URLs every alert is sent to, e.g. ``json://127.0.0.1:9000/alerts``."""
     public_url: str = "http://127.0.0.1:8000"

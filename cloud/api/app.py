@@ -71,6 +71,7 @@ def build_services(settings: CloudSettings) -> Services:
             batch_max=settings.ingest_batch_max,
             flush_s=settings.ingest_flush_s,
             queue_max=settings.ingest_queue_max,
+            session_expiry_s=settings.ingest_session_expiry_s,
             channel_labels=notifier.labels,
             on_alerts=notifier.wake,
             rulebook=rulebook,

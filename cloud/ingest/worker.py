@@ -5,8 +5,20 @@ workers split the stream. Each batch of messages is validated against the wire m
 (refusals go to the dead-letter table with the reason), upserted on reading id, evaluated
 for alerts, and committed in one transaction. Only then does the worker PUBACK the messages
 (paho's manual acknowledgement) and publish the end-to-end acknowledgement on each
-gateway's ``…/acks``. While the database is down nothing is acknowledged: the queue between
-the MQTT thread and the writer is bounded, so the broker holds the rest (backpressure).
+gateway's ``…/acks``. While the database is down nothing is acknowledged, and the worker
+holds at most ``queue_max`` unacknowledged messages: it announces that as its MQTT 5 Receive
+Maximum, so the broker stops sending and keeps the rest (backpressure), and paho's network
+thread does not block (it keeps answering keep-alives through an outage of hours). Mosquitto
+2.0 overshoots the Receive Maximum while it drains a backlog after acknowledgements (measured:
+400 in flight for a maximum of 20), so the queue is bounded as well: when it is full paho stops
+reading and TCP flow control holds the rest. At most ``queue_max + batch_max`` messages are
+ever held.
+
+A worker's session outlives a restart by ``session_expiry_s`` only (not the gateways' week):
+Mosquitto keeps routing a share of a ``$share`` group's messages to a member whose session
+is offline, so a dead worker with a week-long session would hold half the stream for a week.
+When its short session expires the broker drops what it held for it, and the gateways'
+end-to-end acknowledgement republishes those batches to the members still alive.
 """
 
 from __future__ import annotations
@@ -46,6 +58,11 @@ SUBSCRIBED_LEAVES: Final = ("readings", "status")
 DB_RETRY_FIRST_S: Final = 0.5
 DB_RETRY_MAX_S: Final = 30.0
 MAX_PAYLOAD_BYTES: Final = 1_000_000
+SESSION_EXPIRY_S: Final = 60
+"""Long enough for a restart to resume the session (the broker then redelivers what was in
+flight), short enough that a worker gone for good stops taking a share of the stream."""
+QUEUE_MAX: Final = 1_000
+"""Unacknowledged messages one worker holds at most (its MQTT 5 Receive Maximum)."""
 
 
 @dataclass
@@ -69,7 +86,8 @@ class IngestWorker:
         client_id: str,
         batch_max: int = 500,
         flush_s: float = 0.05,
-        queue_max: int = 5_000,
+        queue_max: int = QUEUE_MAX,
+        session_expiry_s: int = SESSION_EXPIRY_S,
         channel_labels: Sequence[str] = (),
         on_alerts: Callable[[], None] | None = None,
         rulebook: RuleBook | None = None,
@@ -83,8 +101,14 @@ class IngestWorker:
         """The notifier's channel labels: one queued delivery per channel for each new alert."""
         self.on_alerts = on_alerts
         self.rulebook = rulebook or RuleBook()
+        self.queue_max = min(queue_max, 65_535)  # the protocol's limit for Receive Maximum
+        self.session_expiry_s = session_expiry_s
         self.connected = threading.Event()
-        self._queue: queue.Queue[paho.MQTTMessage] = queue.Queue(queue_max)
+        self.pending_high_water = 0
+        """The most messages held unacknowledged at once (≤ ``queue_max + batch_max``)."""
+        self._held = 0
+        self._held_lock = threading.Lock()
+        self._queue: queue.Queue[paho.MQTTMessage] = queue.Queue(self.queue_max)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._client = paho.Client(
@@ -103,7 +127,8 @@ class IngestWorker:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self.mqtt.session_expiry_s
+        props.SessionExpiryInterval = self.session_expiry_s
+        props.ReceiveMaximum = self.queue_max
         self._client.connect_async(
             self.mqtt.host,
             self.mqtt.port,
@@ -113,6 +138,11 @@ class IngestWorker:
         )
         self._client.loop_start()
         self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        """Messages received and not yet acknowledged (queued, or in the batch being stored)."""
+        return self._held
 
     def stop(self) -> None:
         self._stop.set()
@@ -144,14 +174,19 @@ class IngestWorker:
         log.warning("ingest.disconnected", reason=str(rc))
 
     def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-        # Blocks when the writer is behind (database down): paho stops reading the socket,
-        # and the broker keeps the rest. That is the backpressure.
+        # While nothing is acknowledged the broker keeps to the Receive Maximum, so this put
+        # does not block through an outage; while draining a backlog it may, and then paho
+        # stops reading the socket for a moment (see the module's docstring).
         while not self._stop.is_set():
             try:
                 self._queue.put(msg, timeout=1.0)
-                return
             except queue.Full:
                 continue
+            with self._held_lock:
+                self._held += 1
+                self.pending_high_water = max(self.pending_high_water, self._held)
+            metrics.INGEST_PENDING.set(self._held)
+            return
 
     # ------------------------------------------------------------------ writer thread
     def _run(self) -> None:
@@ -225,8 +260,7 @@ class IngestWorker:
                 session, touched, now=now, channels=self.channel_labels, rulebook=self.rulebook
             )
             new_alerts = any(c.change == "opened" for c in changes)
-        for msg in batch:
-            self._client.ack(msg.mid, msg.qos)
+        self._acknowledge(batch)
         for gateway_id, batch_ids in pending.acks.items():
             ack = wire.Ack(batch_ids=tuple(batch_ids))
             topic = wire.Topics(gateway_id, self.mqtt.topic_root).acks
@@ -234,6 +268,14 @@ class IngestWorker:
         self._count(batch, pending, inserted, quarantined, now=now)
         if new_alerts and self.on_alerts is not None:
             self.on_alerts()
+
+    def _acknowledge(self, batch: list[paho.MQTTMessage]) -> None:
+        """PUBACK a committed batch: the broker may then send as many messages again."""
+        with self._held_lock:
+            self._held -= len(batch)
+        metrics.INGEST_PENDING.set(self._held)
+        for msg in batch:
+            self._client.ack(msg.mid, msg.qos)
 
     def _parse(self, msg: paho.MQTTMessage, pending: _Pending, *, now: datetime) -> None:
         payload = bytes(msg.payload)

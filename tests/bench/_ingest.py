@@ -98,7 +98,7 @@ class RowAtATimeWorker(IngestWorker):
                     add_to_rollups(session, fresh)
                     touched = {(x["patient_id"], x["metric"]): x["ts"] for x in fresh}
                     alerts.evaluate(session, touched, now=now, channels=[])
-            self._client.ack(msg.mid, msg.qos)
+            self._acknowledge([msg])
             topic = wire.Topics(parsed.gateway_id).acks
             self._client.publish(topic, wire.encode(wire.Ack(batch_ids=(parsed.batch_id,))), qos=1)
 
