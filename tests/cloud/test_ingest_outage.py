@@ -89,4 +89,5 @@ def test_a_database_outage_applies_backpressure_and_loses_nothing(
         hourly = s.scalar(select(func.sum(Rollup.count)).where(Rollup.period == "hour"))
     assert hourly == len(ids)
     assert stream.resends == 0
+    broker.sys_tick()
     assert broker.sys_counter("publish/messages/dropped") == 0

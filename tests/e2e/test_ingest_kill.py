@@ -148,6 +148,7 @@ def test_a_worker_killed_mid_stream_and_restarted_loses_nothing_and_stores_once(
         wait_until(stream.all_acked, timeout=60, what="every batch acknowledged")
         assert stream.resends == 0
         assert_exactly_once(stream, sessions)
+        broker.sys_tick()
         assert broker.sys_counter("publish/messages/dropped") == 0
     finally:
         stream.close()
