@@ -283,7 +283,7 @@ class IngestWorker:
             if len(payload) > MAX_PAYLOAD_BYTES:
                 raise wire.WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
             gateway_id, leaf = wire.split_topic(msg.topic, self.mqtt.topic_root)
-            message = wire.decode(payload, expect=wire.TOPIC_SCHEMAS[leaf])
+            message = _decode(payload, leaf)
             if (
                 isinstance(message, wire.ReadingBatch | wire.Status)
                 and message.gateway_id != gateway_id
@@ -325,6 +325,17 @@ class IngestWorker:
             metrics.INGEST_MESSAGES.labels(topic=msg.topic.rsplit("/", 1)[-1][:32]).inc()
         if pending.oldest_sent_at is not None:
             metrics.INGEST_LAG.observe(max(0.0, (now - pending.oldest_sent_at).total_seconds()))
+
+
+def _decode(payload: bytes, leaf: str) -> wire.WireMessage:
+    """``wire.decode``, with pydantic's JSON parser on readings (several times faster than
+    ``json.loads`` then validation); a refused payload is decoded again for its reason."""
+    if leaf == "readings":
+        try:
+            return wire.ReadingBatch.model_validate_json(payload)
+        except ValueError:  # pydantic's ValidationError included
+            pass
+    return wire.decode(payload, expect=wire.TOPIC_SCHEMAS[leaf])
 
 
 def _record_status(

@@ -8,7 +8,7 @@ they happened, so a downsampled trend can show the true extremes where they were
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -47,36 +47,62 @@ def bucket_start(ts: datetime, period: Period) -> datetime:
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rollup rows (both periods) of the usable readings among ``rows``."""
-    acc: dict[tuple[str, str, str, datetime], dict[str, Any]] = {}
+    """Rollup rows (both periods) of the usable readings among ``rows``.
+
+    One pass folds readings into hours (keyed by whole epoch hours, no datetime arithmetic
+    per reading); the days are then folded from the hours.
+    """
+    hours: dict[tuple[str, str, int], list[Any]] = {}
     for row in rows:
         if not row["usable"]:
             continue
         value, ts = float(row["value"]), row["ts"]
-        for period in Period:
-            key = (row["patient_id"], row["metric"], period.value, bucket_start(ts, period))
-            cur = acc.get(key)
-            if cur is None:
-                acc[key] = {
-                    "patient_id": key[0],
-                    "metric": key[1],
-                    "period": key[2],
-                    "start": key[3],
-                    "count": 1,
-                    "total": value,
-                    "min": value,
-                    "min_ts": ts,
-                    "max": value,
-                    "max_ts": ts,
-                }
-                continue
-            cur["count"] += 1
-            cur["total"] += value
-            if value < cur["min"]:
-                cur["min"], cur["min_ts"] = value, ts
-            if value > cur["max"]:
-                cur["max"], cur["max_ts"] = value, ts
-    return list(acc.values())
+        key = (row["patient_id"], row["metric"], int(ts.timestamp() // 3600))
+        cur = hours.get(key)
+        if cur is None:
+            hours[key] = [1, value, value, ts, value, ts]
+            continue
+        cur[0] += 1
+        cur[1] += value
+        if value < cur[2]:
+            cur[2], cur[3] = value, ts
+        if value > cur[4]:
+            cur[4], cur[5] = value, ts
+    days: dict[tuple[str, str, int], list[Any]] = {}
+    for (patient, metric, hour), h in hours.items():
+        key = (patient, metric, hour // 24)
+        cur = days.get(key)
+        if cur is None:
+            days[key] = list(h)
+            continue
+        cur[0] += h[0]
+        cur[1] += h[1]
+        if h[2] < cur[2]:
+            cur[2], cur[3] = h[2], h[3]
+        if h[4] > cur[4]:
+            cur[4], cur[5] = h[4], h[5]
+    return [
+        *(_bucket(key, Period.HOUR, 3600, acc) for key, acc in hours.items()),
+        *(_bucket(key, Period.DAY, 86400, acc) for key, acc in days.items()),
+    ]
+
+
+def _bucket(
+    key: tuple[str, str, int], period: Period, seconds: int, acc: list[Any]
+) -> dict[str, Any]:
+    count, total, low, low_ts, high, high_ts = acc
+    return {
+        "patient_id": key[0],
+        "metric": key[1],
+        "period": period.value,
+        "start": datetime.fromtimestamp(key[2] * seconds, UTC),
+        "count": count,
+        "total": total,
+        "min": low,
+        "min_ts": low_ts,
+        "max": high,
+        "max_ts": high_ts,
+    }
 
 
 def add_to_rollups(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
