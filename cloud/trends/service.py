@@ -13,11 +13,14 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import numpy as np
-from sqlalchemy import func, select
+from numpy.typing import NDArray
+from sqlalchemy import ColumnElement, Float, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from cloud.store.models import Reading
 from cloud.store.rollups import Period, Rollup, bucket_start
+from cloud.store.types import UtcDateTime
 from cloud.trends.lttb import lttb_indices
 
 RAW_MAX: Final = 20_000
@@ -129,6 +132,44 @@ def _from_rollups(session: Session, q: TrendQuery, period: Period, total: int) -
         Rollup.start >= bucket_start(q.since, period),
         Rollup.start < q.until,
     )
+    if session.get_bind().dialect.name == "postgresql":
+        x, means, low, high = _rollup_arrays_pg(session, where)
+    else:
+        x, means, low, high = _rollup_rows(session, where)
+    # Room for the two extremes, which are real readings, not means.
+    keep = lttb_indices(x, means, q.points - 2, keep_extremes=False)
+    series = [Point(datetime.fromtimestamp(float(x[i]), UTC), float(means[i])) for i in keep]
+    series = sorted({*series, low, high}, key=lambda p: p.ts)
+    return Trend(period.value, total, series, low, high)
+
+
+_Arrays = tuple[NDArray[np.float64], NDArray[np.float64], Point, Point]
+
+
+def _rollup_arrays_pg(session: Session, where: tuple[ColumnElement[bool], ...]) -> _Arrays:
+    """Times, means and both extremes in one round trip: one row of arrays built by the
+    server (no Python object per bucket), the extremes picked by ordered aggregates."""
+    by_start = Rollup.start
+
+    def ordered(column: Any, *order: Any, type_: Any) -> Any:
+        return func.array_agg(aggregate_order_by(column, *order), type_=ARRAY(type_))
+
+    row = session.execute(
+        select(
+            ordered(func.date_part("epoch", Rollup.start), by_start, type_=Float()),
+            ordered(Rollup.total / Rollup.count, by_start, type_=Float()),
+            func.min(Rollup.min),
+            ordered(Rollup.min_ts, Rollup.min, Rollup.min_ts, type_=UtcDateTime())[1],
+            func.max(Rollup.max),
+            ordered(Rollup.max_ts, Rollup.max.desc(), Rollup.max_ts, type_=UtcDateTime())[1],
+        ).where(*where)
+    ).one()
+    x = np.asarray(row[0] or [], dtype=np.float64)
+    means = np.asarray(row[1] or [], dtype=np.float64)
+    return x, means, Point(row[3], float(row[2])), Point(row[5], float(row[4]))
+
+
+def _rollup_rows(session: Session, where: tuple[ColumnElement[bool], ...]) -> _Arrays:
     rows = session.execute(
         select(_epoch_column(session, Rollup.start), Rollup.total / Rollup.count)
         .where(*where)
@@ -153,8 +194,4 @@ def _from_rollups(session: Session, q: TrendQuery, period: Period, total: int) -
     )
     extremes = session.execute(select(lowest).union_all(select(highest))).all()
     low, high = (Point(ts, float(value)) for ts, value in extremes)
-    # Room for the two extremes, which are real readings, not means.
-    keep = lttb_indices(x, means, q.points - 2, keep_extremes=False)
-    series = [Point(datetime.fromtimestamp(float(x[i]), UTC), float(means[i])) for i in keep]
-    series = sorted({*series, low, high}, key=lambda p: p.ts)
-    return Trend(period.value, total, series, low, high)
+    return x, means, low, high

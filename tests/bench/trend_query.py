@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import insert
 
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.store.readings import upsert_readings
-from cloud.store.rollups import add_to_rollups
+from cloud.store.rollups import Period, Rollup, add_to_rollups
 from cloud.trends import service
 from cloud.trends.lttb import lttb_indices
 from tests.bench._common import Figure
@@ -28,6 +29,8 @@ from tests.fixtures.postgres import Postgres
 DAYS = 365
 POINTS = 1000
 QUERIES = 60
+OTHER_PATIENTS = 50
+"""Other patients in the rollup table (their rows interleaved with the patient's)."""
 T0 = datetime(2025, 11, 1, tzinfo=UTC)
 
 
@@ -52,17 +55,48 @@ def _rows(start: int, stop: int, rng: np.random.Generator) -> list[dict[str, Any
     ]
 
 
+def _others(first_day: int, last_day: int) -> list[dict[str, Any]]:
+    """Hourly and daily rollups of ``OTHER_PATIENTS`` patients for those days."""
+    out: list[dict[str, Any]] = []
+    for p in range(OTHER_PATIENTS):
+        for day in range(first_day, last_day):
+            for period, step, n in ((Period.HOUR, timedelta(hours=1), 24), (Period.DAY, None, 1)):
+                for k in range(n):
+                    start = T0 + timedelta(days=day) + (step * k if step else timedelta())
+                    count = 60 if step else 1440
+                    out.append(
+                        {
+                            "patient_id": f"p-other-{p}",
+                            "metric": "heart_rate",
+                            "period": period.value,
+                            "start": start,
+                            "count": count,
+                            "total": 72.0 * count,
+                            "min": 55.0 + p % 7,
+                            "min_ts": start,
+                            "max": 95.0 + p % 11,
+                            "max_ts": start,
+                        }
+                    )
+    return out
+
+
 def _load(url: str) -> None:
-    """Store the year through the ingest path's functions (upsert, then rollups)."""
+    """Store the year through the ingest path's functions (upsert, then rollups), with other
+    patients' rollups written alongside, day by day, as live ingest would interleave them."""
     sessions = session_factory(engine := make_engine(url))
     rng = np.random.default_rng(1)
     total, chunk = DAYS * 24 * 60, 20_000
     try:
         for start in range(0, total, chunk):
-            rows = _rows(start, min(start + chunk, total), rng)
+            stop = min(start + chunk, total)
+            rows = _rows(start, stop, rng)
             with sessions.begin() as s:
                 inserted = upsert_readings(s, rows)
                 add_to_rollups(s, [r for r in rows if r["id"] in inserted])
+                s.execute(
+                    insert(Rollup), _others(start // 1440, DAYS if stop == total else stop // 1440)
+                )
             print(f"  loaded {min(start + chunk, total):,}/{total:,}", file=sys.stderr, end="\r")
         print(file=sys.stderr)
     finally:
@@ -121,6 +155,7 @@ def run() -> Iterator[Figure]:
                 "source_points": result.source_points,
                 "points": len(result.points),
                 "target_ms": 100,
+                "other_patients": OTHER_PATIENTS,
             },
         )
     finally:
