@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Final, cast
+from datetime import UTC, datetime
+from typing import Any, Final
 
-from sqlalchemy import Select, Table, select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
 from cloud.store.models import Reading
@@ -34,7 +33,7 @@ def reading_row(r: wire.Reading, *, gateway_id: str, received_at: datetime) -> d
         "gateway_id": gateway_id,
         "patient_id": r.patient_id,
         "device_id": r.device_id,
-        "metric": r.metric.value,
+        "metric": str(r.metric),  # StrEnum: its value, without Enum's slow .value
         "value": r.value,
         "unit": r.unit,
         "ts": r.ts,
@@ -75,8 +74,8 @@ _PG_TYPES: Final = (
 )
 PG_CHUNK: Final = 5_000
 """Rows per PostgreSQL statement (one array per column, so no limit on parameters)."""
-SQLITE_CHUNK: Final = 1_000
-"""Rows per SQLite statement (12 parameters a row, under SQLite's 32,766)."""
+SQLITE_CHUNK: Final = 2_000
+"""Rows per SQLite statement (12 parameters a row: 24,000, under SQLite's 32,766)."""
 
 # One statement for many rows: each column as one array, unnested by the server. Several
 # times faster than multi-row VALUES through an ORM, and a single round trip per chunk.
@@ -102,12 +101,47 @@ def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str
             arrays["quality"] = [json.dumps(q) for q in arrays["quality"]]
             inserted.update(session.scalars(_PG_UPSERT, arrays))
         return inserted
-    # Core, not the ORM: no per-row unit-of-work bookkeeping.
-    table = cast(Table, Reading.__table__)
-    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    # Multi-row VALUES with the values already in SQLite's storage form: SQLAlchemy's
+    # per-value bind processing was most of the insert's time.
+    connection = session.connection()
     for start in range(0, len(unique), SQLITE_CHUNK):
-        inserted.update(session.execute(stmt, unique[start : start + SQLITE_CHUNK]).scalars())
+        chunk = unique[start : start + SQLITE_CHUNK]
+        params = [value for row in chunk for value in _sqlite_values(row)]
+        sql = _SQLITE_UPSERT.format(values=",".join([_SQLITE_ROW] * len(chunk)))
+        inserted.update(connection.exec_driver_sql(sql, tuple(params)).scalars())
     return inserted
+
+
+_SQLITE_ROW: Final = "(" + ",".join("?" * len(COLUMNS)) + ")"
+_SQLITE_UPSERT: Final = (
+    f"INSERT INTO readings ({', '.join(COLUMNS)}) VALUES {{values}} "  # noqa: S608
+    "ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+_SQLITE_DATETIME: Final = "%Y-%m-%d %H:%M:%S.%f"
+"""SQLAlchemy's storage format for SQLite DATETIME (naive UTC, as ``UtcDateTime`` stores)."""
+
+
+def _sqlite_datetime(ts: datetime) -> str:
+    if ts.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware UTC datetime")
+    return ts.astimezone(UTC).strftime(_SQLITE_DATETIME)
+
+
+def _sqlite_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["id"],
+        row["gateway_id"],
+        row["patient_id"],
+        row["device_id"],
+        row["metric"],
+        row["value"],
+        row["unit"],
+        _sqlite_datetime(row["ts"]),
+        row["measurement_id"],
+        1 if row["usable"] else 0,
+        json.dumps(row["quality"]),
+        _sqlite_datetime(row["received_at"]),
+    )
 
 
 def readings_query(
