@@ -105,11 +105,14 @@ class ConfigPublisher:
         """Publish every config the broker has not acknowledged yet; returns how many."""
         with self.sessions() as session:
             pending = session.execute(
-                select(GatewayConfigRecord.gateway_id, GatewayConfigRecord.version,
-                       GatewayConfigRecord.body)
+                select(
+                    GatewayConfigRecord.gateway_id,
+                    GatewayConfigRecord.version,
+                    GatewayConfigRecord.body,
+                )
                 .where(GatewayConfigRecord.published_version < GatewayConfigRecord.version)
                 .order_by(GatewayConfigRecord.gateway_id)
-            ).all()  # fmt: skip
+            ).all()
         done = 0
         for gateway_id, version, body in pending:
             message = wire.GatewayConfig.model_validate(body)

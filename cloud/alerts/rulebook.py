@@ -84,8 +84,10 @@ def base_rule_dicts(
 ) -> list[dict[str, Any]]:
     """The rules a patient starts from, as dicts: the program's, or a rules file's."""
     try:
-        return [rule_to_dict(r) for r in patient_rules(patient_id, program=program,
-                                                       rule_dicts=rule_dicts)]  # fmt: skip
+        return [
+            rule_to_dict(r)
+            for r in patient_rules(patient_id, program=program, rule_dicts=rule_dicts)
+        ]
     except SignalError as exc:
         raise RuleBookError(str(exc)) from exc
 
@@ -127,8 +129,9 @@ def effective_rules(
     version: int = 0,
 ) -> PatientRules:
     """Base rules plus overrides; RuleBookError (RuleLockedError) names what is refused."""
-    base = {d["rule_id"]: d for d in base_rule_dicts(patient_id, program=program,
-                                                      rule_dicts=rule_dicts)}  # fmt: skip
+    base = {
+        d["rule_id"]: d for d in base_rule_dicts(patient_id, program=program, rule_dicts=rule_dicts)
+    }
     locked = LOCKED.get(program, frozenset()) if rule_dicts is None else frozenset()
     merged: dict[str, tuple[dict[str, Any], Mode, str]] = {
         rid: (d, Mode.ACTIVE, "program") for rid, d in base.items()

@@ -143,7 +143,7 @@ def evaluate(
                 record_shadow(session, finding, now=now)
                 continue
             if finding.kind is FindingKind.ALL_CLEAR:
-                ending = _open_alert(session, finding.patient_id, finding.rule)
+                ending = open_alert_of(session, finding.patient_id, finding.rule)
                 if ending is not None:
                     _follow(ending, judged, until=finding.ts, now=now)
             change = apply_finding(session, finding, now=now, channels=channels)
@@ -181,7 +181,7 @@ def _follow(alert: Alert, judged: Judged, *, until: float | None, now: datetime)
     alert.updated_at = now
 
 
-def _open_alert(session: Session, patient_id: str, rule_id: str) -> Alert | None:
+def open_alert_of(session: Session, patient_id: str, rule_id: str) -> Alert | None:
     return session.scalars(
         select(Alert).where(
             Alert.patient_id == patient_id,
@@ -195,7 +195,7 @@ def apply_finding(
     session: Session, finding: Finding, *, now: datetime, channels: Sequence[str]
 ) -> AlertChange | None:
     """Open, merge or resolve the alert a finding concerns."""
-    alert = _open_alert(session, finding.patient_id, finding.rule)
+    alert = open_alert_of(session, finding.patient_id, finding.rule)
     if finding.kind is FindingKind.ALL_CLEAR:
         if alert is None:
             return None
@@ -204,6 +204,11 @@ def apply_finding(
         alert.evidence = {**alert.evidence, "all_clear": finding.to_dict()}
         return AlertChange(alert.id, "resolved")
     if alert is not None:
+        if finding.id in alert.evidence.get("edge_event_ids", ()):
+            # The gateway reported this very episode first (it was offline): one alert.
+            alert.evidence = {**alert.evidence, "finding_id": finding.id, "cloud_fired": True}
+            alert.updated_at = now
+            return AlertChange(alert.id, "merged")
         alert.count += 1
         alert.last_value = finding.value
         alert.worst_value = _worse(finding, alert.worst_value, finding.value)
@@ -263,10 +268,18 @@ def _open(session: Session, finding: Finding, *, now: datetime, channels: Sequen
         last_value=finding.value,
         worst_value=worst,
         count=1,
-        evidence=finding.to_dict(),
+        evidence={**finding.to_dict(), "finding_id": finding.id},
     )
     session.add(alert)
     session.flush()
+    queue_deliveries(session, alert, channels=channels, now=now)
+    return alert
+
+
+def queue_deliveries(
+    session: Session, alert: Alert, *, channels: Sequence[str], now: datetime
+) -> None:
+    """One pending delivery per channel for a newly opened alert (sent by the notifier)."""
     for index, label in enumerate(channels):
         session.add(
             Delivery(
@@ -279,4 +292,3 @@ def _open(session: Session, finding: Finding, *, now: datetime, channels: Sequen
                 next_attempt_at=now,
             )
         )
-    return alert

@@ -119,9 +119,11 @@ def _refresh_program_summaries() -> None:
     from cloud.tenancy.programs import PROGRAMS  # noqa: PLC0415 - the code's rules at upgrade time
 
     programs = sa.table(
-        "programs", sa.column("id", sa.String), sa.column("name", sa.String),
+        "programs",
+        sa.column("id", sa.String),
+        sa.column("name", sa.String),
         sa.column("thresholds", sa.JSON),
-    )  # fmt: skip
+    )
     for program_id, (name, thresholds) in PROGRAMS.items():
         op.execute(
             programs.update()
@@ -131,6 +133,11 @@ def _refresh_program_summaries() -> None:
 
 
 def downgrade() -> None:
-    for table in ("edge_rollups", "edge_events", "gateway_configs", "shadow_findings",
-                  "patient_rule_sets"):  # fmt: skip
+    for table in (
+        "edge_rollups",
+        "edge_events",
+        "gateway_configs",
+        "shadow_findings",
+        "patient_rule_sets",
+    ):
         op.drop_table(table)
