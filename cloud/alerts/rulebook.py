@@ -15,6 +15,7 @@ so the API and any number of ingest processes agree without a message between th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -50,6 +51,8 @@ class Mode(StrEnum):
 
 
 OVERRIDE_KEYS: Final = frozenset({"rule_id", "mode"})
+RULE_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+"""Rule ids travel on the wire (``gateway.wire.Identifier``) and key alerts."""
 FIXED_FIELDS: Final = ("kind", "metric", "patient_id")
 """What an override of an existing rule may not change (it would be another rule)."""
 
@@ -138,9 +141,12 @@ def effective_rules(
     }
     seen: set[str] = set()
     for item in overrides:
-        rid = str(item.get("rule_id", ""))
-        if not rid:
-            raise RuleBookError("every override needs a rule_id")
+        rid = item.get("rule_id")
+        if not isinstance(rid, str) or not RULE_ID.fullmatch(rid):
+            raise RuleBookError(
+                "every override needs a rule_id of letters, digits and ._:- "
+                "(at most 128 characters)"
+            )
         if rid in seen:
             raise RuleBookError(f"rule {rid!r} is overridden twice; give it once")
         seen.add(rid)

@@ -32,6 +32,7 @@ from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.notifier import Notifier
 from cloud.errors import CloudError, NotAuthenticatedError
 from cloud.ingest.worker import IngestWorker
+from cloud.reports import router as reports_router
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.tenancy import router as tenancy_router
@@ -129,6 +130,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         routes.router,
         trends_router.router,
         thresholds_router.router,
+        reports_router.router,
     ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     _error_handlers(app)

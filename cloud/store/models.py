@@ -33,6 +33,7 @@ from cloud.store.tenancy import (
     RefreshToken,
     User,
 )
+from cloud.store.timelog import TimeEntry
 
 __all__ = [
     "Alert",
@@ -56,6 +57,7 @@ __all__ = [
     "RefreshToken",
     "Rollup",
     "ShadowFinding",
+    "TimeEntry",
     "User",
 ]
 

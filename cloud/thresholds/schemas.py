@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 MAX_RULES = 200
 
@@ -98,6 +98,13 @@ class ShadowFindingPublic(_Out):
     recorded_at: datetime
 
 
+def _in_range(value: datetime) -> datetime:
+    """A window end whose 400 days before are a real UTC time (the fuzz tries year 1)."""
+    if not datetime(2000, 1, 1, tzinfo=UTC) <= value <= datetime(2999, 1, 1, tzinfo=UTC):
+        raise ValueError("must be between the years 2000 and 2999")
+    return value.astimezone(UTC)
+
+
 class ReplayRequest(_In):
     """What to replay: candidate rules over the patient's stored readings.
 
@@ -109,7 +116,7 @@ class ReplayRequest(_In):
     rules: Annotated[list[RuleDict], Field(max_length=MAX_RULES)] | None = None
     overrides: Annotated[list[RuleDict], Field(max_length=MAX_RULES)] | None = None
     days: Annotated[int, Field(ge=1, le=400)] = 30
-    until: AwareDatetime | None = None
+    until: Annotated[AwareDatetime, AfterValidator(_in_range)] | None = None
     """End of the window (default: now)."""
 
 

@@ -1,5 +1,6 @@
 """Per-patient rules (versioned), shadow findings, issued gateway configs, edge events and
-rollups; the programs' threshold summary now follows ``gateway.signal.programs``.
+rollups, clinician time entries; the programs' threshold summary now follows
+``gateway.signal.programs``.
 
 Revision ID: 0007
 Revises: 0004
@@ -111,6 +112,24 @@ def upgrade() -> None:
     op.create_index(
         "ix_edge_rollups_patient_metric_start", "edge_rollups", ["patient_id", "metric", "start"]
     )
+    op.create_table(
+        "time_entries",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("organisation_id", sa.String(64), nullable=False),
+        sa.Column(
+            "patient_id",
+            sa.String(128),
+            sa.ForeignKey("patients.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("user_id", sa.Integer, nullable=False),
+        sa.Column("at", UtcDateTime(), nullable=False),
+        sa.Column("minutes", sa.Integer, nullable=False),
+        sa.Column("interactive", sa.Boolean, nullable=False),
+        sa.Column("note", sa.Text),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+    )
+    op.create_index("ix_time_entries_org_at", "time_entries", ["organisation_id", "at"])
     _refresh_program_summaries()
 
 
@@ -134,6 +153,7 @@ def _refresh_program_summaries() -> None:
 
 def downgrade() -> None:
     for table in (
+        "time_entries",
         "edge_rollups",
         "edge_events",
         "gateway_configs",
