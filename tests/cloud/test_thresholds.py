@@ -14,6 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cloud.alerts import service
+from cloud.alerts.schedule import MissingDataWatch
 from cloud.cli import app as cli
 from cloud.store.models import Alert, AuditEvent, Delivery, Reading, ShadowFinding
 from cloud.store.readings import upsert_readings, wire_reading
@@ -224,3 +225,32 @@ def test_replay_endpoint_matches_the_cli(world: World, tmp_path: Path) -> None:
         headers=world.token(CLIN),
     ).status_code == 409  # fmt: skip
     assert world.get(PATH, CLIN).json()["version"] == 0  # a replay changes nothing
+
+
+def test_missing_data_rules_in_shadow_mode_only_record(world: World) -> None:
+    path = "/api/v1/patients/p-n2/thresholds"
+    r = put(world, CLIN, {"rules": [{"rule_id": "general.hr_stale", "mode": "shadow",
+                                     "expected_interval_s": 60}]}, path)  # fmt: skip
+    assert r.status_code == 200, r.text
+    start = T0 + timedelta(days=3)
+    with world.session() as s, s.begin():
+        upsert_readings(
+            s,
+            [
+                reading_row(f"st-{i}", "p-n2", "dev", 70.0, start + timedelta(minutes=i))
+                for i in range(30)
+            ],
+        )
+    services = world.client.app.state.services  # type: ignore[attr-defined]
+    watch = MissingDataWatch(services.sessions, services.rulebook, channels=["json#0"])
+    last = start + timedelta(minutes=29)
+    changes = watch.run_once(now=last + timedelta(hours=1), since=last)
+    assert changes == []
+    with world.session() as s:
+        shadow = s.scalars(select(ShadowFinding).where(ShadowFinding.patient_id == "p-n2")).all()
+        opened = s.scalars(select(Alert).where(Alert.patient_id == "p-n2")).all()
+    assert [(f.rule_id, f.category, f.priority) for f in shadow] == [
+        ("general.hr_stale", "missing_data", "medium"),
+        ("general.hr_stale", "missing_data", "high"),
+    ]
+    assert opened == []
