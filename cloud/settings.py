@@ -32,11 +32,14 @@ class CloudSettings(BaseSettings):
     ingest_batch_max: int = Field(500, ge=1, le=10_000)
     ingest_flush_s: float = Field(0.05, gt=0)
     ingest_queue_max: int = Field(5_000, ge=10)
+    downlink_enabled: bool | None = None
+    """Publish gateway configs (retained ``…/config``) from this process; default: when ingest
+    runs here."""
     alert_channels: list[str] = Field(default_factory=list)
     """Apprise URLs every alert is sent to, e.g. ``json://127.0.0.1:9000/alerts``."""
     public_url: str = "http://127.0.0.1:8000"
     alert_program: str = "general"
-    """Program whose default rules judge every patient (until per-patient programs exist)."""
+    """Program whose default rules judge a patient who has none (or is not registered)."""
     alert_rules_file: Path | None = None
     """A JSON list of gateway.signal rules used instead of the program's (as ``replay --rules``)."""
     access_token_minutes: int = Field(15, ge=1, le=60)
@@ -58,6 +61,10 @@ class CloudSettings(BaseSettings):
         if len(secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"VG_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
         return self
+
+    @property
+    def publishes_configs(self) -> bool:
+        return self.ingest_enabled if self.downlink_enabled is None else self.downlink_enabled
 
     @property
     def db_url(self) -> str:

@@ -27,13 +27,16 @@ from cloud.alerts.schedule import MissingDataWatch
 from cloud.api import routes
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
+from cloud.downlink import ConfigPublisher
 from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.notifier import Notifier
 from cloud.errors import CloudError, NotAuthenticatedError
 from cloud.ingest.worker import IngestWorker
+from cloud.reports import router as reports_router
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.tenancy import router as tenancy_router
+from cloud.thresholds import router as thresholds_router
 from cloud.trends import router as trends_router
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -49,6 +52,13 @@ class Services:
     ingest: IngestWorker | None
     notifier: Notifier
     watch: MissingDataWatch
+    rulebook: RuleBook
+    downlink: ConfigPublisher | None = None
+
+    def wake_downlink(self) -> None:
+        """Publish the gateway configs a change has just issued."""
+        if self.downlink is not None:
+            self.downlink.wake()
 
 
 def build_services(settings: CloudSettings) -> Services:
@@ -75,7 +85,12 @@ def build_services(settings: CloudSettings) -> Services:
             on_alerts=notifier.wake,
             rulebook=rulebook,
         )
-    return Services(settings, engine, sessions, ingest, notifier, watch)
+    downlink = None
+    if settings.publishes_configs:
+        downlink = ConfigPublisher(
+            settings.mqtt, sessions, client_id=f"{settings.ingest_client_id}-downlink"
+        )
+    return Services(settings, engine, sessions, ingest, notifier, watch, rulebook, downlink)
 
 
 def create_app(settings: CloudSettings | None = None) -> FastAPI:
@@ -89,9 +104,13 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         services.watch.start()
         if services.ingest is not None:
             services.ingest.start()
+        if services.downlink is not None:
+            services.downlink.start()
         try:
             yield
         finally:
+            if services.downlink is not None:
+                services.downlink.stop()
             if services.ingest is not None:
                 services.ingest.stop()
             services.watch.stop()
@@ -105,7 +124,14 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.mount("/metrics", make_asgi_app())
-    for router in (auth_router.router, tenancy_router.router, routes.router, trends_router.router):
+    for router in (
+        auth_router.router,
+        tenancy_router.router,
+        routes.router,
+        trends_router.router,
+        thresholds_router.router,
+        reports_router.router,
+    ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     _error_handlers(app)
 

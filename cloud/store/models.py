@@ -18,8 +18,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
+from cloud.store.edge import EdgeEvent, EdgeRollup
 from cloud.store.quarantine import QuarantinedReading
 from cloud.store.rollups import Rollup
+from cloud.store.rules import GatewayConfigRecord, PatientRuleSet, ShadowFinding
 from cloud.store.tenancy import (
     AuditEvent,
     CareTeamMember,
@@ -31,6 +33,7 @@ from cloud.store.tenancy import (
     RefreshToken,
     User,
 )
+from cloud.store.timelog import TimeEntry
 
 __all__ = [
     "Alert",
@@ -40,15 +43,21 @@ __all__ = [
     "DeadLetter",
     "Delivery",
     "Device",
+    "EdgeEvent",
+    "EdgeRollup",
+    "GatewayConfigRecord",
     "GatewayRecord",
     "Organisation",
     "Pairing",
     "Patient",
+    "PatientRuleSet",
     "Program",
     "QuarantinedReading",
     "Reading",
     "RefreshToken",
     "Rollup",
+    "ShadowFinding",
+    "TimeEntry",
     "User",
 ]
 

@@ -31,6 +31,21 @@ def reading_row(r: wire.Reading, *, gateway_id: str, received_at: datetime) -> d
     }
 
 
+def wire_reading(row: Reading) -> wire.Reading:
+    """A stored reading as the gateway sent it (what replays and exports work on)."""
+    return wire.Reading(
+        id=row.id,
+        patient_id=row.patient_id,
+        device_id=row.device_id,
+        metric=wire.Metric(row.metric),
+        value=row.value,
+        unit=row.unit,
+        ts=row.ts,
+        measurement_id=row.measurement_id,
+        quality=wire.Quality.model_validate({**row.quality, "usable": row.usable}),
+    )
+
+
 def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Insert rows whose id is new; return the ids actually inserted (repeats are skipped)."""
     if not rows:
