@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
+from cloud.store.lifecycle import AlertEvent, Contact, EscalationChain, Message, Task
 from cloud.store.quarantine import QuarantinedReading
 from cloud.store.rollups import Rollup
 from cloud.store.tenancy import (
@@ -34,13 +35,17 @@ from cloud.store.tenancy import (
 
 __all__ = [
     "Alert",
+    "AlertEvent",
     "AuditEvent",
     "Base",
     "CareTeamMember",
+    "Contact",
     "DeadLetter",
     "Delivery",
     "Device",
+    "EscalationChain",
     "GatewayRecord",
+    "Message",
     "Organisation",
     "Pairing",
     "Patient",
@@ -49,6 +54,7 @@ __all__ = [
     "Reading",
     "RefreshToken",
     "Rollup",
+    "Task",
     "User",
 ]
 
@@ -107,6 +113,15 @@ class Alert(Base):
     worst_value: Mapped[float] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer, default=1)
     evidence: Mapped[dict[str, Any]]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[int | None] = mapped_column(Integer)
+    snoozed_until: Mapped[datetime | None]
+    """No one is notified before this time; then the escalation chain starts again."""
+    assigned_to: Mapped[int | None] = mapped_column(Integer)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    """How many steps of the escalation chain have been notified."""
+    escalation_started_at: Mapped[datetime | None]
+    """Step delays count from here (the opening, or the end of a snooze); empty: not yet."""
 
     __table_args__ = (Index("ix_alerts_patient_rule_status", "patient_id", "rule_id", "status"),)
 
@@ -127,6 +142,11 @@ class Delivery(Base):
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    """A care-team member reached on their own contact (escalation); empty for the
+    organisation-wide channels of ``VG_ALERT_CHANNELS`` (``target_index``)."""
+    step: Mapped[int | None] = mapped_column(Integer)
+    """The escalation step this delivery belongs to."""
 
     __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),)
 
