@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alerts.rulebook import RuleBook
-from cloud.store.models import Alert, Delivery, Reading
+from cloud.store.models import Alert, AlertEvent, Delivery, Reading
 from gateway import wire
 from gateway.signal import rules as signal_rules
 from gateway.signal.baseline import BaselineRule, CusumRule
@@ -198,6 +198,10 @@ def apply_finding(
         alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
         alert.last_value = finding.value
         alert.evidence = {**alert.evidence, "all_clear": finding.to_dict()}
+        session.add(
+            AlertEvent(alert_id=alert.id, at=now, action="all_clear", actor_user_id=None,
+                       channel="ingest", detail={"value": finding.value})
+        )  # fmt: skip
         return AlertChange(alert.id, "resolved")
     if alert is not None:
         alert.count += 1
@@ -238,9 +242,15 @@ def _open(session: Session, finding: Finding, *, now: datetime, channels: Sequen
         worst_value=worst,
         count=1,
         evidence=finding.to_dict(),
+        escalation_step=0,
+        escalation_started_at=now,
     )
     session.add(alert)
     session.flush()
+    session.add(
+        AlertEvent(alert_id=alert.id, at=now, action="opened", actor_user_id=None,
+                   channel="ingest", detail={"value": finding.value})
+    )  # fmt: skip
     for index, label in enumerate(channels):
         session.add(
             Delivery(

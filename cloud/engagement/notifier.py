@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
+from urllib.parse import quote
 
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
-from cloud.engagement.channels import Channel, ChannelError, Message
+from cloud.alerts import escalator, links
+from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Message
 from cloud.store.models import Alert, Delivery, Reading
+from cloud.store.tenancy import User
 from gateway.wire import CANONICAL_UNITS, Metric
 
 log = structlog.get_logger(__name__)
@@ -73,7 +76,9 @@ def trend_in_words(session: Session, alert: Alert, *, now: datetime) -> str:
     return text + "."
 
 
-def alert_message(alert: Alert, *, public_url: str, trend: str = "") -> Message:
+def alert_message(
+    alert: Alert, *, public_url: str, trend: str = "", ack_url: str | None = None
+) -> Message:
     """The care-team message: what, how bad, the evidence, where to act. Ids only, no names."""
     unit = unit_of(alert.metric)
     evidence = alert.evidence.get("evidence", {})
@@ -100,20 +105,44 @@ def alert_message(alert: Alert, *, public_url: str, trend: str = "") -> Message:
         f"{latest}.",
         *([trend] if trend else []),
         f"Open the alert: {public_url}/api/v1/alerts/{alert.id}",
+        *([f"Acknowledge: {ack_url}", f"Or reply ACK {alert.id} by SMS."] if ack_url else []),
     ]
     body = "\n".join(lines)
     return Message(title=title, body=body)
 
 
+def contact_url(template: str, address: str) -> str:
+    """An apprise URL for one person from a transport's template (``{address}`` filled in)."""
+    return template.replace("{address}", quote(address, safe="@+"))
+
+
 class Notifier:
-    """A thread that sends pending deliveries; woken when ingest opens an alert."""
+    """A thread that sends pending deliveries; woken when ingest opens an alert.
+
+    Organisation-wide channels (``channels``, ``VG_ALERT_CHANNELS``) get every new alert;
+    escalation steps queue deliveries to people, sent on their contact through the
+    ``transports`` (contact kind → apprise URL template, ``VG_CONTACT_URLS``). With a
+    ``link_key`` each message carries a signed acknowledge link.
+    """
 
     def __init__(
-        self, sessions: sessionmaker[Session], channels: Sequence[Channel], *, public_url: str
+        self,
+        sessions: sessionmaker[Session],
+        channels: Sequence[Channel],
+        *,
+        public_url: str,
+        transports: Mapping[str, str] | None = None,
+        link_key: str | None = None,
+        link_lifetime: timedelta = links.DEFAULT_LIFETIME,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.sessions = sessions
         self.channels = list(channels)
         self.public_url = public_url
+        self.transports = dict(transports or {})
+        self.link_key = link_key
+        self.link_lifetime = link_lifetime
+        self.clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
@@ -138,7 +167,7 @@ class Notifier:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             try:
-                self.deliver_due(now=datetime.now(UTC))
+                self.deliver_due(now=self.clock())
             except Exception:  # a broken database must not kill the notifier; it retries
                 log.exception("notifier.failed")
 
@@ -156,16 +185,50 @@ class Notifier:
                 sent += self._attempt(session, delivery, now=now)
         return sent
 
+    def _ack_url(self, alert: Alert, user_id: int | None, now: datetime) -> str | None:
+        if self.link_key is None:
+            return None
+        token = links.issue_ack_token(
+            alert_id=alert.id,
+            user_id=user_id,
+            key=self.link_key,
+            now=now,
+            lifetime=self.link_lifetime,
+        )
+        return f"{self.public_url}/api/v1/ack?token={token}"
+
+    def _channel_of(self, session: Session, delivery: Delivery) -> Channel | None:
+        """The organisation-wide channel, or the person's contact as a channel."""
+        if delivery.user_id is None:
+            in_range = 0 <= delivery.target_index < len(self.channels)
+            return self.channels[delivery.target_index] if in_range else None
+        user = session.get(User, delivery.user_id)
+        if user is None or not user.is_active:
+            return None
+        contact = escalator.contact_for(session, user, list(self.transports))
+        if contact is None:
+            return None
+        kind, address = contact
+        try:
+            return AppriseChannel(
+                contact_url(self.transports[kind], address), label=delivery.channel
+            )
+        except ChannelError:
+            return None
+
     def _attempt(self, session: Session, delivery: Delivery, *, now: datetime) -> int:
         alert = session.get(Alert, delivery.alert_id)
         delivery.attempts += 1
-        if alert is None or delivery.target_index >= len(self.channels):
+        channel = self._channel_of(session, delivery) if alert is not None else None
+        if alert is None or channel is None:
             delivery.status, delivery.last_error = "failed", "channel no longer configured"
             return 0
-        channel = self.channels[delivery.target_index]
         try:
             trend = trend_in_words(session, alert, now=now)
-            channel.send(alert_message(alert, public_url=self.public_url, trend=trend))
+            ack_url = self._ack_url(alert, delivery.user_id, now)
+            channel.send(
+                alert_message(alert, public_url=self.public_url, trend=trend, ack_url=ack_url)
+            )
         except ChannelError as exc:
             delivery.last_error = str(exc)
             if delivery.attempts >= MAX_ATTEMPTS:
