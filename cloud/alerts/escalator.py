@@ -163,6 +163,9 @@ class EscalationScheduler:
                 .join(Patient, Patient.id == Alert.patient_id)
                 .where(Alert.status == "open")
                 .order_by(Alert.id)
+                # Several API processes each run a scheduler: on PostgreSQL each alert is
+                # judged by one of them at a time (SQLite has one writer anyway).
+                .with_for_update(of=Alert, skip_locked=True)
             ).all()
             for alert, organisation_id in rows:
                 notified += self._escalate(session, alert, organisation_id, now, transports)

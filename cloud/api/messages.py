@@ -117,7 +117,42 @@ def parse_webhook(content_type: str, body: bytes) -> dict[str, str]:
     return out
 
 
-@router.post("/messages/inbound", response_model=InboundResult, tags=["messages"])
+_FORM_FIELDS: Final = {
+    "From": {"type": "string", "maxLength": 254, "example": "+15550100777"},
+    "Body": {"type": "string", "maxLength": MAX_WEBHOOK_BYTES, "example": "2"},
+    "MessageSid": {"type": "string", "maxLength": 254},
+}
+_JSON_FIELDS: Final = {
+    "from": {"type": "string", "maxLength": 254, "example": "+15550100777"},
+    "body": {"type": "string", "maxLength": MAX_WEBHOOK_BYTES, "example": "2"},
+    "id": {"type": "string", "maxLength": 254},
+}
+INBOUND_OPENAPI: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": _FORM_FIELDS, "required": ["From", "Body"]}
+            },
+            "application/json": {
+                "schema": {"type": "object", "properties": _JSON_FIELDS, "required": ["from", "body"]}
+            },
+        },
+    },
+    "parameters": [
+        {"name": "X-VitalGate-Secret", "in": "header", "schema": {"type": "string"}},
+        {"name": "X-VitalGate-Signature", "in": "header", "schema": {"type": "string"},
+         "description": "sha256=<hex HMAC-SHA256 of the raw body with the shared secret>"},
+    ],
+}  # fmt: skip
+
+
+@router.post(
+    "/messages/inbound",
+    response_model=InboundResult,
+    tags=["messages"],
+    openapi_extra=INBOUND_OPENAPI,
+)
 def inbound_webhook(
     request: Request,
     session: SessionDep,
