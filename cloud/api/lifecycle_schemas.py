@@ -118,6 +118,13 @@ class MessagePublic(BaseModel):
     at: datetime
 
 
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Annotated[str, Field(min_length=1, max_length=1600)]
+    """Plain language; at most ten SMS segments."""
+
+
 class TaskPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -18,11 +18,12 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 
-from cloud.api.alert_actions import ClockDep
+from cloud.api.alert_actions import ClockDep, TransportsDep
 from cloud.api.lifecycle_schemas import (
     ContactCreate,
     ContactPublic,
     InboundResult,
+    MessageCreate,
     MessagePublic,
     TaskComplete,
     TaskPublic,
@@ -40,7 +41,7 @@ from cloud.errors import (
     NotFoundError,
 )
 from cloud.settings import CloudSettings
-from cloud.store.models import Contact, Message, Task
+from cloud.store.models import Contact, Delivery, Message, Task
 from cloud.store.tenancy import User
 
 router = APIRouter()
@@ -205,6 +206,66 @@ def patient_thread(
     rows = paginate(session, stmt, page, response)
     audit_read(session, principal, request, patient_id=patient.id, rows=len(rows))
     return rows
+
+
+class OptedOutError(ConflictError):
+    code = "opted_out"
+
+
+class NoContactError(ConflictError):
+    code = "no_contact"
+
+
+@router.post(
+    "/patients/{patient_id}/messages",
+    response_model=MessagePublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["messages"],
+)
+def message_patient(
+    patient_id: IdPath,
+    body: MessageCreate,
+    principal: StaffUser,
+    session: SessionDep,
+    request: Request,
+    *,
+    clock: ClockDep,
+    transports: TransportsDep,
+) -> Message:
+    """Send the patient a message on their preferred contact (queued; retried). A patient who
+    replied STOP on every address is not messaged."""
+    patient = get_patient(session, principal, patient_id)
+    contacts = session.scalars(
+        select(Contact)
+        .where(Contact.patient_id == patient.id, Contact.kind.in_(transports))
+        .order_by(Contact.rank, Contact.id)
+    ).all()
+    usable = [c for c in contacts if not c.opted_out]
+    if not usable:
+        if contacts:
+            raise OptedOutError(f"patient {patient.id!r} opted out of messages (STOP)")
+        raise NoContactError(
+            f"patient {patient.id!r} has no contact VitalGate can send to; add one first"
+        )
+    contact, now = usable[0], clock()
+    message = Message(
+        organisation_id=patient.organisation_id, patient_id=patient.id,
+        user_id=principal.user_id, direction="outbound", channel=contact.kind,
+        address=contact.address, body=body.body, intent=None, outcome="queued", alert_id=None,
+        provider_id=None, at=now,
+    )  # fmt: skip
+    session.add(message)
+    session.flush()
+    session.add(
+        Delivery(
+            alert_id=None, message_id=message.id, channel=f"{contact.kind}:patient",
+            target_index=-1, status="pending", attempts=0, created_at=now, next_attempt_at=now,
+        )
+    )  # fmt: skip
+    audit_read(session, principal, request, patient_id=patient.id, rows=1)
+    session.refresh(message)
+    request.app.state.services.notifier.wake()
+    return message
 
 
 # ------------------------------------------------------------------ worklist

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import metrics
 from cloud.alerts import escalator, links
 from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Message
-from cloud.store.models import Alert, Delivery, Reading
+from cloud.store.models import Alert, Contact, Delivery, Reading
+from cloud.store.models import Message as ThreadMessage
 from cloud.store.tenancy import User
 from gateway.wire import CANONICAL_UNITS, Metric
 
@@ -197,6 +198,15 @@ class Notifier:
         )
         return f"{self.public_url}/api/v1/ack?token={token}"
 
+    def _personal(self, kind: str, address: str, label: str) -> Channel | None:
+        template = self.transports.get(kind)
+        if template is None:
+            return None
+        try:
+            return AppriseChannel(contact_url(template, address), label=label)
+        except ChannelError:
+            return None
+
     def _channel_of(self, session: Session, delivery: Delivery) -> Channel | None:
         """The organisation-wide channel, or the person's contact as a channel."""
         if delivery.user_id is None:
@@ -206,39 +216,80 @@ class Notifier:
         if user is None or not user.is_active:
             return None
         contact = escalator.contact_for(session, user, list(self.transports))
-        if contact is None:
-            return None
-        kind, address = contact
-        try:
-            return AppriseChannel(
-                contact_url(self.transports[kind], address), label=delivery.channel
-            )
-        except ChannelError:
-            return None
+        return None if contact is None else self._personal(*contact, delivery.channel)
 
-    def _attempt(self, session: Session, delivery: Delivery, *, now: datetime) -> int:
-        alert = session.get(Alert, delivery.alert_id)
-        delivery.attempts += 1
+    def _compose(
+        self, session: Session, delivery: Delivery, *, now: datetime
+    ) -> tuple[Channel, Message] | str:
+        """The channel and the message of a delivery, or why it cannot be sent."""
+        if delivery.message_id is not None:
+            row = session.get(ThreadMessage, delivery.message_id)
+            if row is None:
+                return "message deleted"
+            if patient_opted_out(session, row):
+                return "the patient opted out of this address"
+            channel = self._personal(row.channel, row.address, delivery.channel)
+            if channel is None:
+                return "channel no longer configured"
+            return channel, Message(title=PATIENT_MESSAGE_TITLE, body=row.body)
+        alert = session.get(Alert, delivery.alert_id) if delivery.alert_id is not None else None
         channel = self._channel_of(session, delivery) if alert is not None else None
         if alert is None or channel is None:
-            delivery.status, delivery.last_error = "failed", "channel no longer configured"
+            return "channel no longer configured"
+        trend = trend_in_words(session, alert, now=now)
+        ack_url = self._ack_url(alert, delivery.user_id, now)
+        return channel, alert_message(
+            alert, public_url=self.public_url, trend=trend, ack_url=ack_url
+        )
+
+    def _attempt(self, session: Session, delivery: Delivery, *, now: datetime) -> int:
+        delivery.attempts += 1
+        composed = self._compose(session, delivery, now=now)
+        if isinstance(composed, str):
+            delivery.status, delivery.last_error = "failed", composed
+            self._message_outcome(session, delivery, "failed")
             return 0
+        channel, message = composed
+        ids = {"alert_id": delivery.alert_id, "message_id": delivery.message_id}
         try:
-            trend = trend_in_words(session, alert, now=now)
-            ack_url = self._ack_url(alert, delivery.user_id, now)
-            channel.send(
-                alert_message(alert, public_url=self.public_url, trend=trend, ack_url=ack_url)
-            )
+            channel.send(message)
         except ChannelError as exc:
             delivery.last_error = str(exc)
             if delivery.attempts >= MAX_ATTEMPTS:
                 delivery.status = "failed"
+                self._message_outcome(session, delivery, "failed")
                 metrics.DELIVERIES.labels(status="failed").inc()
-                log.error("delivery.failed", alert_id=alert.id, channel=channel.label)
+                log.error("delivery.failed", channel=channel.label, **ids)
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=retry_delay_s(delivery.attempts))
             return 0
         delivery.status, delivery.sent_at = "sent", now
+        self._message_outcome(session, delivery, "sent")
         metrics.DELIVERIES.labels(status="sent").inc()
-        log.info("delivery.sent", alert_id=alert.id, channel=channel.label)
+        log.info("delivery.sent", channel=channel.label, **ids)
         return 1
+
+    @staticmethod
+    def _message_outcome(session: Session, delivery: Delivery, outcome: str) -> None:
+        if delivery.message_id is not None:
+            row = session.get(ThreadMessage, delivery.message_id)
+            if row is not None:
+                row.outcome = outcome
+
+
+PATIENT_MESSAGE_TITLE: Final = "A message from your care team"
+
+
+def patient_opted_out(session: Session, row: ThreadMessage) -> bool:
+    """Whether the patient has opted this address out (STOP) since the message was queued."""
+    return (
+        session.scalars(
+            select(Contact.id).where(
+                Contact.patient_id == row.patient_id,
+                Contact.kind == row.channel,
+                Contact.address == row.address,
+                Contact.opted_out.is_(True),
+            )
+        ).first()
+        is not None
+    )

@@ -127,12 +127,16 @@ class Alert(Base):
 
 
 class Delivery(Base):
-    """One attempt-tracked delivery of an alert to one channel (the notifier's outbox)."""
+    """One attempt-tracked delivery of an alert, or of a message to a patient, to one channel
+    (the notifier's outbox)."""
 
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    """The alert this delivery tells about; empty for a message to a patient."""
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    """A care-team message to a patient (``messages``), sent on the patient's contact."""
     channel: Mapped[str] = mapped_column(String(64))
     """The channel's scheme and index (``json#0``); never the URL, which may hold credentials."""
     target_index: Mapped[int] = mapped_column(Integer)

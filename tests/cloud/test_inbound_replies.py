@@ -18,6 +18,8 @@ from sqlalchemy import select
 
 from cloud.store.models import Alert, Contact, Message
 from tests.fixtures.api import World, running_world
+from tests.fixtures.waiting import wait_until
+from tests.fixtures.webhook import WebhookReceiver
 
 INBOUND = "/api/v1/messages/inbound"
 WEBHOOK_SECRET = "inbound-secret-shared-with-the-sms-provider"
@@ -31,12 +33,14 @@ PATIENT_PHONE, COORD_PHONE = "+44 7700 900123", "+44 7700 900999"
 
 
 @pytest.fixture
-def mw(db_url: str, tmp_path: Path) -> Iterator[World]:
+def mw(db_url: str, tmp_path: Path, webhook: WebhookReceiver) -> Iterator[World]:
+    """Patients are texted through an SMS provider stand-in: the test's webhook receiver."""
     with running_world(
         db_url,
         tmp_path / "cloud",
         inbound_secret=SecretStr(WEBHOOK_SECRET),
         escalation_interval_s=300,
+        contact_urls={"sms": f"json://127.0.0.1:{webhook.port}/sms/{{address}}"},
     ) as world:
         for body in (
             {"patient_id": "p-n1", "kind": "sms", "address": PATIENT_PHONE},
@@ -244,3 +248,38 @@ def test_threads_and_contacts_are_scoped(mw: World) -> None:
     refused(
         mw.client.post("/api/v1/contacts", json=bad[0], headers=mw.token(CLIN)), 403, "forbidden"
     )
+
+
+def test_the_care_team_messages_a_patient_unless_they_opted_out(
+    mw: World, webhook: WebhookReceiver
+) -> None:
+    path = "/api/v1/patients/p-n1/messages"
+    text = "Hello, this is your care team: please call us back today."
+    r = mw.client.post(path, json={"body": text}, headers=mw.token(COORD))
+    assert r.status_code == 202, r.text
+    assert (r.json()["direction"], r.json()["outcome"]) == ("outbound", "queued")
+    [sent] = wait_until(lambda: list(webhook.received), what="the SMS at the provider")
+    assert sent["path"] == "/sms/+447700900123"
+    assert sent["body"]["message"] == text
+    wait_until(
+        lambda: mw.get(path, CLIN).json()[0]["outcome"] == "sent", what="the message marked sent"
+    )
+    sms(mw, PATIENT_PHONE, "STOP")
+    refused(mw.client.post(path, json={"body": "again"}, headers=mw.token(COORD)), 409, "opted_out")
+    refused(
+        mw.client.post(
+            "/api/v1/patients/p-n2/messages", json={"body": "hi"}, headers=mw.token(CLIN)
+        ),
+        409,
+        "no_contact",
+    )
+    refused(
+        mw.client.post(path, json={"body": ""}, headers=mw.token(COORD)), 422, "invalid_request"
+    )
+    refused(mw.client.post(path, json={"body": "hi"}, headers=mw.token(PAT)), 403, "forbidden")
+    refused(
+        mw.client.post(path, json={"body": "hi"}, headers=mw.token("clin@south.test")),
+        404,
+        "not_found",
+    )
+    assert len(webhook.received) == 1

@@ -31,9 +31,6 @@ def upgrade() -> None:
         batch.add_column(sa.Column("escalation_started_at", UtcDateTime()))
     with op.batch_alter_table("alerts") as batch:
         batch.alter_column("escalation_step", server_default=None)
-    with op.batch_alter_table("deliveries") as batch:
-        batch.add_column(sa.Column("user_id", sa.Integer))
-        batch.add_column(sa.Column("step", sa.Integer))
     op.create_table(
         "alert_events",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -103,6 +100,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_messages_organisation_id", "messages", ["organisation_id"])
     op.create_index("ix_messages_patient_at", "messages", ["patient_id", "at"])
+    with op.batch_alter_table("deliveries") as batch:
+        batch.add_column(sa.Column("user_id", sa.Integer))
+        batch.add_column(sa.Column("step", sa.Integer))
+        batch.add_column(sa.Column("message_id", sa.Integer))
+        batch.create_foreign_key(
+            "fk_deliveries_message_id", "messages", ["message_id"], ["id"], ondelete="CASCADE"
+        )
+        batch.alter_column("alert_id", existing_type=sa.Integer, nullable=True)
     op.create_table(
         "tasks",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -131,11 +136,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("tasks", "messages", "contacts", "escalation_chains", "alert_events"):
-        op.drop_table(table)
+    op.execute("DELETE FROM deliveries WHERE alert_id IS NULL")
     with op.batch_alter_table("deliveries") as batch:
+        batch.alter_column("alert_id", existing_type=sa.Integer, nullable=False)
+        batch.drop_constraint("fk_deliveries_message_id", type_="foreignkey")
+        batch.drop_column("message_id")
         batch.drop_column("step")
         batch.drop_column("user_id")
+    for table in ("tasks", "messages", "contacts", "escalation_chains", "alert_events"):
+        op.drop_table(table)
     with op.batch_alter_table("alerts") as batch:
         for column in (
             "escalation_started_at",
