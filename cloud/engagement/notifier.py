@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import metrics
 from cloud.alerts import escalator, links
 from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Message
-from cloud.store.models import Alert, Contact, Delivery, Reading
+from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Reading
 from cloud.store.models import Message as ThreadMessage
 from cloud.store.tenancy import User
 from gateway.wire import CANONICAL_UNITS, Metric
@@ -258,6 +258,7 @@ class Notifier:
             if delivery.attempts >= MAX_ATTEMPTS:
                 delivery.status = "failed"
                 self._message_outcome(session, delivery, "failed")
+                _surface_on_alert(session, delivery, now=now)
                 metrics.DELIVERIES.labels(status="failed").inc()
                 log.error("delivery.failed", channel=channel.label, **ids)
             else:
@@ -278,6 +279,20 @@ class Notifier:
 
 
 PATIENT_MESSAGE_TITLE: Final = "A message from your care team"
+
+
+def _surface_on_alert(session: Session, delivery: Delivery, *, now: datetime) -> None:
+    """A person the chain could not reach shows in the alert's history, for whoever looks."""
+    if delivery.alert_id is None:
+        return
+    session.add(
+        AlertEvent(
+            alert_id=delivery.alert_id, at=now, action="delivery_failed", actor_user_id=None,
+            channel=delivery.channel.split(":", 1)[0].split("#", 1)[0][:32],
+            detail={"user_id": delivery.user_id, "step": delivery.step,
+                    "attempts": delivery.attempts, "channel": delivery.channel},
+        )
+    )  # fmt: skip
 
 
 def patient_opted_out(session: Session, row: ThreadMessage) -> bool:
