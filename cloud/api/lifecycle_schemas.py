@@ -10,6 +10,16 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from cloud.api.params import _utc
 
 UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: refuse it as bad input rather than fail."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+Note = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)]
 UserId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Priority = Literal["high", "medium", "low"]
 MAX_SNOOZE_MINUTES = 7 * 24 * 60
@@ -39,7 +49,7 @@ class AssignRequest(BaseModel):
 class ResolveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Annotated[str, Field(max_length=2000)] | None = None
+    note: Note | None = None
 
 
 class AlertEventPublic(BaseModel):
@@ -121,7 +131,7 @@ class MessagePublic(BaseModel):
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: Annotated[str, Field(min_length=1, max_length=1600)]
+    body: Annotated[str, Field(min_length=1, max_length=1600), AfterValidator(_no_nul)]
     """Plain language; at most ten SMS segments."""
 
 
@@ -143,7 +153,7 @@ class TaskPublic(BaseModel):
 class TaskComplete(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Annotated[str, Field(max_length=2000)] | None = None
+    note: Note | None = None
 
 
 class ContactCreate(BaseModel):
@@ -152,7 +162,7 @@ class ContactCreate(BaseModel):
     patient_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")] | None = None
     user_id: UserId | None = None
     kind: Literal["email", "sms"]
-    address: Annotated[str, Field(min_length=3, max_length=254)]
+    address: Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_no_nul)]
     rank: Annotated[int, Field(ge=0, le=100)] = 0
 
     @model_validator(mode="after")

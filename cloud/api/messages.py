@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from cloud.api.alert_actions import ClockDep, TransportsDep
 from cloud.api.lifecycle_schemas import (
@@ -47,6 +48,7 @@ from cloud.store.tenancy import User
 router = APIRouter()
 
 MAX_WEBHOOK_BYTES: Final = 16_384
+LIMITS: Final = {"from": 254, "body": MAX_WEBHOOK_BYTES, "id": 128}
 FIELDS: Final = {
     "from": ("from", "From", "sender", "msisdn"),
     "body": ("body", "Body", "text"),
@@ -110,10 +112,10 @@ def parse_webhook(content_type: str, body: bytes) -> dict[str, str]:
             if name == "id":
                 continue
             raise InvalidRequestError(f"the webhook has no '{name}'")
-        if not isinstance(value, str) or len(value) > (
-            MAX_WEBHOOK_BYTES if name == "body" else 254
-        ):
-            raise InvalidRequestError(f"'{name}' must be a string of reasonable length")
+        if not isinstance(value, str) or len(value) > LIMITS[name]:
+            raise InvalidRequestError(f"'{name}' must be a string of at most {LIMITS[name]}")
+        if "\x00" in value:
+            raise InvalidRequestError(f"'{name}' must not contain NUL characters")
         out[name] = value
     return out
 
@@ -121,12 +123,12 @@ def parse_webhook(content_type: str, body: bytes) -> dict[str, str]:
 _FORM_FIELDS: Final = {
     "From": {"type": "string", "maxLength": 254, "example": "+15550100777"},
     "Body": {"type": "string", "maxLength": MAX_WEBHOOK_BYTES, "example": "2"},
-    "MessageSid": {"type": "string", "maxLength": 254},
+    "MessageSid": {"type": "string", "maxLength": 128},
 }
 _JSON_FIELDS: Final = {
     "from": {"type": "string", "maxLength": 254, "example": "+15550100777"},
     "body": {"type": "string", "maxLength": MAX_WEBHOOK_BYTES, "example": "2"},
-    "id": {"type": "string", "maxLength": 254},
+    "id": {"type": "string", "maxLength": 128},
 }
 INBOUND_OPENAPI: Final[dict[str, Any]] = {
     "requestBody": {
@@ -172,9 +174,17 @@ def inbound_webhook(
             provider_id=fields.get("id") or None,
             now=clock(),
         )
+        session.commit()
     except inbound.BadAddressError as exc:
         raise InvalidRequestError(str(exc)) from exc
-    session.commit()
+    except IntegrityError:  # the provider's retry raced the first delivery: it won
+        session.rollback()
+        seen = session.scalars(
+            select(Message).where(Message.provider_id == fields.get("id"))
+        ).first()
+        if seen is None:
+            raise
+        return InboundResult(status="duplicate", message_id=seen.id, intent=seen.intent)
     return InboundResult(
         status=outcome.status,
         message_id=outcome.message_id,

@@ -197,10 +197,12 @@ def test_a_coordinator_acknowledges_by_sms(mw: World) -> None:
         ("application/x-www-form-urlencoded", b"From=not-a-number&Body=2"),
         ("text/plain", b"From=+447700900123&Body=2"),
         ("application/json", b'{"from": "+447700900123", "body": "' + b"x" * 20_000 + b'"}'),
+        ("application/json", b'{"from": "+447700900123", "body": "a\\u0000b"}'),
+        ("application/x-www-form-urlencoded", b"From=%2B447700900123&Body=2&MessageSid=" + b"S" * 129),
     ],
     ids=[
         "no-from", "no-body", "bad-json", "json-array", "number-from", "null-body",
-        "bad-utf8", "not-an-address", "text-plain", "too-long",
+        "bad-utf8", "not-an-address", "text-plain", "too-long", "nul", "long-id",
     ],
 )  # fmt: skip
 def test_malformed_webhooks_are_refused(mw: World, content_type: str, raw: bytes) -> None:
