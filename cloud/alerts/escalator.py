@@ -161,7 +161,9 @@ class EscalationScheduler:
             rows = session.execute(
                 select(Alert, Patient.organisation_id)
                 .join(Patient, Patient.id == Alert.patient_id)
-                .where(Alert.status == "open")
+                # Alerts from before escalation existed (no start) are escalated by hand
+                # only: an upgrade must not page everyone about last month's alerts.
+                .where(Alert.status == "open", Alert.escalation_started_at.is_not(None))
                 .order_by(Alert.id)
                 # Several API processes each run a scheduler: on PostgreSQL each alert is
                 # judged by one of them at a time (SQLite has one writer anyway).
@@ -200,8 +202,6 @@ class EscalationScheduler:
         for index in due:
             notify_step(session, alert, index, chain[index], now=now, transports=transports)
             alert.escalation_step = index + 1
-        if due and alert.escalation_started_at is None:
-            alert.escalation_started_at = started
         return [(alert.id, i) for i in due]
 
     def start(self) -> None:

@@ -65,11 +65,16 @@ def events(world: World, alert_id: int) -> list[tuple[str, int | None, str]]:
 
 
 class Scheduler:
-    """The world's escalation scheduler, reporting the steps it notified for one alert."""
+    """The world's escalation scheduler, reporting the steps it notified for one alert
+    (whose chain starts when it opened, as ingest starts it)."""
 
     def __init__(self, world: World, alert: int) -> None:
         self.inner = world.client.app.state.services.escalation  # type: ignore[attr-defined]
         self.alert = alert
+        with world.session() as s, s.begin():
+            row = s.get(Alert, alert)
+            assert row is not None
+            row.escalation_started_at = row.opened_at
 
     def run_once(self, *, now: Any) -> list[tuple[int, int]]:
         return [(a, step) for a, step in self.inner.run_once(now=now) if a == self.alert]
@@ -367,3 +372,9 @@ def test_bad_links_are_refused(lw: World) -> None:
     refused(lw.client.post("/api/v1/ack", data={"token": south_link}), 404, "not_found")
     with lw.session() as s:
         assert s.get(Alert, alert).status == "open"  # type: ignore[union-attr]
+
+
+def test_alerts_from_before_escalation_existed_are_not_escalated_on_upgrade(lw: World) -> None:
+    inner = lw.client.app.state.services.escalation  # type: ignore[attr-defined]
+    assert inner.run_once(now=T0 + timedelta(days=30)) == []  # the seeded alerts have no start
+    assert post(lw, f"/api/v1/alerts/{lw.alerts['p-n1']}/escalate", COORD).status_code == 200

@@ -1,5 +1,10 @@
 """Alert lifecycle: acknowledgement, snooze, assignment and escalation on alerts; the alert
-history; escalation chains; contacts; the message thread and the worklist.
+history; escalation chains; contacts; the message thread and the worklist. Deliveries may
+carry a message to a patient instead of an alert.
+
+Alerts opened before this revision keep an empty ``escalation_started_at``: the scheduler
+leaves them alone (an upgrade must not page everyone about old alerts); ``/escalate`` still
+works on them.
 
 Revision ID: 0005
 Revises: 0004
