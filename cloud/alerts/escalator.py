@@ -63,9 +63,10 @@ def recipients(session: Session, patient: Patient, step: Step) -> list[User]:
     )
 
 
-def contact_for(session: Session, user: User, transports: Sequence[str]) -> tuple[str, str] | None:
-    """(kind, address) of the user's preferred usable contact, or their login e-mail."""
-    contact = session.scalars(
+def contacts_for(session: Session, user: User, transports: Sequence[str]) -> list[tuple[str, str]]:
+    """(kind, address) of the user's usable contacts, preferred first; their login e-mail
+    last when they have no e-mail contact of their own."""
+    rows = session.scalars(
         select(Contact)
         .where(
             Contact.user_id == user.id,
@@ -73,12 +74,17 @@ def contact_for(session: Session, user: User, transports: Sequence[str]) -> tupl
             Contact.opted_out.is_(False),
         )
         .order_by(Contact.rank, Contact.id)
-    ).first()
-    if contact is not None:
-        return contact.kind, contact.address
-    if "email" in transports:
-        return "email", user.email
-    return None
+    ).all()
+    out = [(c.kind, c.address) for c in rows]
+    if "email" in transports and all(kind != "email" for kind, _ in out):
+        out.append(("email", user.email))
+    return out
+
+
+def contact_for(session: Session, user: User, transports: Sequence[str]) -> tuple[str, str] | None:
+    """The user's preferred usable contact, or None."""
+    found = contacts_for(session, user, transports)
+    return found[0] if found else None
 
 
 def notify_step(

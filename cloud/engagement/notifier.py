@@ -215,8 +215,10 @@ class Notifier:
         user = session.get(User, delivery.user_id)
         if user is None or not user.is_active:
             return None
-        contact = escalator.contact_for(session, user, list(self.transports))
-        return None if contact is None else self._personal(*contact, delivery.channel)
+        kind = delivery.channel.split(":", 1)[0]
+        contacts = escalator.contacts_for(session, user, list(self.transports))
+        address = next((a for k, a in contacts if k == kind), None)
+        return None if address is None else self._personal(kind, address, delivery.channel)
 
     def _compose(
         self, session: Session, delivery: Delivery, *, now: datetime
@@ -258,7 +260,9 @@ class Notifier:
             if delivery.attempts >= MAX_ATTEMPTS:
                 delivery.status = "failed"
                 self._message_outcome(session, delivery, "failed")
-                _surface_on_alert(session, delivery, now=now)
+                _surface_on_alert(
+                    session, delivery, now=now, fallback=self._fall_back(session, delivery, now=now)
+                )
                 metrics.DELIVERIES.labels(status="failed").inc()
                 log.error("delivery.failed", channel=channel.label, **ids)
             else:
@@ -269,6 +273,36 @@ class Notifier:
         metrics.DELIVERIES.labels(status="sent").inc()
         log.info("delivery.sent", channel=channel.label, **ids)
         return 1
+
+    def _fall_back(self, session: Session, delivery: Delivery, *, now: datetime) -> str | None:
+        """After a person's channel failed for good, queue their next contact not yet tried
+        for this step; its label, or None when every one has been tried."""
+        if delivery.user_id is None or delivery.alert_id is None:
+            return None
+        user = session.get(User, delivery.user_id)
+        if user is None:
+            return None
+        tried = set(
+            session.scalars(
+                select(Delivery.channel).where(
+                    Delivery.alert_id == delivery.alert_id,
+                    Delivery.user_id == delivery.user_id,
+                    Delivery.step == delivery.step,
+                )
+            )
+        )
+        for kind, _ in escalator.contacts_for(session, user, list(self.transports)):
+            label = f"{kind}:user#{user.id}"
+            if label not in tried:
+                session.add(
+                    Delivery(
+                        alert_id=delivery.alert_id, channel=label, target_index=-1,
+                        status="pending", attempts=0, created_at=now, next_attempt_at=now,
+                        user_id=user.id, step=delivery.step,
+                    )
+                )  # fmt: skip
+                return label
+        return None
 
     @staticmethod
     def _message_outcome(session: Session, delivery: Delivery, outcome: str) -> None:
@@ -281,7 +315,9 @@ class Notifier:
 PATIENT_MESSAGE_TITLE: Final = "A message from your care team"
 
 
-def _surface_on_alert(session: Session, delivery: Delivery, *, now: datetime) -> None:
+def _surface_on_alert(
+    session: Session, delivery: Delivery, *, now: datetime, fallback: str | None
+) -> None:
     """A person the chain could not reach shows in the alert's history, for whoever looks."""
     if delivery.alert_id is None:
         return
@@ -290,7 +326,8 @@ def _surface_on_alert(session: Session, delivery: Delivery, *, now: datetime) ->
             alert_id=delivery.alert_id, at=now, action="delivery_failed", actor_user_id=None,
             channel=delivery.channel.split(":", 1)[0].split("#", 1)[0][:32],
             detail={"user_id": delivery.user_id, "step": delivery.step,
-                    "attempts": delivery.attempts, "channel": delivery.channel},
+                    "attempts": delivery.attempts, "channel": delivery.channel,
+                    "fallback": fallback},
         )
     )  # fmt: skip
 

@@ -16,9 +16,10 @@ from cloud.alerts.escalator import EscalationScheduler
 from cloud.engagement.inbound import BadAddressError, normalise
 from cloud.engagement.notifier import MAX_ATTEMPTS, Notifier
 from cloud.store.db import make_engine, migrate, session_factory
-from cloud.store.models import Alert, AlertEvent, Delivery
+from cloud.store.models import Alert, AlertEvent, Contact, Delivery
 from cloud.store.tenancy import CareTeamMember, Organisation, Patient, Role, User
 from tests.fixtures.net import free_port
+from tests.fixtures.smtp import SmtpServer
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -89,7 +90,33 @@ def test_a_person_the_chain_cannot_reach_is_in_the_alerts_history(
         assert (d.status, d.user_id, d.step, d.attempts) == ("failed", 1, 0, MAX_ATTEMPTS)
     failed = history(sessions, alert)[-1]
     assert (failed.action, failed.channel) == ("delivery_failed", "email")
-    assert failed.detail["user_id"] == 1
+    assert (failed.detail["user_id"], failed.detail["fallback"]) == (1, None)
+
+
+def test_a_channel_that_stays_down_falls_back_to_the_next_contact(
+    sessions: sessionmaker[Session], smtp: SmtpServer
+) -> None:
+    dead_sms = f"json://127.0.0.1:{free_port()}/sms/{{address}}"
+    notifier, scheduler = stack(
+        sessions, {"sms": dead_sms, "email": smtp.apprise_url(to="{address}")}
+    )
+    with sessions.begin() as s:  # the coordinator prefers SMS; their login e-mail is next
+        s.add(Contact(organisation_id="org", user_id=1, kind="sms", address="+15550100001",
+                      rank=0, opted_out=False, created_at=NOW))  # fmt: skip
+    alert = open_alert(sessions)
+    scheduler.run_once(now=NOW)
+    now = NOW
+    for _ in range(MAX_ATTEMPTS):
+        assert notifier.deliver_due(now=now) == 0
+        now += timedelta(minutes=5)
+    assert notifier.deliver_due(now=now) == 1
+    [mail] = smtp.received()
+    assert mail["To"] == "u1@org.test"
+    with sessions() as s:
+        log = [(d.channel, d.status) for d in s.scalars(select(Delivery).order_by(Delivery.id))]
+    assert log == [("sms:user#1", "failed"), ("email:user#1", "sent")]
+    failed = history(sessions, alert)[-1]
+    assert (failed.action, failed.detail["fallback"]) == ("delivery_failed", "email:user#1")
 
 
 def test_nobody_reachable_and_device_alerts(sessions: sessionmaker[Session]) -> None:
