@@ -38,6 +38,19 @@ class CloudSettings(BaseSettings):
     alert_channels: list[str] = Field(default_factory=list)
     """Apprise URLs every alert is sent to, e.g. ``json://127.0.0.1:9000/alerts``."""
     public_url: str = "http://127.0.0.1:8000"
+    contact_urls: dict[str, str] = Field(default_factory=dict)
+    """How to reach a person on each kind of contact: an apprise URL template per kind, with
+    ``{address}`` for the person's address, e.g. ``{"email":
+    "mailtos://user:pass@smtp.example.org?from=alerts@clinic.example&to={address}"}``.
+    Escalation steps reach people through these."""
+    escalation_interval_s: float = Field(5.0, gt=0, le=300)
+    """How often the escalation scheduler looks for due steps."""
+    ack_link_hours: int = Field(24, ge=1, le=24 * 14)
+    """How long an e-mailed acknowledge link works."""
+    inbound_secret: SecretStr | None = None
+    """Shared secret of the inbound-reply webhook (``POST /api/v1/messages/inbound``): the
+    provider sends it in ``X-VitalGate-Secret`` or signs the body with it (HMAC-SHA256 in
+    ``X-VitalGate-Signature: sha256=<hex>``). Unset: the webhook refuses every request."""
     alert_program: str = "general"
     """Program whose default rules judge a patient who has none (or is not registered)."""
     alert_rules_file: Path | None = None

@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cloud.alerts.service import AlertChange, open_alert_of, queue_deliveries
+from cloud.alerts.service import AlertChange, add_opened, open_alert_of, resolve_all_clear
 from cloud.store.models import Alert, GatewayRecord
 from cloud.store.tenancy import Device, Pairing
 from gateway import wire
@@ -71,16 +71,7 @@ def _open(
         count=1,
         evidence=evidence,
     )
-    session.add(alert)
-    session.flush()
-    queue_deliveries(session, alert, channels=channels, now=now)
-    return alert
-
-
-def _resolve(alert: Alert, *, now: datetime, evidence: dict[str, Any]) -> AlertChange:
-    alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
-    alert.evidence = {**alert.evidence, "all_clear": evidence}
-    return AlertChange(alert.id, "resolved")
+    return add_opened(session, alert, now=now, channels=channels, channel="edge")
 
 
 def _edge_note(event: wire.Event, gateway_id: str) -> dict[str, Any]:
@@ -103,7 +94,13 @@ def device_event(
     alert = open_alert_of(session, event.patient_id, rule_id)
     note = _edge_note(event, gateway_id)
     if event.kind is wire.EventKind.ALL_CLEAR:
-        return None if alert is None else _resolve(alert, now=now, evidence=note)
+        return (
+            None
+            if alert is None
+            else resolve_all_clear(
+                session, alert, now=now, value=None, evidence=note, channel="edge"
+            )
+        )
     value = float(event.value) if event.value is not None else 0.0
     if alert is not None:
         alert.count += 1
@@ -256,7 +253,11 @@ def gateway_states(
             note = {"gateway_id": gateway_id, "ts": status.ts.isoformat(), "state": status.state}
             if not offline:
                 if alert is not None:
-                    changes.append(_resolve(alert, now=now, evidence=note))
+                    changes.append(
+                        resolve_all_clear(
+                            session, alert, now=now, value=None, evidence=note, channel="edge"
+                        )
+                    )
                 continue
             if alert is not None:
                 continue

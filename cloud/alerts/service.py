@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alerts.rulebook import RuleBook
-from cloud.store.models import Alert, Delivery, Reading, ShadowFinding
+from cloud.store.models import Alert, AlertEvent, Delivery, Reading, ShadowFinding
 from gateway import wire
 from gateway.signal import rules as signal_rules
 from gateway.signal.baseline import BaselineRule, CusumRule
@@ -199,10 +199,10 @@ def apply_finding(
     if finding.kind is FindingKind.ALL_CLEAR:
         if alert is None:
             return None
-        alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
-        alert.last_value = finding.value
-        alert.evidence = {**alert.evidence, "all_clear": finding.to_dict()}
-        return AlertChange(alert.id, "resolved")
+        return resolve_all_clear(
+            session, alert, now=now, value=finding.value, evidence=finding.to_dict(),
+            channel="ingest",
+        )  # fmt: skip
     if alert is not None:
         if finding.id in alert.evidence.get("edge_event_ids", ()):
             # The gateway reported this very episode first (it was offline): one alert.
@@ -270,10 +270,38 @@ def _open(session: Session, finding: Finding, *, now: datetime, channels: Sequen
         count=1,
         evidence={**finding.to_dict(), "finding_id": finding.id},
     )
+    return add_opened(session, alert, now=now, channels=channels, channel="ingest")
+
+
+def add_opened(
+    session: Session, alert: Alert, *, now: datetime, channels: Sequence[str], channel: str
+) -> Alert:
+    """Store a new alert, its ``opened`` history entry and its deliveries; start escalation."""
+    alert.escalation_step, alert.escalation_started_at = 0, now
     session.add(alert)
     session.flush()
+    session.add(
+        AlertEvent(alert_id=alert.id, at=now, action="opened", actor_user_id=None,
+                   channel=channel, detail={"value": alert.first_value})
+    )  # fmt: skip
     queue_deliveries(session, alert, channels=channels, now=now)
     return alert
+
+
+def resolve_all_clear(
+    session: Session, alert: Alert, *, now: datetime, value: float | None,
+    evidence: dict[str, Any], channel: str,
+) -> AlertChange:  # fmt: skip
+    """The condition has ended: resolve the alert and record the all-clear in its history."""
+    alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
+    if value is not None:
+        alert.last_value = value
+    alert.evidence = {**alert.evidence, "all_clear": evidence}
+    session.add(
+        AlertEvent(alert_id=alert.id, at=now, action="all_clear", actor_user_id=None,
+                   channel=channel, detail={"value": value})
+    )  # fmt: skip
+    return AlertChange(alert.id, "resolved")
 
 
 def queue_deliveries(

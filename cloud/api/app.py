@@ -7,9 +7,10 @@ processes next to any number of API processes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -22,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
 from cloud import __version__
+from cloud.alerts.escalator import EscalationScheduler
 from cloud.alerts.rulebook import RuleBook
 from cloud.alerts.schedule import MissingDataWatch
-from cloud.api import routes
+from cloud.api import alert_actions, messages, routes
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
 from cloud.downlink import ConfigPublisher
@@ -44,6 +46,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Services:
     settings: CloudSettings
@@ -53,7 +62,10 @@ class Services:
     notifier: Notifier
     watch: MissingDataWatch
     rulebook: RuleBook
+    escalation: EscalationScheduler
     downlink: ConfigPublisher | None = None
+    clock: Clock = _utcnow
+    """Now, for the lifecycle and the schedulers (tests move a fake clock)."""
 
     def wake_downlink(self) -> None:
         """Publish the gateway configs a change has just issued."""
@@ -61,16 +73,34 @@ class Services:
             self.downlink.wake()
 
 
-def build_services(settings: CloudSettings) -> Services:
+def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
     sessions = session_factory(engine)
     notifier = Notifier(
-        sessions, channels_from_urls(settings.alert_channels), public_url=settings.public_url
+        sessions,
+        channels_from_urls(settings.alert_channels),
+        public_url=settings.public_url,
+        transports=settings.contact_urls,
+        link_key=settings.secret_key.get_secret_value(),
+        link_lifetime=timedelta(hours=settings.ack_link_hours),
+        clock=clock,
     )
+    escalation = EscalationScheduler(
+        sessions,
+        clock=clock,
+        transports=lambda: list(notifier.transports),
+        interval_s=settings.escalation_interval_s,
+        on_deliveries=notifier.wake,
+    )
+
+    def on_alerts() -> None:
+        notifier.wake()
+        escalation.wake()
+
     rulebook = RuleBook.load(program=settings.alert_program, rules_file=settings.alert_rules_file)
-    watch = MissingDataWatch(sessions, rulebook, channels=notifier.labels, on_alerts=notifier.wake)
+    watch = MissingDataWatch(sessions, rulebook, channels=notifier.labels, on_alerts=on_alerts)
     ingest = None
     if settings.ingest_enabled:
         ingest = IngestWorker(
@@ -82,7 +112,7 @@ def build_services(settings: CloudSettings) -> Services:
             flush_s=settings.ingest_flush_s,
             queue_max=settings.ingest_queue_max,
             channel_labels=notifier.labels,
-            on_alerts=notifier.wake,
+            on_alerts=on_alerts,
             rulebook=rulebook,
         )
     downlink = None
@@ -90,17 +120,21 @@ def build_services(settings: CloudSettings) -> Services:
         downlink = ConfigPublisher(
             settings.mqtt, sessions, client_id=f"{settings.ingest_client_id}-downlink"
         )
-    return Services(settings, engine, sessions, ingest, notifier, watch, rulebook, downlink)
+    return Services(
+        settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, downlink, clock
+    )
 
 
-def create_app(settings: CloudSettings | None = None) -> FastAPI:
+def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The application; ``clock`` replaces the wall clock of the lifecycle and schedulers."""
     settings = settings or CloudSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings)
+        services = build_services(settings, clock=clock or _utcnow)
         app.state.services = services
         services.notifier.start()
+        services.escalation.start()
         services.watch.start()
         if services.ingest is not None:
             services.ingest.start()
@@ -114,6 +148,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             if services.ingest is not None:
                 services.ingest.stop()
             services.watch.stop()
+            services.escalation.stop()
             services.notifier.stop()
             services.engine.dispose()
 
@@ -128,6 +163,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         auth_router.router,
         tenancy_router.router,
         routes.router,
+        alert_actions.router,
+        messages.router,
         trends_router.router,
         thresholds_router.router,
         reports_router.router,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
 from cloud.store.edge import EdgeEvent, EdgeRollup
+from cloud.store.lifecycle import AlertEvent, Contact, EscalationChain, Message, Task
 from cloud.store.quarantine import QuarantinedReading
 from cloud.store.rollups import Rollup
 from cloud.store.rules import GatewayConfigRecord, PatientRuleSet, ShadowFinding
@@ -37,16 +38,20 @@ from cloud.store.timelog import TimeEntry
 
 __all__ = [
     "Alert",
+    "AlertEvent",
     "AuditEvent",
     "Base",
     "CareTeamMember",
+    "Contact",
     "DeadLetter",
     "Delivery",
     "Device",
     "EdgeEvent",
     "EdgeRollup",
+    "EscalationChain",
     "GatewayConfigRecord",
     "GatewayRecord",
+    "Message",
     "Organisation",
     "Pairing",
     "Patient",
@@ -57,6 +62,7 @@ __all__ = [
     "RefreshToken",
     "Rollup",
     "ShadowFinding",
+    "Task",
     "TimeEntry",
     "User",
 ]
@@ -116,17 +122,30 @@ class Alert(Base):
     worst_value: Mapped[float] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer, default=1)
     evidence: Mapped[dict[str, Any]]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[int | None] = mapped_column(Integer)
+    snoozed_until: Mapped[datetime | None]
+    """No one is notified before this time; then the escalation chain starts again."""
+    assigned_to: Mapped[int | None] = mapped_column(Integer)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    """How many steps of the escalation chain have been notified."""
+    escalation_started_at: Mapped[datetime | None]
+    """Step delays count from here (the opening, or the end of a snooze); empty: not yet."""
 
     __table_args__ = (Index("ix_alerts_patient_rule_status", "patient_id", "rule_id", "status"),)
 
 
 class Delivery(Base):
-    """One attempt-tracked delivery of an alert to one channel (the notifier's outbox)."""
+    """One attempt-tracked delivery of an alert, or of a message to a patient, to one channel
+    (the notifier's outbox)."""
 
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    """The alert this delivery tells about; empty for a message to a patient."""
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    """A care-team message to a patient (``messages``), sent on the patient's contact."""
     channel: Mapped[str] = mapped_column(String(64))
     """The channel's scheme and index (``json#0``); never the URL, which may hold credentials."""
     target_index: Mapped[int] = mapped_column(Integer)
@@ -136,6 +155,11 @@ class Delivery(Base):
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    """A care-team member reached on their own contact (escalation); empty for the
+    organisation-wide channels of ``VG_ALERT_CHANNELS`` (``target_index``)."""
+    step: Mapped[int | None] = mapped_column(Integer)
+    """The escalation step this delivery belongs to."""
 
     __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),)
 
