@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
+from cloud.store.marks import PendingSeriesDeletion, ReadingSequence, SinkMark
 from cloud.store.quarantine import QuarantinedReading
 from cloud.store.rollups import Rollup
 from cloud.store.tenancy import (
@@ -44,11 +46,14 @@ __all__ = [
     "Organisation",
     "Pairing",
     "Patient",
+    "PendingSeriesDeletion",
     "Program",
     "QuarantinedReading",
     "Reading",
+    "ReadingSequence",
     "RefreshToken",
     "Rollup",
+    "SinkMark",
     "User",
 ]
 
@@ -70,8 +75,14 @@ class Reading(Base):
     usable: Mapped[bool] = mapped_column(Boolean)
     quality: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    """Commit order for the time-series sink (``cloud.store.marks``): a counter on SQLite,
+    the writing transaction's id on PostgreSQL (a server default there)."""
 
-    __table_args__ = (Index("ix_readings_patient_metric_ts", "patient_id", "metric", "ts"),)
+    __table_args__ = (
+        Index("ix_readings_patient_metric_ts", "patient_id", "metric", "ts"),
+        Index("ix_readings_seq_id", "seq", "id"),
+    )
 
 
 class DeadLetter(Base):
