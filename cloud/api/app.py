@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException
 from cloud import __version__
 from cloud.alerts.rulebook import RuleBook
 from cloud.alerts.schedule import MissingDataWatch
-from cloud.api import routes
+from cloud.api import admin, routes
+from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
 from cloud.engagement.channels import channels_from_urls
@@ -33,12 +34,15 @@ from cloud.errors import CloudError, NotAuthenticatedError
 from cloud.ingest.worker import IngestWorker
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, migrate, session_factory
+from cloud.store.influx import TimeSeriesStore
 from cloud.tenancy import router as tenancy_router
 from cloud.trends import router as trends_router
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422)
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422)
 }
+HTTP_CODES: dict[int, str] = {413: "payload_too_large"}
+"""Machine codes for framework refusals that have a name; others are ``http_<status>``."""
 
 
 @dataclass
@@ -49,6 +53,8 @@ class Services:
     ingest: IngestWorker | None
     notifier: Notifier
     watch: MissingDataWatch
+    timeseries: TimeSeriesStore | None = None
+    """For deletes (erasure); the sink that writes to it is ``vitalgate-cloud sink``."""
 
 
 def build_services(settings: CloudSettings) -> Services:
@@ -75,7 +81,8 @@ def build_services(settings: CloudSettings) -> Services:
             on_alerts=notifier.wake,
             rulebook=rulebook,
         )
-    return Services(settings, engine, sessions, ingest, notifier, watch)
+    timeseries = TimeSeriesStore(settings.influx) if settings.influx.enabled else None
+    return Services(settings, engine, sessions, ingest, notifier, watch, timeseries)
 
 
 def create_app(settings: CloudSettings | None = None) -> FastAPI:
@@ -96,6 +103,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
                 services.ingest.stop()
             services.watch.stop()
             services.notifier.stop()
+            if services.timeseries is not None:
+                services.timeseries.close()
             services.engine.dispose()
 
     app = FastAPI(
@@ -105,9 +114,17 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.mount("/metrics", make_asgi_app())
-    for router in (auth_router.router, tenancy_router.router, routes.router, trends_router.router):
+    routers = (
+        auth_router.router,
+        tenancy_router.router,
+        routes.router,
+        trends_router.router,
+        admin.router,
+    )
+    for router in routers:
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     _error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> Health:
@@ -151,7 +168,8 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        body = {"detail": str(exc.detail), "code": f"http_{exc.status_code}"}
+        code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        body = {"detail": str(exc.detail), "code": code}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

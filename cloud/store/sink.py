@@ -21,7 +21,7 @@ from typing import Final
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import Select, delete, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,9 +44,16 @@ SINK_ERRORS = Counter(
 )
 
 
-def _chunk_query(mark: tuple[int, str], horizon: int | None, limit: int) -> object:
+PointsSelect = Select[int | None, str, str, str, str, str, float, datetime]
+
+
+def points_select() -> PointsSelect:
+    """Usable readings as ``(seq, id, organisation, patient, device, metric, value, ts)``.
+
+    The organisation is the patient's, else the sending gateway's, else empty (unclaimed).
+    """
     organisation = func.coalesce(Patient.organisation_id, GatewayRecord.organisation_id, "")
-    stmt = (
+    return (
         select(
             Reading.seq,
             Reading.id,
@@ -59,13 +66,36 @@ def _chunk_query(mark: tuple[int, str], horizon: int | None, limit: int) -> obje
         )
         .outerjoin(Patient, Patient.id == Reading.patient_id)
         .outerjoin(GatewayRecord, GatewayRecord.id == Reading.gateway_id)
-        .where(Reading.usable.is_(True), tuple_(Reading.seq, Reading.id) > tuple_(*mark))
+        .where(Reading.usable.is_(True))
+    )
+
+
+def _chunk_query(mark: tuple[int, str], horizon: int | None, limit: int) -> PointsSelect:
+    stmt = (
+        points_select()
+        .where(tuple_(Reading.seq, Reading.id) > tuple_(*mark))
         .order_by(Reading.seq, Reading.id)
         .limit(limit)
     )
     if horizon is not None:
         stmt = stmt.where(Reading.seq < horizon)
     return stmt
+
+
+def finish_series_deletions(sessions: sessionmaker[Session], store: TimeSeriesStore) -> int:
+    """Apply the time-series deletions erasures still owe (``cloud.store.retention``).
+
+    Raises ``TimeSeriesError`` (the rest stay owed) when the store does not answer.
+    """
+    with sessions() as session:
+        owed = list(session.scalars(select(PendingSeriesDeletion.patient_id)))
+    for patient in owed:
+        store.delete({"patient": patient})
+        with sessions.begin() as session:
+            session.execute(
+                delete(PendingSeriesDeletion).where(PendingSeriesDeletion.patient_id == patient)
+            )
+    return len(owed)
 
 
 class Sink:
@@ -90,21 +120,19 @@ class Sink:
 
         Raises ``TimeSeriesError`` (mark unchanged) when the store did not take the chunk.
         """
-        self.finish_deletions()
+        finish_series_deletions(self.sessions, self.store)
         with self.sessions() as session:
             horizon = visible_horizon(session)
             mark = read_mark(session, MARK)
-            rows = session.execute(_chunk_query(mark, horizon, self.chunk)).all()  # type: ignore[call-overload]
+            rows = session.execute(_chunk_query(mark, horizon, self.chunk)).all()
         if not rows:
             return 0
-        points = [
-            SeriesPoint(org, pid, dev, metric, value, ts)
-            for _, _, org, pid, dev, metric, value, ts in rows
-        ]
+        points = [SeriesPoint(*row[2:]) for row in rows]
         self.store.write(points)
-        last = rows[-1]
+        seq, reading_id = rows[-1][0], rows[-1][1]
+        assert seq is not None, "the chunk query selects numbered readings only"
         with self.sessions.begin() as session:
-            save_mark(session, MARK, (int(last[0]), str(last[1])), now=self.clock())
+            save_mark(session, MARK, (seq, reading_id), now=self.clock())
         SINK_POINTS.inc(len(points))
         self._forget_erased({p.patient for p in points if p.organisation})
         return len(points)
@@ -121,18 +149,6 @@ class Sink:
             alive = set(session.scalars(select(Patient.id).where(Patient.id.in_(patients))))
         for patient in sorted(patients - alive):
             self.store.delete({"patient": patient})
-
-    def finish_deletions(self) -> int:
-        """Apply time-series deletions owed by erasures (the store may have been down)."""
-        with self.sessions() as session:
-            owed = list(session.scalars(select(PendingSeriesDeletion.patient_id)))
-        for patient in owed:
-            self.store.delete({"patient": patient})
-            with self.sessions.begin() as session:
-                session.execute(
-                    delete(PendingSeriesDeletion).where(PendingSeriesDeletion.patient_id == patient)
-                )
-        return len(owed)
 
     def drain(self) -> int:
         """Write chunks until nothing is left after the mark; return the points written."""
