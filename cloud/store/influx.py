@@ -208,7 +208,8 @@ class TimeSeriesStore:
                 "/api/v1/series",
                 params={
                     "match[]": selector(labels),
-                    "start": "0",
+                    # VictoriaMetrics reads start=0 as "not given" (the last day only).
+                    "start": "1",
                     "end": f"{before.timestamp():.3f}",
                 },
             )
