@@ -28,7 +28,6 @@ class InfluxSettings(BaseModel):
     predicate) or VictoriaMetrics' ``/api/v1/admin/tsdb/delete_series`` (whole series)."""
     batch_size: int = Field(1_000, ge=1, le=50_000)
     """Points per write; also the sink's chunk, so at most this many are in flight (the bound)."""
-    flush_interval_ms: int = Field(200, ge=10)
     retry_interval_ms: int = Field(5_000, ge=10)
     max_retries: int = Field(5, ge=0)
     max_retry_time_ms: int = Field(180_000, ge=0)

@@ -17,10 +17,11 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import httpx
 from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import WriteApi, WriteOptions, WriteType
 from influxdb_client.domain.write_precision import WritePrecision
 
@@ -31,6 +32,10 @@ MEASUREMENT: Final = "vitalgate_reading"
 FIELD: Final = "value"
 TAGS: Final = ("organisation", "patient", "device", "metric")
 CLOSE_WAIT_MS: Final = 5_000
+FLUSH_INTERVAL_MS: Final = 100
+"""Unused in practice: a chunk is one item, and a batch of one item is written at once."""
+PRECISION: Final = cast(WritePrecision, WritePrecision.MS)
+"""Milliseconds (the library declares its precision constants as plain strings)."""
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE: Final = datetime(2262, 1, 1, tzinfo=UTC)
 """InfluxDB's time stamps end in 2262 (64-bit nanoseconds)."""
@@ -100,10 +105,12 @@ class TimeSeriesStore:
     def _api(self) -> WriteApi:
         if self._write_api is None:
             s = self.settings
+            # Each chunk goes in as one pre-serialised item (see ``write``), so a batch of one
+            # item is the whole chunk: written at once, with the client's retries.
             options = WriteOptions(
                 write_type=WriteType.batching,
-                batch_size=s.batch_size,
-                flush_interval=s.flush_interval_ms,
+                batch_size=1,
+                flush_interval=FLUSH_INTERVAL_MS,
                 retry_interval=s.retry_interval_ms,
                 max_retries=s.max_retries,
                 max_retry_time=s.max_retry_time_ms,
@@ -139,13 +146,19 @@ class TimeSeriesStore:
         s = self.settings
         with self._done:
             self._written, self._failed = 0, []
+        # Serialised here by the client's own Point, then handed over as one body: its
+        # batching pipeline costs ~100 µs per item, which one item per chunk avoids.
+        body = "\n".join(
+            Point.from_dict(p.to_record(), write_precision=PRECISION).to_line_protocol()
+            for p in points
+        )
         self._api().write(
             bucket=s.bucket,
             org=s.org,
-            record=[p.to_record() for p in points],
-            write_precision=WritePrecision.MS,  # type: ignore[arg-type] # the library types it str
+            record=body.encode(),
+            write_precision=PRECISION,
         )
-        deadline_s = (s.max_retry_time_ms + s.flush_interval_ms + 2 * s.timeout_ms) / 1000
+        deadline_s = (s.max_retry_time_ms + FLUSH_INTERVAL_MS + 2 * s.timeout_ms) / 1000
         with self._done:
             settled = self._done.wait_for(lambda: self._written >= len(points), deadline_s)
             failed = list(self._failed)

@@ -39,7 +39,6 @@ def store_for(vm: VictoriaMetrics, **over: Any) -> TimeSeriesStore:
     settings = InfluxSettings(
         url=vm.url,
         flavour="victoriametrics",
-        flush_interval_ms=20,
         poll_s=0.05,
         **over,
     )
