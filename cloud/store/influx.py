@@ -189,6 +189,10 @@ class TimeSeriesStore:
             if self.settings.flavour == "victoriametrics":
                 if before is not None:
                     raise TimeSeriesError("VictoriaMetrics deletes whole series only")
+                # A series created in the last second or so is not yet in the searchable
+                # index, and delete_series would silently miss it (seen in the tests).
+                # The single-node server's flush makes it searchable first.
+                self._http.get("/internal/force_flush")
                 r = self._http.post(
                     "/api/v1/admin/tsdb/delete_series", params={"match[]": selector(labels)}
                 )

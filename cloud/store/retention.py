@@ -132,7 +132,7 @@ def _record_points(
             stmt.order_by(Reading.ts, Reading.id).execution_options(yield_per=size)
         )
         for part in rows.partitions(size):
-            yield [SeriesPoint(*row[2:]) for row in part]
+            yield [SeriesPoint(*row[2:8]) for row in part]
 
 
 def organisations_with_retention(session: Session) -> list[tuple[str, int]]:

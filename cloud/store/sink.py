@@ -44,11 +44,12 @@ SINK_ERRORS = Counter(
 )
 
 
-PointsSelect = Select[int | None, str, str, str, str, str, float, datetime]
+PointsSelect = Select[int | None, str, str, str, str, str, float, datetime, str | None]
 
 
 def points_select() -> PointsSelect:
-    """Usable readings as ``(seq, id, organisation, patient, device, metric, value, ts)``.
+    """Usable readings as ``(seq, id, organisation, patient, device, metric, value, ts,
+    registered patient id or None)``.
 
     The organisation is the patient's, else the sending gateway's, else empty (unclaimed).
     """
@@ -63,6 +64,7 @@ def points_select() -> PointsSelect:
             Reading.metric,
             Reading.value,
             Reading.ts,
+            Patient.id,
         )
         .outerjoin(Patient, Patient.id == Reading.patient_id)
         .outerjoin(GatewayRecord, GatewayRecord.id == Reading.gateway_id)
@@ -127,21 +129,23 @@ class Sink:
             rows = session.execute(_chunk_query(mark, horizon, self.chunk)).all()
         if not rows:
             return 0
-        points = [SeriesPoint(*row[2:]) for row in rows]
+        points = [SeriesPoint(*row[2:8]) for row in rows]
+        registered = {row[8] for row in rows if row[8] is not None}
         self.store.write(points)
         seq, reading_id = rows[-1][0], rows[-1][1]
         assert seq is not None, "the chunk query selects numbered readings only"
         with self.sessions.begin() as session:
             save_mark(session, MARK, (seq, reading_id), now=self.clock())
         SINK_POINTS.inc(len(points))
-        self._forget_erased({p.patient for p in points if p.organisation})
+        self._forget_erased(registered)
         return len(points)
 
     def _forget_erased(self, patients: set[str]) -> None:
         """Delete again the series of patients erased while their chunk was being written.
 
-        The chunk was read before the erasure committed, so the erasure's own delete may
-        have run before these points arrived.
+        ``patients`` were registered when the chunk was read (same statement, same
+        snapshot); one gone now was erased since, and the erasure's own delete may have
+        run before these points arrived.
         """
         if not patients:
             return

@@ -289,3 +289,38 @@ def test_retention_purges_old_data_of_one_organisation_everywhere(
     assert after["p-s1"] == before["p-s1"]  # south keeps everything
     assert after["p-n2"] == before["p-n2"]
     store.close()
+
+
+class EraseDuringWrite(TimeSeriesStore):
+    """The real store, with an erasure committed between the sink's read and its write."""
+
+    erase: Any = None
+
+    def write(self, points: Any) -> None:
+        if self.erase is not None:
+            erase, self.erase = self.erase, None
+            erase()
+        super().write(points)
+
+
+@pytest.mark.timeseries
+def test_points_read_before_an_erasure_and_written_after_it_are_deleted(
+    ts_world: World, victoria: VictoriaMetrics
+) -> None:
+    with ts_world.session() as s, s.begin():
+        tenancy.provision_gateway(s, organisation_id="north", gateway_id="gw-x")
+        # A patient the gateway names but no one registered: its points must stay.
+        upsert_readings(s, [reading_row("r-unreg", "p-unreg", "dev-u", 70.0, T0)])
+    store = EraseDuringWrite(ts_world.settings.influx)
+    admin = ts_world.token("admin@north.test")
+
+    def erase() -> None:
+        r = ts_world.client.post("/api/v1/admin/patients/p-n1/erase", headers=admin)
+        assert r.json()["timeseries"] == "deleted"  # nothing of p-n1 there yet
+
+    store.erase = erase
+    assert Sink(ts_world.sessions, store).drain() == 10  # type: ignore[arg-type]
+    assert sorted(points_by_patient(victoria)) == ["p-n2", "p-s1", "p-unreg"]
+    unreg = victoria.samples('{patient="p-unreg"}')
+    assert [labels["organisation"] for labels, _, _ in unreg] == ["north"]
+    store.close()
