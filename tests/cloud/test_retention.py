@@ -324,3 +324,26 @@ def test_points_read_before_an_erasure_and_written_after_it_are_deleted(
     unreg = victoria.samples('{patient="p-unreg"}')
     assert [labels["organisation"] for labels, _, _ in unreg] == ["north"]
     store.close()
+
+
+def test_only_an_admin_sets_their_own_organisations_retention(world: World) -> None:
+    north, south = world.token("admin@north.test"), world.token("admin@south.test")
+    assert world.client.get("/api/v1/admin/retention", headers=north).json() == {
+        "organisation_id": "north",
+        "days": None,
+    }
+    clin = world.client.put(
+        "/api/v1/admin/retention", json={"days": 30}, headers=world.token("clin@north.test")
+    )
+    assert clin.status_code == 403
+    zero = world.client.put("/api/v1/admin/retention", json={"days": 0}, headers=north)
+    assert (zero.status_code, zero.json()["code"]) == (422, "invalid_request")
+    assert world.client.put("/api/v1/admin/retention", json={"days": 90}, headers=north).json() == {
+        "organisation_id": "north",
+        "days": 90,
+    }
+    assert world.client.get("/api/v1/admin/retention", headers=south).json()["days"] is None
+    with world.session() as s:
+        assert retention.organisations_with_retention(s) == [("north", 90)]
+    cleared = world.client.put("/api/v1/admin/retention", json={"days": None}, headers=north)
+    assert cleared.json()["days"] is None
