@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -22,12 +23,28 @@ from cloud.store.influx import SeriesPoint, TimeSeriesStore
 from cloud.store.readings import upsert_readings
 from cloud.store.sink import Sink
 from tests.bench._common import Figure
-from tests.fixtures.api import reading_row
 from tests.fixtures.victoria import VictoriaMetrics
 
 READINGS = 100_000
 BASELINE_POINTS = 1_000
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def reading_row(rid: str, patient: str, device: str, value: float, ts: datetime) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "gateway_id": "gw-bench",
+        "patient_id": patient,
+        "device_id": device,
+        "metric": "heart_rate",
+        "value": value,
+        "unit": "/min",
+        "ts": ts,
+        "measurement_id": None,
+        "usable": True,
+        "quality": {},
+        "received_at": ts,
+    }
 
 
 def run() -> Iterator[Figure]:
