@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -75,7 +76,7 @@ class Reading(Base):
     usable: Mapped[bool] = mapped_column(Boolean)
     quality: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
-    seq: Mapped[int | None] = mapped_column(BigInteger)
+    seq: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
     """Commit order for the time-series sink (``cloud.store.marks``): a counter on SQLite,
     the writing transaction's id on PostgreSQL (a server default there)."""
 

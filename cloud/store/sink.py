@@ -26,7 +26,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.store.influx import SeriesPoint, TimeSeriesError, TimeSeriesStore
-from cloud.store.marks import PendingSeriesDeletion, read_mark, save_mark, visible_horizon
+from cloud.store.marks import (
+    PendingSeriesDeletion,
+    number_unnumbered,
+    read_mark,
+    save_mark,
+    visible_horizon,
+)
 from cloud.store.models import GatewayRecord, Reading
 from cloud.store.tenancy import Patient
 
@@ -123,6 +129,8 @@ class Sink:
         Raises ``TimeSeriesError`` (mark unchanged) when the store did not take the chunk.
         """
         finish_series_deletions(self.sessions, self.store)
+        with self.sessions.begin() as session:
+            number_unnumbered(session)
         with self.sessions() as session:
             horizon = visible_horizon(session)
             mark = read_mark(session, MARK)

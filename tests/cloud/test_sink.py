@@ -21,6 +21,7 @@ from cloud.settings import InfluxSettings
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.store.influx import TimeSeriesError, TimeSeriesStore
 from cloud.store.marks import read_mark
+from cloud.store.models import Reading
 from cloud.store.readings import upsert_readings
 from cloud.store.sink import MARK, Sink
 from cloud.tenancy import service as tenancy
@@ -221,4 +222,19 @@ def test_a_write_the_store_refuses_leaves_the_mark(
     victoria.start()
     assert sink.drain() == 3
     assert victoria.samples(SERIES) == expected(rows_for("p-1", 3))
+    store.close()
+
+
+def test_a_reading_stored_around_the_upsert_is_still_written(
+    db: tuple[Engine, sessionmaker[Session]], victoria: VictoriaMetrics
+) -> None:
+    """Any insert path is safe: on SQLite the sink numbers readings stored without a seq."""
+    _, sessions = db
+    first, later = rows_for("p-1", 2), rows_for("p-1", 2, start=2)
+    with sessions.begin() as s:
+        upsert_readings(s, first)
+        s.add_all(Reading(**row) for row in later)  # plain ORM inserts
+    store = store_for(victoria)
+    assert Sink(sessions, store).drain() == 4
+    assert victoria.samples(SERIES) == expected(first + later)
     store.close()
