@@ -13,6 +13,7 @@ series only and cannot delete a time range (VictoriaMetrics issue #164).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ FLUSH_INTERVAL_MS: Final = 100
 PRECISION: Final = cast(WritePrecision, WritePrecision.MS)
 """Milliseconds (the library declares its precision constants as plain strings)."""
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+# The client logs a failed batch with the server's answer, which can quote the points
+# (patient ids and values); the sink logs failures itself, without them.
+logging.getLogger("influxdb_client.client.write_api").setLevel(logging.CRITICAL)
 FAR_FUTURE: Final = datetime(2262, 1, 1, tzinfo=UTC)
 """InfluxDB's time stamps end in 2262 (64-bit nanoseconds)."""
 
@@ -132,7 +137,10 @@ class TimeSeriesStore:
             if exc is None:
                 self._written += lines
             else:
-                self._failed.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+                # Never the exception's text: a server's 400 echoes the offending line
+                # (patient ids and values) back, and this message reaches the logs.
+                status = getattr(exc, "status", None)
+                self._failed.append(type(exc).__name__ + (f" HTTP {status}" if status else ""))
                 self._written += lines
             self._done.notify_all()
 

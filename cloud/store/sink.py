@@ -192,7 +192,8 @@ class Sink:
                 log.warning(
                     "sink.retry",
                     error=type(exc).__name__,
-                    detail=str(exc)[:300],
+                    # Ours say what failed without data; SQLAlchemy's quote parameters.
+                    detail=str(exc)[:300] if isinstance(exc, TimeSeriesError) else "",
                     retry_in_s=delay,
                     advice="nothing is lost: readings stay after the mark until the store takes them",
                 )
