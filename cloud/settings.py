@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.uplink.settings import MqttSettings
@@ -13,6 +13,32 @@ from gateway.uplink.settings import MqttSettings
 DEV_SECRET = "dev-only-change-me-this-signs-tokens-on-a-laptop"  # noqa: S105 - refused in production
 MIN_SECRET_BYTES = 32
 """HS256 keys shorter than the hash (RFC 7518 §3.2) are refused."""
+
+
+class InfluxSettings(BaseModel):
+    """The time-series sink (``vitalgate-cloud sink``): off until ``url`` is set."""
+
+    url: str | None = None
+    """InfluxDB v2 write API base, e.g. ``http://influx:8086`` (or a VictoriaMetrics ``:8428``)."""
+    token: SecretStr = SecretStr("")
+    org: str = "vitalgate"
+    bucket: str = "vitalgate"
+    flavour: Literal["influxdb", "victoriametrics"] = "influxdb"
+    """Which delete API the server has: InfluxDB's ``/api/v2/delete`` (time range and
+    predicate) or VictoriaMetrics' ``/api/v1/admin/tsdb/delete_series`` (whole series)."""
+    batch_size: int = Field(1_000, ge=1, le=50_000)
+    """Points per write; also the sink's chunk, so at most this many are in flight (the bound)."""
+    retry_interval_ms: int = Field(5_000, ge=10)
+    max_retries: int = Field(5, ge=0)
+    max_retry_time_ms: int = Field(180_000, ge=0)
+    """influxdb-client's retry window; an outage longer than this is backfilled from the mark."""
+    poll_s: float = Field(1.0, gt=0)
+    """How often the sink looks for readings committed after its high-water mark."""
+    timeout_ms: int = Field(10_000, ge=100)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
 
 
 class CloudSettings(BaseSettings):
@@ -62,6 +88,10 @@ class CloudSettings(BaseSettings):
     """Consecutive failed logins that lock an account…"""
     lockout_minutes: int = Field(15, ge=1)
     """…for this long."""
+    influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    """``VG_INFLUX__URL``, ``VG_INFLUX__TOKEN``… (see ``InfluxSettings``)."""
+    max_body_bytes: int = Field(1_000_000, ge=1_024)
+    """HTTP request bodies larger than this are refused with 413 before they are read."""
 
     @model_validator(mode="after")
     def _safe(self) -> CloudSettings:

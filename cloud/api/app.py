@@ -26,7 +26,8 @@ from cloud import __version__
 from cloud.alerts.escalator import EscalationScheduler
 from cloud.alerts.rulebook import RuleBook
 from cloud.alerts.schedule import MissingDataWatch
-from cloud.api import alert_actions, messages, routes
+from cloud.api import admin, alert_actions, messages, routes
+from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
 from cloud.downlink import ConfigPublisher
@@ -37,13 +38,16 @@ from cloud.ingest.worker import IngestWorker
 from cloud.reports import router as reports_router
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, migrate, session_factory
+from cloud.store.influx import TimeSeriesStore
 from cloud.tenancy import router as tenancy_router
 from cloud.thresholds import router as thresholds_router
 from cloud.trends import router as trends_router
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422)
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422)
 }
+HTTP_CODES: dict[int, str] = {413: "payload_too_large"}
+"""Machine codes for framework refusals that have a name; others are ``http_<status>``."""
 
 
 Clock = Callable[[], datetime]
@@ -64,6 +68,8 @@ class Services:
     rulebook: RuleBook
     escalation: EscalationScheduler
     downlink: ConfigPublisher | None = None
+    timeseries: TimeSeriesStore | None = None
+    """For deletes (erasure); the sink that writes to it is ``vitalgate-cloud sink``."""
     clock: Clock = _utcnow
     """Now, for the lifecycle and the schedulers (tests move a fake clock)."""
 
@@ -120,9 +126,11 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
         downlink = ConfigPublisher(
             settings.mqtt, sessions, client_id=f"{settings.ingest_client_id}-downlink"
         )
+    timeseries = TimeSeriesStore(settings.influx) if settings.influx.enabled else None
     return Services(
-        settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, downlink, clock
-    )
+        settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, downlink,
+        timeseries, clock,
+    )  # fmt: skip
 
 
 def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -150,6 +158,8 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
             services.watch.stop()
             services.escalation.stop()
             services.notifier.stop()
+            if services.timeseries is not None:
+                services.timeseries.close()
             services.engine.dispose()
 
     app = FastAPI(
@@ -168,9 +178,11 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
         trends_router.router,
         thresholds_router.router,
         reports_router.router,
+        admin.router,
     ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     _error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> Health:
@@ -214,7 +226,8 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        body = {"detail": str(exc.detail), "code": f"http_{exc.status_code}"}
+        code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        body = {"detail": str(exc.detail), "code": code}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cloud.store.base import ID, Base
 from cloud.store.edge import EdgeEvent, EdgeRollup
 from cloud.store.lifecycle import AlertEvent, Contact, EscalationChain, Message, Task
+from cloud.store.marks import PendingSeriesDeletion, ReadingSequence, SinkMark
 from cloud.store.quarantine import QuarantinedReading
 from cloud.store.rollups import Rollup
 from cloud.store.rules import GatewayConfigRecord, PatientRuleSet, ShadowFinding
@@ -56,12 +59,15 @@ __all__ = [
     "Pairing",
     "Patient",
     "PatientRuleSet",
+    "PendingSeriesDeletion",
     "Program",
     "QuarantinedReading",
     "Reading",
+    "ReadingSequence",
     "RefreshToken",
     "Rollup",
     "ShadowFinding",
+    "SinkMark",
     "Task",
     "TimeEntry",
     "User",
@@ -85,8 +91,14 @@ class Reading(Base):
     usable: Mapped[bool] = mapped_column(Boolean)
     quality: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+    seq: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
+    """Commit order for the time-series sink (``cloud.store.marks``): a counter on SQLite,
+    the writing transaction's id on PostgreSQL (a server default there)."""
 
-    __table_args__ = (Index("ix_readings_patient_metric_ts", "patient_id", "metric", "ts"),)
+    __table_args__ = (
+        Index("ix_readings_patient_metric_ts", "patient_id", "metric", "ts"),
+        Index("ix_readings_seq_id", "seq", "id"),
+    )
 
 
 class DeadLetter(Base):

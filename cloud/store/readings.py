@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cloud.store.marks import next_seqs
 from cloud.store.models import Reading
 from gateway import wire
 
@@ -56,6 +57,9 @@ def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str
     inserted: set[str] = set()
     # Readings repeated inside one statement would trip ON CONFLICT on PostgreSQL.
     unique = list({row["id"]: row for row in rows}.values())
+    if dialect != "postgresql":  # there the column defaults to the transaction id
+        first = next_seqs(session, len(unique))
+        unique = [{**row, "seq": first + i} for i, row in enumerate(unique)]
     for start in range(0, len(unique), 1000):
         inserted.update(session.scalars(stmt, unique[start : start + 1000]).all())
     return inserted
