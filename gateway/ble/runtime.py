@@ -69,6 +69,7 @@ class DeviceRuntime(DeviceReads):
         clock_fn: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Sleep = asyncio.sleep,
         backoff_scale: float = 1.0,
+        backoff_cap_s: float | None = None,
         stream_silence_s: float = STREAM_SILENCE_S,
         on_first_reading: FirstReading | None = None,
     ) -> None:
@@ -80,6 +81,9 @@ class DeviceRuntime(DeviceReads):
         self.now = clock_fn
         self.sleep = sleep
         self.backoff_scale = backoff_scale
+        self.backoff_cap_s = backoff_cap_s
+        """The longest wait between two connection attempts (settings), if shorter than the
+        policy's own cap."""
         self.stream_silence_s = stream_silence_s
         self.on_first_reading = on_first_reading
         owner = device.patients[0].patient_id if len(device.patients) == 1 else None
@@ -124,6 +128,8 @@ class DeviceRuntime(DeviceReads):
             delay = policy.retry_delay_s(
                 exc, attempt, streams=self.behaviour.streams, scale=self.backoff_scale
             )
+            if self.backoff_cap_s is not None:
+                delay = min(delay, self.backoff_cap_s)
         if self.failures >= policy.MAX_ATTEMPTS_BEFORE_UNREACHABLE and self._overdue():
             self.problems.raise_(
                 Problem.UNREACHABLE,
