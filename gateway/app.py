@@ -22,6 +22,7 @@ from typing import Any, Final
 import structlog
 
 from gateway import __version__, wire
+from gateway.ble import web
 from gateway.ble.link import BleLink
 from gateway.ble.manager import DeviceManager, pairings_from_settings
 from gateway.ble.session import Measurement
@@ -259,7 +260,10 @@ class Gateway:
         )
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._loop = asyncio.get_running_loop()
+        page = None
         try:
+            if self.settings.web_port is not None:
+                page = await web.serve(self.devices, self.settings.web_host, self.settings.web_port)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.uplink.run(), name="uplink")
                 tg.create_task(self._write_outbox(), name="outbox-writer")
@@ -268,6 +272,8 @@ class Gateway:
                 for i, coro in enumerate(background):
                     tg.create_task(coro, name=f"background-{i}")
         finally:
+            if page is not None:
+                page.close()
             self._drain()
             self.outbox.close()
             log.info("gateway.stop", gateway_id=self.settings.gateway_id)
