@@ -92,6 +92,7 @@ class Gateway:
             events=self._event,
             clock_fn=wall,
             backoff_cap_s=settings.reconnect_max_s,
+            battery_readings=True,
         )
         if self.config is not None:
             self.devices.apply_pairings(self.config.pairings, origin="config")

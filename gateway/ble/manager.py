@@ -88,6 +88,7 @@ class DeviceManager:
         scan_interval_s: float = SCAN_INTERVAL_S,
         pairing_scan_interval_s: float = PAIRING_SCAN_INTERVAL_S,
         scan_duration_s: float = SCAN_DURATION_S,
+        battery_readings: bool = False,
     ) -> None:
         self.link = link
         self.data_dir = Path(data_dir)
@@ -101,6 +102,7 @@ class DeviceManager:
         self.scan_interval_s = scan_interval_s
         self.pairing_scan_interval_s = pairing_scan_interval_s
         self.scan_duration_s = scan_duration_s
+        self.battery_readings = battery_readings
         self.store = StateStore(self.data_dir)
         for device in devices:
             if device.device_id not in self.store.devices:
@@ -275,6 +277,7 @@ class DeviceManager:
                 backoff_scale=self.backoff_scale,
                 backoff_cap_s=self.backoff_cap_s,
                 on_first_reading=self._first_reading,
+                battery_readings=self.battery_readings,
             )
         except (KeyError, ValueError):
             log.error("ble.unknown_kind", device_id=device.device_id, kind=device.kind)

@@ -72,6 +72,7 @@ class DeviceRuntime(DeviceReads):
         backoff_cap_s: float | None = None,
         stream_silence_s: float = STREAM_SILENCE_S,
         on_first_reading: FirstReading | None = None,
+        battery_readings: bool = False,
     ) -> None:
         self.link = link
         self.device = device
@@ -86,6 +87,9 @@ class DeviceRuntime(DeviceReads):
         policy's own cap."""
         self.stream_silence_s = stream_silence_s
         self.on_first_reading = on_first_reading
+        self.battery_readings = battery_readings
+        """Also hand battery levels to ``sink`` as ``battery_level`` readings (the gateway
+        does; the device list and low-battery events need no readings)."""
         owner = device.patients[0].patient_id if len(device.patients) == 1 else None
         self.problems = ProblemTracker(device.device_id, owner, events)
         self.connected = False

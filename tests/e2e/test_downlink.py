@@ -91,9 +91,12 @@ def test_config_applies_atomically_persists_and_survives_an_offline_restart(
         wait_until(lambda: b.subscribed(0x2A37), what="strap B reconnected offline")
         assert not gateway.uplink.connected.is_set()
         assert not a.connected
+        before = gateway.outbox.stats().depth  # the straps' battery levels, from the first run
         for _ in range(5):
             assert again.call(b.tick)
-        wait_until(lambda: gateway.outbox.stats().depth == 5, what="offline readings stored")
+        wait_until(
+            lambda: gateway.outbox.stats().depth == before + 5, what="offline readings stored"
+        )
         assert gateway.status().config_version == 2
     finally:
         again.stop()
