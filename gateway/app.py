@@ -1,9 +1,9 @@
 """The gateway process, wired in the order of DESIGN.md's diagram:
 
 BLE link → device manager (one session per paired device: decode, attribute) → readings and
-device events → outbox (SQLite WAL) → uplink (MQTT).
+device events → signal stage (edge findings of the config's threshold rules, per-minute
+rollups of streams) → outbox (SQLite WAL) → uplink (MQTT).
 
-The signal stage (cleaning, rollups, edge rules) plugs in between readings and outbox.
 The downlink runs the other way: the cloud's retained config gives the device manager its
 pairings in one step, and commands are answered on ``…/command_results``.
 """
@@ -29,6 +29,7 @@ from gateway.ble.session import Measurement
 from gateway.outbox import Kind, Outbox, Row
 from gateway.readings import to_wire
 from gateway.settings import GatewaySettings
+from gateway.signal.edge import EdgeStage
 from gateway.uplink import commands
 from gateway.uplink.config import ConfigStore, Verdict, decide
 from gateway.uplink.mqtt import Uplink
@@ -38,6 +39,8 @@ log = structlog.get_logger(__name__)
 QUEUE_LIMIT: Final = 10_000
 WRITE_BATCH: Final = 500
 STATE_INTERVAL_S: Final = 1.0
+ROLLUP_CHECK_S: Final = 1.0
+"""With no readings arriving, how often the signal stage looks for minutes that are over."""
 REMEMBERED_COMMANDS: Final = 256
 """Results kept so a command the broker delivers twice (QoS 1) runs only once."""
 
@@ -52,15 +55,26 @@ def _utcnow() -> datetime:
 
 def rows_of(items: Sequence[Item]) -> list[Row]:
     """Outbox rows: a measurement's readings share a group; an event is a row of its own."""
+    return rows_and_readings(items)[0]
+
+
+def rows_and_readings(items: Sequence[Item]) -> tuple[list[Row], list[wire.Reading]]:
+    """Outbox rows of ``items``, and the wire readings among them (made once: a streamed
+    value's id is random)."""
     rows: list[Row] = []
+    readings: list[wire.Reading] = []
     for item in items:
         if isinstance(item, wire.Event):
-            rows.append((Kind.EVENT, wire.encode(item).decode(), None))
+            rows.append(event_row(item))
         else:
-            rows += [
-                (Kind.READING, wire.encode(r).decode(), r.measurement_id) for r in to_wire(item)
-            ]
-    return rows
+            fresh = to_wire(item)
+            readings += fresh
+            rows += [(Kind.READING, wire.encode(r).decode(), r.measurement_id) for r in fresh]
+    return rows, readings
+
+
+def event_row(event: wire.Event) -> Row:
+    return (Kind.EVENT, wire.encode(event).decode(), None)
 
 
 class Gateway:
@@ -93,6 +107,9 @@ class Gateway:
             clock_fn=wall,
             backoff_cap_s=settings.reconnect_max_s,
             battery_readings=True,
+        )
+        self.edge = EdgeStage(
+            self.config.thresholds if self.config else (), rollups=settings.publish_rollups
         )
         if self.config is not None:
             self.devices.apply_pairings(self.config.pairings, origin="config")
@@ -182,6 +199,7 @@ class Gateway:
         if self.config is not None and config.version <= self.config.version:
             return
         self.devices.apply_pairings(config.pairings, origin="config")
+        self.edge.set_rules(config.thresholds)
         self.config = config
         log.info(
             "config.applied", version=config.version, devices=sorted(self.devices.store.devices)
@@ -227,14 +245,28 @@ class Gateway:
     # ------------------------------------------------------------------ stages
 
     async def _write_outbox(self) -> None:
-        """Drain the queue into the outbox, one durable transaction per batch."""
+        """Drain the queue through the signal stage into the outbox, one durable transaction
+        per batch; with nothing queued, still close the minutes that are over."""
         while True:
-            items = [await self.queue.get()]
+            items: list[Item] = []
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ROLLUP_CHECK_S):
+                    items.append(await self.queue.get())
             while len(items) < WRITE_BATCH and not self.queue.empty():
                 items.append(self.queue.get_nowait())
-            now = self.wall().timestamp()
-            await asyncio.to_thread(self.outbox.add, rows_of(items), now=now)
-            self.uplink.wake()
+            if await asyncio.to_thread(self._store, items, self.wall().timestamp()):
+                self.uplink.wake()
+
+    def _store(self, items: Sequence[Item], now: float) -> int:
+        """Worker thread: readings and device events, edge findings and finished rollups,
+        committed together. The number of rows."""
+        rows, readings = rows_and_readings(items)
+        findings, rollups = self.edge.observe(readings, now=now)
+        rows += [event_row(e) for e in findings]
+        rows += [(Kind.ROLLUP, wire.encode(r).decode(), None) for r in rollups]
+        if rows:
+            self.outbox.add(rows, now=now)
+        return len(rows)
 
     async def _write_state(self) -> None:
         """Keep ``status.json`` current for ``vitalgate-gateway status``."""

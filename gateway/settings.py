@@ -80,6 +80,9 @@ class GatewaySettings(BaseSettings):
     """Longest wait (s) between two attempts to reconnect a device."""
     outbox_budget_mb: float = Field(256.0, gt=0)
     """Disk budget of the outbox; when reached it thins rollups, then readings, never events."""
+    publish_rollups: bool = False
+    """Send per-minute rollups of streams on ``…/rollups``. Off until the cloud acknowledges
+    that topic: unacknowledged batches hold the uplink's window and would stall readings."""
     web_port: int | None = Field(None, ge=0, le=65535)
     """Serve the local pairing page (``gateway.ble.web``) on this port; off when unset."""
     web_host: str = "127.0.0.1"
