@@ -51,7 +51,7 @@ def test_thresholds_reach_the_gateway_and_its_ack_is_shown(
         gateway = gw.start()
         try:
             wait_until(gateway.uplink.connected.is_set, what="the gateway to connect")
-            assert gateway.sessions == {}
+            assert gateway.devices.store.devices == {}
 
             r = world.client.put(
                 PATH,
