@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
 
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,9 @@ from cloud.engagement import billing, measures
 from cloud.reports.schemas import BillingReport, BillingRow, EngagementReport, EngagementRow
 from cloud.store.rollups import Period, Rollup
 from cloud.store.timelog import TimeEntry
+
+DEVICE_METRICS: Final = ("battery_level",)
+"""Readings about the device, not the patient: no day of physiologic data (99454 / 99445)."""
 
 
 def month_start(month: str) -> date:
@@ -36,12 +40,13 @@ def _midnight(day: date) -> datetime:
 def data_days(
     session: Session, patient_ids: Sequence[str], *, since: date, until: date
 ) -> dict[str, set[date]]:
-    """Days in ``[since, until)`` on which each patient has readings."""
+    """Days in ``[since, until)`` on which each patient has physiologic readings."""
     rows = session.execute(
         select(Rollup.patient_id, Rollup.start)
         .where(
             Rollup.patient_id.in_(patient_ids),
             Rollup.period == Period.DAY.value,
+            Rollup.metric.not_in(DEVICE_METRICS),
             Rollup.start >= _midnight(since),
             Rollup.start < _midnight(until),
         )

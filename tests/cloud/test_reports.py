@@ -12,10 +12,13 @@ from tests.fixtures.api import T0, World, reading_row
 CLIN, COORD = "clin@north.test", "coord@north.test"
 
 
-def measure(world: World, patient: str, days: range) -> None:
+def measure(world: World, patient: str, days: range, metric: str = "heart_rate") -> None:
     """One reading a day on the given days of November 2026 (T0 is 1 November)."""
     rows = [
-        reading_row(f"d-{patient}-{d}", patient, "dev", 70.0, T0 + timedelta(days=d, hours=2))
+        reading_row(
+            f"d-{patient}-{metric}-{d}", patient, "dev", 70.0, T0 + timedelta(days=d, hours=2)
+        )
+        | {"metric": metric}
         for d in days
     ]
     with world.session() as s, s.begin():
@@ -32,6 +35,7 @@ def log(world: World, patient: str, who: str, **body: Any) -> Any:
 def test_billing_report_counts_days_and_time(world: World) -> None:
     measure(world, "p-n1", range(0, 32, 2))  # 16 days in the 30-day period
     measure(world, "p-n2", range(10))
+    measure(world, "p-n2", range(10, 20), metric="battery_level")  # a device, not the patient
     at = (T0 + timedelta(days=3)).isoformat()
     assert log(world, "p-n1", CLIN, minutes=25, interactive=True, at=at).status_code == 201
     assert log(world, "p-n1", COORD, minutes=20, at=at).status_code == 201
