@@ -204,7 +204,9 @@ def events(
     """Carry newly stored edge events into alerts; (event id, change) for each."""
     out = []
     for gateway_id, event in sorted(fresh, key=lambda pair: pair[1].ts):
-        if event.category is wire.Category.DEVICE:
+        if event.kind is wire.EventKind.PAIRING:
+            change = None  # a device paired or its first reading: news, not a problem
+        elif event.category is wire.Category.DEVICE:
             change = device_event(session, event, gateway_id=gateway_id, now=now, channels=channels)
         elif event.kind in (wire.EventKind.ALERT, wire.EventKind.ALL_CLEAR):
             change = clinical_event(

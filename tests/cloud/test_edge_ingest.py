@@ -16,7 +16,7 @@ from cloud.auth import service as auth
 from cloud.store.models import Alert, DeadLetter, EdgeEvent, EdgeRollup, GatewayRecord, Patient
 from cloud.tenancy import service as tenancy
 from gateway import wire
-from gateway.ble.problems import ProblemTracker
+from gateway.ble.problems import ProblemTracker, device_event
 from tests.fixtures.ingest import Publisher
 from tests.fixtures.waiting import wait_until
 
@@ -117,6 +117,20 @@ def test_device_problems_are_device_alerts_stored_once(stack: tuple[Any, Publish
         ("device", "low_battery", alert.id),
         ("all_clear", "low_battery", alert.id),
     ]
+
+
+def test_pairing_events_are_stored_but_open_no_alert(stack: tuple[Any, Publisher]) -> None:
+    sessions, pub = stack
+    seed(sessions)
+    paired = [
+        device_event(kind=wire.EventKind.PAIRING, code=code, ts=T0 + timedelta(seconds=i),
+                     device_id="hrm-1", patient_id="p-1", evidence={"kind": "hr_strap"})
+        for i, code in enumerate(("paired", "first_reading"))
+    ]  # fmt: skip
+    pub.publish(events(*paired, batch_id="e-p"), "events")
+    wait_until(lambda: pub.acks == ["e-p"], what="the pairing events acknowledged")
+    assert count(sessions, EdgeEvent) == 2
+    assert alerts(sessions) == []
 
 
 def test_rollups_are_stored_once_and_bad_ones_dead_lettered(stack: tuple[Any, Publisher]) -> None:
