@@ -8,19 +8,22 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.errors import CloudError, NotFoundError
 from cloud.settings import CloudSettings
 from cloud.store.tenancy import Organisation, Patient, Role, User
 from gateway import wire
 from gateway.logs import configure_logging
+
+if TYPE_CHECKING:
+    from cloud.store.influx import TimeSeriesStore
 
 app = typer.Typer(
     help="VitalGate cloud: ingest, store, alert and serve remote-monitoring data.",
@@ -30,7 +33,9 @@ app = typer.Typer(
 user_app = typer.Typer(help="Accounts that log in to the API.", no_args_is_help=True)
 patient_app = typer.Typer(help="Patients of an organisation.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
 app.add_typer(patient_app, name="patient")
+app.add_typer(org_app, name="org")
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -76,6 +81,54 @@ def ingest(log_level: str = "INFO") -> None:
     services.ingest.stop()
     services.notifier.stop()
     services.engine.dispose()
+
+
+@app.command()
+def sink(
+    log_level: str = "INFO",
+    once: Annotated[
+        bool,
+        typer.Option(help="Write everything after the mark, then exit (for cron or a backfill)."),
+    ] = False,
+) -> None:
+    """Copy readings from the record to the time-series store (VG_INFLUX__URL). Run exactly one.
+
+    It is not started by `serve` or `ingest`: the record is written by any number of ingest
+    workers, and one sink follows it with its high-water mark.
+    """
+    from cloud.store.db import make_engine, migrate, session_factory  # noqa: PLC0415
+    from cloud.store.influx import TimeSeriesError, TimeSeriesStore  # noqa: PLC0415
+    from cloud.store.sink import Sink  # noqa: PLC0415
+
+    configure_logging(level=log_level)
+    settings = _settings()
+    if not settings.influx.enabled:
+        err.print(
+            "[red]No time-series store configured:[/red] set VG_INFLUX__URL (and TOKEN, ORG, BUCKET)."
+        )
+        raise typer.Exit(2)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
+    store = TimeSeriesStore(settings.influx)
+    worker = Sink(session_factory(engine), store)
+    try:
+        if once:
+            try:
+                typer.echo(f"wrote {worker.drain()} points to {store.url}")
+            except TimeSeriesError as exc:
+                err.print(f"[red]{exc}[/red]")
+                raise typer.Exit(1) from exc
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        worker.start()
+        stop.wait()
+        worker.stop()
+    finally:
+        store.close()
+        engine.dispose()
 
 
 @app.command()
@@ -193,6 +246,36 @@ def user_create(
     typer.echo(_in_transaction(work))
 
 
+@patient_app.command("erase")
+def patient_erase(
+    *,
+    patient_id: Annotated[str, typer.Option("--id", help="The patient to erase.")],
+    org: Annotated[str, typer.Option(help="Their organisation (a check against typos).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+) -> None:
+    """Erase a patient and all their data from every store (the erasure itself is audited)."""
+    from cloud.store import retention  # noqa: PLC0415
+
+    if not yes:
+        err.print("[red]Refusing without --yes:[/red] erasing a patient cannot be undone.")
+        raise typer.Exit(2)
+
+    def work(session: Session) -> dict[str, int]:
+        return retention.erase_patient(
+            session,
+            organisation_id=org,
+            patient_id=patient_id,
+            actor_user_id=None,
+            actor_role="operator",
+            client="cli",
+            now=datetime.now(UTC),
+        )
+
+    removed = _in_transaction(work)
+    typer.echo(json.dumps({"patient_id": patient_id, "removed": removed}, sort_keys=True))
+    _finish_timeseries(_finish_deletions)
+
+
 @patient_app.command("create")
 def patient_create(
     *,
@@ -226,6 +309,95 @@ def patient_create(
         return f"created patient {patient_id} in {org}"
 
     typer.echo(_in_transaction(work))
+
+
+@org_app.command("retention")
+def org_retention(
+    *,
+    org: Annotated[str, typer.Option(help="Organisation id.")],
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Days of data to keep; omit to keep everything.")
+    ] = None,
+) -> None:
+    """Set how long an organisation's data is kept (applied by `vitalgate-cloud purge`)."""
+
+    def work(session: Session) -> str:
+        found = session.get(Organisation, org)
+        if found is None:
+            raise NotFoundError(f"no organisation {org!r}")
+        found.retention_days = days
+        return f"{org} keeps " + (f"{days} days" if days else "everything")
+
+    typer.echo(_in_transaction(work))
+
+
+@app.command()
+def purge(
+    org: Annotated[
+        str | None,
+        typer.Option(help="Only this organisation (default: every one with a retention)."),
+    ] = None,
+) -> None:
+    """Delete data older than each organisation's retention, in the record and the time series.
+
+    Prints one JSON line per organisation with the rows removed by table. Run it daily.
+    The audit log is never purged: it is the legal record of access.
+    """
+    from cloud.store import retention  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    done: list[tuple[str, datetime]] = []
+
+    def work(session: Session) -> list[dict[str, object]]:
+        lines: list[dict[str, object]] = []
+        for org_id, days in retention.organisations_with_retention(session):
+            if org is not None and org_id != org:
+                continue
+            cutoff = retention.cutoff_for(days, now=now)
+            removed = retention.purge_organisation(session, organisation_id=org_id, cutoff=cutoff)
+            lines.append({"organisation": org_id, "before": cutoff.isoformat(), "removed": removed})
+            done.append((org_id, cutoff))
+        return lines
+
+    for line in _in_transaction(work):
+        typer.echo(json.dumps(line, sort_keys=True))
+
+    def timeseries(sessions: sessionmaker[Session], store: TimeSeriesStore) -> None:
+        _finish_deletions(sessions, store)
+        for org_id, cutoff in done:
+            series = retention.purge_timeseries(
+                sessions, store, organisation_id=org_id, cutoff=cutoff
+            )
+            typer.echo(json.dumps({"organisation": org_id, "timeseries_series": series}))
+
+    _finish_timeseries(timeseries)
+
+
+def _finish_deletions(sessions: sessionmaker[Session], store: TimeSeriesStore) -> None:
+    from cloud.store.sink import finish_series_deletions  # noqa: PLC0415
+
+    finish_series_deletions(sessions, store)
+
+
+def _finish_timeseries(work: Callable[[sessionmaker[Session], TimeSeriesStore], None]) -> None:
+    """Run ``work`` against the time-series store if one is configured; exit 1 if it fails."""
+    from cloud.store.db import make_engine, session_factory  # noqa: PLC0415
+    from cloud.store.influx import TimeSeriesError  # noqa: PLC0415
+    from cloud.store.influx import TimeSeriesStore as Store  # noqa: PLC0415
+
+    settings = _settings()
+    if not settings.influx.enabled:
+        return
+    engine = make_engine(settings.db_url)
+    store = Store(settings.influx)
+    try:
+        work(session_factory(engine), store)
+    except TimeSeriesError as exc:
+        err.print(f"[red]{exc}[/red] The record is done; run the command again later.")
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+        engine.dispose()
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.uplink.settings import MqttSettings
@@ -13,6 +13,32 @@ from gateway.uplink.settings import MqttSettings
 DEV_SECRET = "dev-only-change-me-this-signs-tokens-on-a-laptop"  # noqa: S105 - refused in production
 MIN_SECRET_BYTES = 32
 """HS256 keys shorter than the hash (RFC 7518 §3.2) are refused."""
+
+
+class InfluxSettings(BaseModel):
+    """The time-series sink (``vitalgate-cloud sink``): off until ``url`` is set."""
+
+    url: str | None = None
+    """InfluxDB v2 write API base, e.g. ``http://influx:8086`` (or a VictoriaMetrics ``:8428``)."""
+    token: SecretStr = SecretStr("")
+    org: str = "vitalgate"
+    bucket: str = "vitalgate"
+    flavour: Literal["influxdb", "victoriametrics"] = "influxdb"
+    """Which delete API the server has: InfluxDB's ``/api/v2/delete`` (time range and
+    predicate) or VictoriaMetrics' ``/api/v1/admin/tsdb/delete_series`` (whole series)."""
+    batch_size: int = Field(1_000, ge=1, le=50_000)
+    """Points per write; also the sink's chunk, so at most this many are in flight (the bound)."""
+    retry_interval_ms: int = Field(5_000, ge=10)
+    max_retries: int = Field(5, ge=0)
+    max_retry_time_ms: int = Field(180_000, ge=0)
+    """influxdb-client's retry window; an outage longer than this is backfilled from the mark."""
+    poll_s: float = Field(1.0, gt=0)
+    """How often the sink looks for readings committed after its high-water mark."""
+    timeout_ms: int = Field(10_000, ge=100)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
 
 
 class CloudSettings(BaseSettings):
@@ -35,11 +61,27 @@ class CloudSettings(BaseSettings):
     """Unacknowledged messages a worker holds at most (its MQTT 5 Receive Maximum)."""
     ingest_session_expiry_s: int = Field(60, ge=0)
     """How long the broker keeps a stopped worker's session (and its share of the stream)."""
+    downlink_enabled: bool | None = None
+    """Publish gateway configs (retained ``…/config``) from this process; default: when ingest
+    runs here."""
     alert_channels: list[str] = Field(default_factory=list)
     """Apprise URLs every alert is sent to, e.g. ``json://127.0.0.1:9000/alerts``."""
     public_url: str = "http://127.0.0.1:8000"
+    contact_urls: dict[str, str] = Field(default_factory=dict)
+    """How to reach a person on each kind of contact: an apprise URL template per kind, with
+    ``{address}`` for the person's address, e.g. ``{"email":
+    "mailtos://user:pass@smtp.example.org?from=alerts@clinic.example&to={address}"}``.
+    Escalation steps reach people through these."""
+    escalation_interval_s: float = Field(5.0, gt=0, le=300)
+    """How often the escalation scheduler looks for due steps."""
+    ack_link_hours: int = Field(24, ge=1, le=24 * 14)
+    """How long an e-mailed acknowledge link works."""
+    inbound_secret: SecretStr | None = None
+    """Shared secret of the inbound-reply webhook (``POST /api/v1/messages/inbound``): the
+    provider sends it in ``X-VitalGate-Secret`` or signs the body with it (HMAC-SHA256 in
+    ``X-VitalGate-Signature: sha256=<hex>``). Unset: the webhook refuses every request."""
     alert_program: str = "general"
-    """Program whose default rules judge every patient (until per-patient programs exist)."""
+    """Program whose default rules judge a patient who has none (or is not registered)."""
     alert_rules_file: Path | None = None
     """A JSON list of gateway.signal rules used instead of the program's (as ``replay --rules``)."""
     access_token_minutes: int = Field(15, ge=1, le=60)
@@ -49,6 +91,10 @@ class CloudSettings(BaseSettings):
     """Consecutive failed logins that lock an account…"""
     lockout_minutes: int = Field(15, ge=1)
     """…for this long."""
+    influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    """``VG_INFLUX__URL``, ``VG_INFLUX__TOKEN``… (see ``InfluxSettings``)."""
+    max_body_bytes: int = Field(1_000_000, ge=1_024)
+    """HTTP request bodies larger than this are refused with 413 before they are read."""
 
     @model_validator(mode="after")
     def _safe(self) -> CloudSettings:
@@ -61,6 +107,10 @@ class CloudSettings(BaseSettings):
         if len(secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"VG_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
         return self
+
+    @property
+    def publishes_configs(self) -> bool:
+        return self.ingest_enabled if self.downlink_enabled is None else self.downlink_enabled
 
     @property
     def db_url(self) -> str:

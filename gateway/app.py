@@ -1,15 +1,17 @@
 """The gateway process, wired in the order of DESIGN.md's diagram:
 
-BLE link → device sessions (decode) → readings → outbox (SQLite WAL) → uplink (MQTT).
+BLE link → device manager (one session per paired device: decode, attribute) → readings and
+device events → signal stage (edge findings of the config's threshold rules, per-minute
+rollups of streams) → outbox (SQLite WAL) → uplink (MQTT).
 
-The signal stage (cleaning, rollups, edge rules) plugs in between readings and outbox.
-The downlink runs the other way: the cloud's retained config replaces the device sessions
-(pairings) in one step, and commands are answered on ``…/command_results``.
+The downlink runs the other way: the cloud's retained config gives the device manager its
+pairings in one step, and commands are answered on ``…/command_results``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections import OrderedDict
@@ -20,11 +22,14 @@ from typing import Any, Final
 import structlog
 
 from gateway import __version__, wire
+from gateway.ble import web
 from gateway.ble.link import BleLink
-from gateway.ble.session import DeviceSession, Measurement
+from gateway.ble.manager import DeviceManager, pairings_from_settings
+from gateway.ble.session import Measurement
 from gateway.outbox import Kind, Outbox, Row
 from gateway.readings import to_wire
-from gateway.settings import DeviceConfig, GatewaySettings
+from gateway.settings import GatewaySettings
+from gateway.signal.edge import EdgeStage
 from gateway.uplink import commands
 from gateway.uplink.config import ConfigStore, Verdict, decide
 from gateway.uplink.mqtt import Uplink
@@ -34,39 +39,42 @@ log = structlog.get_logger(__name__)
 QUEUE_LIMIT: Final = 10_000
 WRITE_BATCH: Final = 500
 STATE_INTERVAL_S: Final = 1.0
+ROLLUP_CHECK_S: Final = 1.0
+"""With no readings arriving, how often the signal stage looks for minutes that are over."""
 REMEMBERED_COMMANDS: Final = 256
 """Results kept so a command the broker delivers twice (QoS 1) runs only once."""
 
 WallClock = Callable[[], datetime]
+Item = Measurement | wire.Event
+"""What the BLE stage hands to the outbox writer: a decoded measurement or a device event."""
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def devices_from_config(config: wire.GatewayConfig) -> list[DeviceConfig]:
-    """The device sessions a cloud config asks for: pairings with an address, first patient."""
-    devices = []
-    for pairing in config.pairings:
-        if pairing.address is None:
-            log.warning("config.pairing_without_address", device_id=pairing.device_id)
-            continue
-        devices.append(
-            DeviceConfig(
-                device_id=pairing.device_id,
-                address=pairing.address,
-                kind=pairing.kind,
-                patient_id=pairing.patients[0].patient_id,
-            )
-        )
-    return devices
+def rows_of(items: Sequence[Item]) -> list[Row]:
+    """Outbox rows: a measurement's readings share a group; an event is a row of its own."""
+    return rows_and_readings(items)[0]
 
 
-def rows_of(items: Sequence[Measurement]) -> list[Row]:
-    """Outbox rows of decoded measurements; a measurement's readings share a group."""
-    return [
-        (Kind.READING, wire.encode(r).decode(), r.measurement_id) for m in items for r in to_wire(m)
-    ]
+def rows_and_readings(items: Sequence[Item]) -> tuple[list[Row], list[wire.Reading]]:
+    """Outbox rows of ``items``, and the wire readings among them (made once: a streamed
+    value's id is random)."""
+    rows: list[Row] = []
+    readings: list[wire.Reading] = []
+    for item in items:
+        if isinstance(item, wire.Event):
+            rows.append(event_row(item))
+        else:
+            fresh = to_wire(item)
+            readings += fresh
+            rows += [(Kind.READING, wire.encode(r).decode(), r.measurement_id) for r in fresh]
+    return rows, readings
+
+
+def event_row(event: wire.Event) -> Row:
+    return (Kind.EVENT, wire.encode(event).decode(), None)
 
 
 class Gateway:
@@ -77,8 +85,9 @@ class Gateway:
         self.link = link
         self.wall = wall
         self.outbox = Outbox(settings.outbox_path, budget_bytes=settings.outbox_budget_bytes)
-        self.queue: asyncio.Queue[Measurement] = asyncio.Queue(QUEUE_LIMIT)
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_LIMIT)
         self.dropped = 0
+        self._waiting: set[asyncio.Task[None]] = set()
         self.config_store = ConfigStore(settings.config_path)
         self.config = self.config_store.load()
         if self.config is not None and self.config.gateway_id != settings.gateway_id:
@@ -89,10 +98,23 @@ class Gateway:
             )
             self.config = None
         self._accepted = self.config  # the newest config persisted (paho thread's view)
-        devices = devices_from_config(self.config) if self.config else settings.devices
-        self.sessions: dict[str, DeviceSession] = {d.device_id: self._session(d) for d in devices}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._tg: asyncio.TaskGroup | None = None
+        self.devices = DeviceManager(
+            link,
+            data_dir=settings.data_dir,
+            gateway_id=settings.gateway_id,
+            sink=self._enqueue,
+            events=self._event,
+            clock_fn=wall,
+            backoff_cap_s=settings.reconnect_max_s,
+            battery_readings=True,
+        )
+        self.edge = EdgeStage(
+            self.config.thresholds if self.config else (), rollups=settings.publish_rollups
+        )
+        if self.config is not None:
+            self.devices.apply_pairings(self.config.pairings, origin="config")
+        else:
+            self.devices.apply_pairings(pairings_from_settings(settings.devices), origin="settings")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._results: OrderedDict[str, wire.CommandResult] = OrderedDict()
         self.uplink = Uplink(
@@ -110,23 +132,24 @@ class Gateway:
             wall=wall,
         )
 
-    def _session(self, d: DeviceConfig) -> DeviceSession:
-        return DeviceSession(
-            self.link,
-            address=d.address,
-            device_id=d.device_id,
-            patient_id=d.patient_id,
-            sink=self._enqueue,
-            reconnect_max_s=self.settings.reconnect_max_s,
-            clock=self.wall,
-        )
-
     def _enqueue(self, m: Measurement) -> None:
         try:
             self.queue.put_nowait(m)
         except asyncio.QueueFull:
             self.dropped += 1
             log.error("gateway.queue_full", device_id=m.device_id, dropped=self.dropped)
+
+    def _event(self, event: wire.Event) -> None:
+        """Loop thread: a device or pairing event for ``…/events``; never dropped, so when
+        the queue is full it waits for room. The status follows at once."""
+        log.info("gateway.event", kind=event.kind.value, code=event.code, device_id=event.device_id)
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            task = asyncio.get_running_loop().create_task(self.queue.put(event))
+            self._waiting.add(task)
+            task.add_done_callback(self._waiting.discard)
+        self.uplink.publish_status()  # the device list or a device's state changed
 
     # ------------------------------------------------------------------ status
     def status(self) -> wire.Status:
@@ -139,15 +162,7 @@ class Gateway:
             outbox_depth=stats.depth,
             outbox_oldest_age_s=stats.oldest_age_s,
             config_version=self.config.version if self.config else None,
-            devices=tuple(
-                wire.DeviceStatus(
-                    device_id=s.device_id,
-                    kind="hr_strap",
-                    connected=s.connected,
-                    last_seen=s.last_seen,
-                )
-                for s in self.sessions.values()
-            ),
+            devices=self.devices.statuses(),
         )
 
     def local_state(self) -> dict[str, Any]:
@@ -179,59 +194,79 @@ class Gateway:
             self._loop.call_soon_threadsafe(self._apply_config, config)
 
     def _apply_config(self, config: wire.GatewayConfig) -> None:
-        """Loop thread, no await: swap the device sessions and the config in one step."""
+        """Loop thread, no await: hand the pairings to the device manager and take the
+        config in one step (devices no longer paired are released)."""
         if self.config is not None and config.version <= self.config.version:
             return
-        wanted = {d.device_id: d for d in devices_from_config(config)}
-        for device_id, session in list(self.sessions.items()):
-            d = wanted.get(device_id)
-            if d is None or (d.address, d.patient_id) != (session.address, session.patient_id):
-                task = self._tasks.pop(device_id, None)
-                if task is not None:
-                    task.cancel()
-                del self.sessions[device_id]
-        for device_id, d in wanted.items():
-            if device_id not in self.sessions:
-                self.sessions[device_id] = self._session(d)
-                self._start_session(device_id)
+        self.devices.apply_pairings(config.pairings, origin="config")
+        self.edge.set_rules(config.thresholds)
         self.config = config
-        log.info("config.applied", version=config.version, devices=sorted(self.sessions))
+        log.info(
+            "config.applied", version=config.version, devices=sorted(self.devices.store.devices)
+        )
         self.uplink.publish_status()
 
     def _on_command(self, cmd: wire.Command) -> None:
-        """paho thread: run a command once and publish its result."""
+        """paho thread: the BLE stage lives on the event loop, so the command runs there."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # loop closed at shutdown
+                self._loop.call_soon_threadsafe(self._run_command, cmd)
+
+    def _run_command(self, cmd: wire.Command) -> None:
+        """Loop thread: run a command once and publish its result."""
         result = self._results.get(cmd.command_id)
         if result is None:
-            facts = commands.GatewayFacts(
-                gateway_id=self.settings.gateway_id,
-                version=__version__,
-                now=self.wall(),
-                config_version=self.config.version if self.config else None,
-                outbox_depth=self.outbox.stats().depth,
-                devices=tuple(sorted(self.sessions.copy())),
-            )
-            result = commands.execute(cmd, facts)
+            result = self._execute(cmd)
             self._results[cmd.command_id] = result
             while len(self._results) > REMEMBERED_COMMANDS:
                 self._results.popitem(last=False)
             log.info("command.done", command=cmd.name, command_id=cmd.command_id, ok=result.ok)
         self.uplink.publish_result(result)
 
+    def _execute(self, cmd: wire.Command) -> wire.CommandResult:
+        """Gateway-wide commands (ping) answer from facts; the rest belong to the BLE stage."""
+        now = self.wall()
+        if cmd.name in commands.HANDLERS:
+            facts = commands.GatewayFacts(
+                gateway_id=self.settings.gateway_id,
+                version=__version__,
+                now=now,
+                config_version=self.config.version if self.config else None,
+                outbox_depth=self.outbox.stats().depth,
+                devices=tuple(sorted(self.devices.store.devices)),
+            )
+            return commands.execute(cmd, facts)
+        result = self.devices.handle_command(cmd)
+        if cmd.name is wire.CommandName.SYNC_CLOCKS and result.ok:
+            report = commands.clock_report(cmd, now=now)
+            result = result.model_copy(update={"result": {**result.result, **report}})
+        return result
+
     # ------------------------------------------------------------------ stages
-    def _start_session(self, device_id: str) -> None:
-        if self._tg is not None:
-            session = self.sessions[device_id]
-            self._tasks[device_id] = self._tg.create_task(session.run(), name=f"ble-{device_id}")
 
     async def _write_outbox(self) -> None:
-        """Drain the queue into the outbox, one durable transaction per batch."""
+        """Drain the queue through the signal stage into the outbox, one durable transaction
+        per batch; with nothing queued, still close the minutes that are over."""
         while True:
-            items = [await self.queue.get()]
+            items: list[Item] = []
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ROLLUP_CHECK_S):
+                    items.append(await self.queue.get())
             while len(items) < WRITE_BATCH and not self.queue.empty():
                 items.append(self.queue.get_nowait())
-            now = self.wall().timestamp()
-            await asyncio.to_thread(self.outbox.add, rows_of(items), now=now)
-            self.uplink.wake()
+            if await asyncio.to_thread(self._store, items, self.wall().timestamp()):
+                self.uplink.wake()
+
+    def _store(self, items: Sequence[Item], now: float) -> int:
+        """Worker thread: readings and device events, edge findings and finished rollups,
+        committed together. The number of rows."""
+        rows, readings = rows_and_readings(items)
+        findings, rollups = self.edge.observe(readings, now=now)
+        rows += [event_row(e) for e in findings]
+        rows += [(Kind.ROLLUP, wire.encode(r).decode(), None) for r in rollups]
+        if rows:
+            self.outbox.add(rows, now=now)
+        return len(rows)
 
     async def _write_state(self) -> None:
         """Keep ``status.json`` current for ``vitalgate-gateway status``."""
@@ -253,23 +288,25 @@ class Gateway:
         log.info(
             "gateway.start",
             gateway_id=self.settings.gateway_id,
-            devices=len(self.sessions),
+            devices=len(self.devices.store.devices),
             config_version=self.config.version if self.config else None,
         )
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._loop = asyncio.get_running_loop()
+        page = None
         try:
+            if self.settings.web_port is not None:
+                page = await web.serve(self.devices, self.settings.web_host, self.settings.web_port)
             async with asyncio.TaskGroup() as tg:
-                self._tg = tg
                 tg.create_task(self.uplink.run(), name="uplink")
                 tg.create_task(self._write_outbox(), name="outbox-writer")
                 tg.create_task(self._write_state(), name="state")
-                for device_id in list(self.sessions):
-                    self._start_session(device_id)
+                tg.create_task(self.devices.run(), name="ble")
                 for i, coro in enumerate(background):
                     tg.create_task(coro, name=f"background-{i}")
         finally:
-            self._tg = None
+            if page is not None:
+                page.close()
             self._drain()
             self.outbox.close()
             log.info("gateway.stop", gateway_id=self.settings.gateway_id)

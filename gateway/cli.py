@@ -1,4 +1,8 @@
-"""``vitalgate-gateway``: run the gateway, and ask it how it is doing."""
+"""``vitalgate-gateway``: run the gateway, ask it how it is doing, pair devices, list them.
+
+``pair`` and ``devices`` are defined with the BLE stage (``gateway.ble.commands``) and
+registered here, so the one ``vitalgate-gateway`` command carries them.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from gateway.ble import commands as ble_commands
 from gateway.logs import configure_logging
 from gateway.outbox import OutboxError
 from gateway.settings import GatewaySettings, load_settings
@@ -116,6 +121,10 @@ def _status_table(state: dict[str, Any]) -> Table:
             f"device {dev['device_id']}", "connected" if dev["connected"] else "not connected"
         )
     return table
+
+
+app.command()(ble_commands.pair)
+app.command()(ble_commands.devices)
 
 
 def main() -> None:

@@ -80,6 +80,15 @@ class GatewaySettings(BaseSettings):
     """Longest wait (s) between two attempts to reconnect a device."""
     outbox_budget_mb: float = Field(256.0, gt=0)
     """Disk budget of the outbox; when reached it thins rollups, then readings, never events."""
+    publish_rollups: bool = False
+    """Send per-minute rollups of streams on ``…/rollups``. Off until the cloud acknowledges
+    that topic: unacknowledged batches hold the uplink's window and would stall readings."""
+    web_port: int | None = Field(None, ge=0, le=65535)
+    """Serve the local pairing page (``gateway.ble.web``) on this port; off when unset."""
+    web_host: str = "127.0.0.1"
+    """Where the pairing page listens: loopback by default; the home network's address (or
+    ``0.0.0.0``) lets a phone on the same Wi-Fi open it. It has no login: never expose it
+    beyond the home network."""
 
     @property
     def outbox_path(self) -> Path:

@@ -1,4 +1,4 @@
-"""Fixtures that start the real parts: Mosquitto, PostgreSQL, a webhook receiver, the cloud."""
+"""Fixtures that start the real parts: Mosquitto, PostgreSQL, VictoriaMetrics, a webhook receiver, the cloud."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.fixtures.net import free_port
 from tests.fixtures.postgres import Postgres
 from tests.fixtures.rules import TEST_RULES
 from tests.fixtures.smtp import SmtpServer
+from tests.fixtures.victoria import VictoriaMetrics
 from tests.fixtures.waiting import wait_until
 from tests.fixtures.webhook import WebhookReceiver
 
@@ -153,3 +154,12 @@ def cloud_factory(tmp_path: Path) -> Iterator[object]:
     yield make
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """A private VictoriaMetrics for one test (speaks the InfluxDB v2 write API)."""
+    vm = VictoriaMetrics(tmp_path / "victoria")
+    vm.start()
+    yield vm
+    vm.stop()

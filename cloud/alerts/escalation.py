@@ -15,6 +15,11 @@ from typing import Final
 
 from gateway.wire import Priority
 
+ROLES: Final = ("care_coordinator", "clinician", "admin", "on_call")
+"""Who a step reaches: the patient's care coordinators, their clinicians (every clinician of
+the organisation when the care team has none), the organisation's admins, or the users named
+in the step (``on_call``, or any step with ``user_ids``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -22,6 +27,23 @@ class Step:
     """``care_coordinator``, ``clinician``, ``on_call``…"""
     delay: timedelta
     """After the alert opened (not after the previous step)."""
+    user_ids: tuple[int, ...] = ()
+    """Named people (the on-call rota); when set, they are the step's recipients."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "role": self.role,
+            "delay_s": self.delay.total_seconds(),
+            "user_ids": list(self.user_ids),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Step:
+        delay = data.get("delay_s", 0)
+        users = data.get("user_ids", ())
+        assert isinstance(delay, int | float)
+        assert isinstance(users, list | tuple)
+        return cls(str(data["role"]), timedelta(seconds=delay), tuple(int(u) for u in users))
 
 
 DEFAULT_CHAINS: Final[Mapping[Priority, tuple[Step, ...]]] = {

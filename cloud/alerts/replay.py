@@ -7,7 +7,7 @@ defaults, or from a rules file (see ``cloud.alerts.rulebook``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +16,7 @@ from cloud.alerts.rulebook import RuleBookError, patient_rules
 from gateway import wire
 from gateway.signal.findings import Finding, FindingKind
 from gateway.signal.replay import history_from_readings, replay
+from gateway.signal.rules import Rule
 
 
 class ReplayError(RuleBookError):
@@ -42,10 +43,16 @@ def burden(
     rule_dicts: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Finding]:
     """Every alert (fire) the rules produce over the readings, in time order."""
+    return burden_of(
+        readings,
+        lambda patient_id: patient_rules(patient_id, program=program, rule_dicts=rule_dicts),
+    )
+
+
+def burden_of(
+    readings: Iterable[wire.Reading], rules_for: Callable[[str], Sequence[Rule]]
+) -> list[Finding]:
+    """Every fire of each patient's rules (``rules_for(patient_id)``), in time order."""
     history = history_from_readings(readings)
-    rules = [
-        rule
-        for patient_id in history.patients()
-        for rule in patient_rules(patient_id, program=program, rule_dicts=rule_dicts)
-    ]
+    rules = [rule for patient_id in history.patients() for rule in rules_for(patient_id)]
     return [f for f in replay(rules, history) if f.kind is FindingKind.FIRE]

@@ -18,7 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts.rulebook import RuleBook
-from cloud.alerts.service import SCHEDULED_KINDS, AlertChange, apply_finding, load_series
+from cloud.alerts.service import (
+    SCHEDULED_KINDS,
+    AlertChange,
+    apply_finding,
+    load_series,
+    record_shadow,
+)
 from cloud.store.models import Reading
 from gateway.signal import rules as signal_rules
 from gateway.signal.series import to_epoch
@@ -60,6 +66,7 @@ class MissingDataWatch:
                 .where(Reading.ts >= now - LOOKBACK)
                 .distinct()
             ).all()
+            self.rulebook.refresh(session, {patient_id for patient_id, _ in pairs})
             for patient_id, metric in sorted(pairs):
                 rules = [
                     r
@@ -75,6 +82,9 @@ class MissingDataWatch:
                     for finding in signal_rules.evaluate(
                         rule, series, now=now_s, since=since_s
                     ).findings:
+                        if self.rulebook.is_shadow(patient_id, finding.rule):
+                            record_shadow(session, finding, now=now)
+                            continue
                         change = apply_finding(session, finding, now=now, channels=self.channels)
                         if change is not None:
                             changes.append(change)

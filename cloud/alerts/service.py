@@ -5,7 +5,7 @@ cleaning and the same ``evaluate`` as the gateway and ``vitalgate-cloud replay``
 stored series, reporting only findings at or after the earliest new reading. A fire opens
 an alert or merges into the open one (count, last and worst value); an all-clear resolves
 it. Deliveries are queued in the same transaction, so an alert committed is an alert that
-will be sent. Missing-data rules need a clock, not a reading: they run on a schedule.
+will be sent. A rule in shadow mode only records its findings (``shadow_findings``). Missing-data rules need a clock, not a reading: they run on a schedule.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from cloud.alerts.rulebook import RuleBook
-from cloud.store.models import Alert, Delivery, Reading
+from cloud.store.models import Alert, AlertEvent, Delivery, Reading, ShadowFinding
 from gateway import wire
 from gateway.signal import rules as signal_rules
 from gateway.signal.baseline import BaselineRule, CusumRule
@@ -30,7 +30,7 @@ from gateway.signal.clean import clean, device_usable
 from gateway.signal.findings import Finding, FindingKind
 from gateway.signal.missing import MissedMeasurementRule, StaleRule
 from gateway.signal.rules import Rule
-from gateway.signal.series import Series, to_epoch
+from gateway.signal.series import Series, from_epoch, to_epoch
 
 OPEN_STATES: Final = ("open", "acknowledged")
 MIN_LOOKBACK_S: Final = 3600.0
@@ -133,6 +133,7 @@ def judge(
 ) -> list[Judged]:
     """Each patient's rules at or after the earliest new reading of each touched metric."""
     now_s = to_epoch(now)
+    rulebook.refresh(session, {patient_id for patient_id, _ in touched})
     out: list[Judged] = []
     for (patient_id, metric), earliest in sorted(touched.items()):
         rules = [
@@ -171,8 +172,11 @@ def evaluate(
     changes: list[AlertChange] = []
     for judged in judge(session, touched, now=now, rulebook=rulebook):
         for finding in judged.findings:
+            if rulebook.is_shadow(finding.patient_id, finding.rule):
+                record_shadow(session, finding, now=now)
+                continue
             if finding.kind is FindingKind.ALL_CLEAR:
-                ending = _open_alert(session, finding.patient_id, finding.rule)
+                ending = open_alert_of(session, finding.patient_id, finding.rule)
                 if ending is not None:
                     _follow(ending, judged, until=finding.ts, now=now)
             change = apply_finding(session, finding, now=now, channels=channels)
@@ -210,7 +214,7 @@ def _follow(alert: Alert, judged: Judged, *, until: float | None, now: datetime)
     alert.updated_at = now
 
 
-def _open_alert(session: Session, patient_id: str, rule_id: str) -> Alert | None:
+def open_alert_of(session: Session, patient_id: str, rule_id: str) -> Alert | None:
     return session.scalars(
         select(Alert).where(
             Alert.patient_id == patient_id,
@@ -224,15 +228,20 @@ def apply_finding(
     session: Session, finding: Finding, *, now: datetime, channels: Sequence[str]
 ) -> AlertChange | None:
     """Open, merge or resolve the alert a finding concerns."""
-    alert = _open_alert(session, finding.patient_id, finding.rule)
+    alert = open_alert_of(session, finding.patient_id, finding.rule)
     if finding.kind is FindingKind.ALL_CLEAR:
         if alert is None:
             return None
-        alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
-        alert.last_value = finding.value
-        alert.evidence = {**alert.evidence, "all_clear": finding.to_dict()}
-        return AlertChange(alert.id, "resolved")
+        return resolve_all_clear(
+            session, alert, now=now, value=finding.value, evidence=finding.to_dict(),
+            channel="ingest",
+        )  # fmt: skip
     if alert is not None:
+        if finding.id in alert.evidence.get("edge_event_ids", ()):
+            # The gateway reported this very episode first (it was offline): one alert.
+            alert.evidence = {**alert.evidence, "finding_id": finding.id, "cloud_fired": True}
+            alert.updated_at = now
+            return AlertChange(alert.id, "merged")
         alert.count += 1
         alert.last_value = finding.value
         alert.worst_value = _worse(finding, alert.worst_value, finding.value)
@@ -242,6 +251,28 @@ def apply_finding(
         return AlertChange(alert.id, "merged")
     alert = _open(session, finding, now=now, channels=channels)
     return AlertChange(alert.id, "opened")
+
+
+def record_shadow(session: Session, finding: Finding, *, now: datetime) -> None:
+    """Keep a shadow-mode finding (once per finding id); it opens and notifies nothing."""
+    if session.scalar(select(ShadowFinding.id).where(ShadowFinding.finding_id == finding.id)):
+        return
+    session.add(
+        ShadowFinding(
+            finding_id=finding.id,
+            patient_id=finding.patient_id,
+            rule_id=finding.rule,
+            rule_version=finding.rule_version,
+            kind=finding.kind.value,
+            category=finding.category.value,
+            priority=finding.priority.value,
+            metric=finding.metric.value,
+            value=finding.value,
+            ts=from_epoch(finding.ts),
+            recorded_at=now,
+            evidence=finding.to_dict(),
+        )
+    )
 
 
 def _worse(finding: Finding, a: float, b: float) -> float:
@@ -270,10 +301,46 @@ def _open(session: Session, finding: Finding, *, now: datetime, channels: Sequen
         last_value=finding.value,
         worst_value=worst,
         count=1,
-        evidence=finding.to_dict(),
+        evidence={**finding.to_dict(), "finding_id": finding.id},
     )
+    return add_opened(session, alert, now=now, channels=channels, channel="ingest")
+
+
+def add_opened(
+    session: Session, alert: Alert, *, now: datetime, channels: Sequence[str], channel: str
+) -> Alert:
+    """Store a new alert, its ``opened`` history entry and its deliveries; start escalation."""
+    alert.escalation_step, alert.escalation_started_at = 0, now
     session.add(alert)
     session.flush()
+    session.add(
+        AlertEvent(alert_id=alert.id, at=now, action="opened", actor_user_id=None,
+                   channel=channel, detail={"value": alert.first_value})
+    )  # fmt: skip
+    queue_deliveries(session, alert, channels=channels, now=now)
+    return alert
+
+
+def resolve_all_clear(
+    session: Session, alert: Alert, *, now: datetime, value: float | None,
+    evidence: dict[str, Any], channel: str,
+) -> AlertChange:  # fmt: skip
+    """The condition has ended: resolve the alert and record the all-clear in its history."""
+    alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
+    if value is not None:
+        alert.last_value = value
+    alert.evidence = {**alert.evidence, "all_clear": evidence}
+    session.add(
+        AlertEvent(alert_id=alert.id, at=now, action="all_clear", actor_user_id=None,
+                   channel=channel, detail={"value": value})
+    )  # fmt: skip
+    return AlertChange(alert.id, "resolved")
+
+
+def queue_deliveries(
+    session: Session, alert: Alert, *, channels: Sequence[str], now: datetime
+) -> None:
+    """One pending delivery per channel for a newly opened alert (sent by the notifier)."""
     for index, label in enumerate(channels):
         session.add(
             Delivery(
@@ -286,4 +353,3 @@ def _open(session: Session, finding: Finding, *, now: datetime, channels: Sequen
                 next_attempt_at=now,
             )
         )
-    return alert

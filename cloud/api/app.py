@@ -7,9 +7,10 @@ processes next to any number of API processes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -22,23 +23,38 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
 from cloud import __version__
+from cloud.alerts.escalator import EscalationScheduler
 from cloud.alerts.rulebook import RuleBook
 from cloud.alerts.schedule import MissingDataWatch
-from cloud.api import routes
+from cloud.api import admin, alert_actions, messages, routes
+from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
+from cloud.downlink import ConfigPublisher
 from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.notifier import Notifier
 from cloud.errors import CloudError, NotAuthenticatedError
 from cloud.ingest.worker import IngestWorker
+from cloud.reports import router as reports_router
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, migrate, session_factory
+from cloud.store.influx import TimeSeriesStore
 from cloud.tenancy import router as tenancy_router
+from cloud.thresholds import router as thresholds_router
 from cloud.trends import router as trends_router
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422)
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422)
 }
+HTTP_CODES: dict[int, str] = {413: "payload_too_large"}
+"""Machine codes for framework refusals that have a name; others are ``http_<status>``."""
+
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -49,18 +65,48 @@ class Services:
     ingest: IngestWorker | None
     notifier: Notifier
     watch: MissingDataWatch
+    rulebook: RuleBook
+    escalation: EscalationScheduler
+    downlink: ConfigPublisher | None = None
+    timeseries: TimeSeriesStore | None = None
+    """For deletes (erasure); the sink that writes to it is ``vitalgate-cloud sink``."""
+    clock: Clock = _utcnow
+    """Now, for the lifecycle and the schedulers (tests move a fake clock)."""
+
+    def wake_downlink(self) -> None:
+        """Publish the gateway configs a change has just issued."""
+        if self.downlink is not None:
+            self.downlink.wake()
 
 
-def build_services(settings: CloudSettings) -> Services:
+def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
     sessions = session_factory(engine)
     notifier = Notifier(
-        sessions, channels_from_urls(settings.alert_channels), public_url=settings.public_url
+        sessions,
+        channels_from_urls(settings.alert_channels),
+        public_url=settings.public_url,
+        transports=settings.contact_urls,
+        link_key=settings.secret_key.get_secret_value(),
+        link_lifetime=timedelta(hours=settings.ack_link_hours),
+        clock=clock,
     )
+    escalation = EscalationScheduler(
+        sessions,
+        clock=clock,
+        transports=lambda: list(notifier.transports),
+        interval_s=settings.escalation_interval_s,
+        on_deliveries=notifier.wake,
+    )
+
+    def on_alerts() -> None:
+        notifier.wake()
+        escalation.wake()
+
     rulebook = RuleBook.load(program=settings.alert_program, rules_file=settings.alert_rules_file)
-    watch = MissingDataWatch(sessions, rulebook, channels=notifier.labels, on_alerts=notifier.wake)
+    watch = MissingDataWatch(sessions, rulebook, channels=notifier.labels, on_alerts=on_alerts)
     ingest = None
     if settings.ingest_enabled:
         ingest = IngestWorker(
@@ -73,30 +119,48 @@ def build_services(settings: CloudSettings) -> Services:
             queue_max=settings.ingest_queue_max,
             session_expiry_s=settings.ingest_session_expiry_s,
             channel_labels=notifier.labels,
-            on_alerts=notifier.wake,
+            on_alerts=on_alerts,
             rulebook=rulebook,
         )
-    return Services(settings, engine, sessions, ingest, notifier, watch)
+    downlink = None
+    if settings.publishes_configs:
+        downlink = ConfigPublisher(
+            settings.mqtt, sessions, client_id=f"{settings.ingest_client_id}-downlink"
+        )
+    timeseries = TimeSeriesStore(settings.influx) if settings.influx.enabled else None
+    return Services(
+        settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, downlink,
+        timeseries, clock,
+    )  # fmt: skip
 
 
-def create_app(settings: CloudSettings | None = None) -> FastAPI:
+def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The application; ``clock`` replaces the wall clock of the lifecycle and schedulers."""
     settings = settings or CloudSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings)
+        services = build_services(settings, clock=clock or _utcnow)
         app.state.services = services
         services.notifier.start()
+        services.escalation.start()
         services.watch.start()
         if services.ingest is not None:
             services.ingest.start()
+        if services.downlink is not None:
+            services.downlink.start()
         try:
             yield
         finally:
+            if services.downlink is not None:
+                services.downlink.stop()
             if services.ingest is not None:
                 services.ingest.stop()
             services.watch.stop()
+            services.escalation.stop()
             services.notifier.stop()
+            if services.timeseries is not None:
+                services.timeseries.close()
             services.engine.dispose()
 
     app = FastAPI(
@@ -106,9 +170,20 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.mount("/metrics", make_asgi_app())
-    for router in (auth_router.router, tenancy_router.router, routes.router, trends_router.router):
+    for router in (
+        auth_router.router,
+        tenancy_router.router,
+        routes.router,
+        alert_actions.router,
+        messages.router,
+        trends_router.router,
+        thresholds_router.router,
+        reports_router.router,
+        admin.router,
+    ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     _error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> Health:
@@ -152,7 +227,8 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        body = {"detail": str(exc.detail), "code": f"http_{exc.status_code}"}
+        code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        body = {"detail": str(exc.detail), "code": code}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

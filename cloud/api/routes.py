@@ -71,13 +71,16 @@ def list_alerts(
     *,
     status: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
     patient_id: IdQuery | None = None,
+    assigned_to: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alert]:
-    """Alerts, newest first, with their explanation."""
+    """Alerts, newest first, with their explanation (``assigned_to``: one person's)."""
     one, scope_all = _patient_filter(session, principal, patient_id)
     stmt = select(Alert)
     if status is not None:
         stmt = stmt.where(Alert.status == status)
+    if assigned_to is not None:
+        stmt = stmt.where(Alert.assigned_to == assigned_to)
     if one is not None:
         stmt = stmt.where(Alert.patient_id == one)
     if scope_all:

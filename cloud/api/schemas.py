@@ -43,6 +43,12 @@ class AlertPublic(BaseModel):
     worst_value: float
     count: int
     evidence: dict[str, Any]
+    acknowledged_at: datetime | None = None
+    acknowledged_by: int | None = None
+    snoozed_until: datetime | None = None
+    assigned_to: int | None = None
+    escalation_step: int = 0
+    """How many steps of the escalation chain have been notified."""
 
 
 class DeadLetterPublic(BaseModel):

@@ -58,18 +58,35 @@ def audit_read(
 
     If the audit row cannot be written, the read fails: no unaudited access to patient data.
     """
-    session.add(
-        AuditEvent(
-            at=datetime.now(UTC),
-            user_id=principal.user_id,
-            organisation_id=principal.organisation_id,
-            role=principal.role.value,
-            action="read",
-            resource=f"{request.method} {request.url.path}"[:200],
-            patient_id=patient_id,
-            query=str(request.url.query)[:MAX_AUDIT_QUERY],
-            client=principal.client,
-            outcome=rows,
-        )
-    )
+    session.add(_event(principal, request, "read", patient_id=patient_id, rows=rows))
     session.commit()
+
+
+def audit_write(
+    session: Session,
+    principal: Principal,
+    request: Request,
+    *,
+    patient_id: str | None,
+    rows: int,
+) -> None:
+    """Append who changed what, in the caller's transaction: the change and its audit row
+    commit together or not at all."""
+    session.add(_event(principal, request, "write", patient_id=patient_id, rows=rows))
+
+
+def _event(
+    principal: Principal, request: Request, action: str, *, patient_id: str | None, rows: int
+) -> AuditEvent:
+    return AuditEvent(
+        at=datetime.now(UTC),
+        user_id=principal.user_id,
+        organisation_id=principal.organisation_id,
+        role=principal.role.value,
+        action=action,
+        resource=f"{request.method} {request.url.path}"[:200],
+        patient_id=patient_id,
+        query=str(request.url.query)[:MAX_AUDIT_QUERY],
+        client=principal.client,
+        outcome=rows,
+    )

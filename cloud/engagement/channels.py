@@ -33,10 +33,10 @@ class Channel(Protocol):
 
 
 class AppriseChannel:
-    def __init__(self, url: str, index: int = 0) -> None:
+    def __init__(self, url: str, index: int = 0, *, label: str | None = None) -> None:
         scheme = url.split("://", 1)[0] if "://" in url else "unknown"
         self._url = url
-        self.label = f"{scheme}#{index}"
+        self.label = label or f"{scheme}#{index}"
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
             raise ChannelError(f"{self.label}: not a valid apprise URL; check its scheme and form")

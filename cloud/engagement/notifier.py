@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
+from urllib.parse import quote
 
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
-from cloud.engagement.channels import Channel, ChannelError, Message
-from cloud.store.models import Alert, Delivery, Reading
+from cloud.alerts import escalator, links
+from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Message
+from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Reading
+from cloud.store.models import Message as ThreadMessage
+from cloud.store.tenancy import User
 from gateway.wire import CANONICAL_UNITS, Metric
 
 log = structlog.get_logger(__name__)
@@ -73,7 +77,9 @@ def trend_in_words(session: Session, alert: Alert, *, now: datetime) -> str:
     return text + "."
 
 
-def alert_message(alert: Alert, *, public_url: str, trend: str = "") -> Message:
+def alert_message(
+    alert: Alert, *, public_url: str, trend: str = "", ack_url: str | None = None
+) -> Message:
     """The care-team message: what, how bad, the evidence, where to act. Ids only, no names."""
     unit = unit_of(alert.metric)
     evidence = alert.evidence.get("evidence", {})
@@ -100,20 +106,44 @@ def alert_message(alert: Alert, *, public_url: str, trend: str = "") -> Message:
         f"{latest}.",
         *([trend] if trend else []),
         f"Open the alert: {public_url}/api/v1/alerts/{alert.id}",
+        *([f"Acknowledge: {ack_url}", f"Or reply ACK {alert.id} by SMS."] if ack_url else []),
     ]
     body = "\n".join(lines)
     return Message(title=title, body=body)
 
 
+def contact_url(template: str, address: str) -> str:
+    """An apprise URL for one person from a transport's template (``{address}`` filled in)."""
+    return template.replace("{address}", quote(address, safe="@+"))
+
+
 class Notifier:
-    """A thread that sends pending deliveries; woken when ingest opens an alert."""
+    """A thread that sends pending deliveries; woken when ingest opens an alert.
+
+    Organisation-wide channels (``channels``, ``VG_ALERT_CHANNELS``) get every new alert;
+    escalation steps queue deliveries to people, sent on their contact through the
+    ``transports`` (contact kind → apprise URL template, ``VG_CONTACT_URLS``). With a
+    ``link_key`` each message carries a signed acknowledge link.
+    """
 
     def __init__(
-        self, sessions: sessionmaker[Session], channels: Sequence[Channel], *, public_url: str
+        self,
+        sessions: sessionmaker[Session],
+        channels: Sequence[Channel],
+        *,
+        public_url: str,
+        transports: Mapping[str, str] | None = None,
+        link_key: str | None = None,
+        link_lifetime: timedelta = links.DEFAULT_LIFETIME,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.sessions = sessions
         self.channels = list(channels)
         self.public_url = public_url
+        self.transports = dict(transports or {})
+        self.link_key = link_key
+        self.link_lifetime = link_lifetime
+        self.clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
@@ -138,7 +168,7 @@ class Notifier:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             try:
-                self.deliver_due(now=datetime.now(UTC))
+                self.deliver_due(now=self.clock())
             except Exception:  # a broken database must not kill the notifier; it retries
                 log.exception("notifier.failed")
 
@@ -156,26 +186,162 @@ class Notifier:
                 sent += self._attempt(session, delivery, now=now)
         return sent
 
-    def _attempt(self, session: Session, delivery: Delivery, *, now: datetime) -> int:
-        alert = session.get(Alert, delivery.alert_id)
-        delivery.attempts += 1
-        if alert is None or delivery.target_index >= len(self.channels):
-            delivery.status, delivery.last_error = "failed", "channel no longer configured"
-            return 0
-        channel = self.channels[delivery.target_index]
+    def _ack_url(self, alert: Alert, user_id: int | None, now: datetime) -> str | None:
+        if self.link_key is None:
+            return None
+        token = links.issue_ack_token(
+            alert_id=alert.id,
+            user_id=user_id,
+            key=self.link_key,
+            now=now,
+            lifetime=self.link_lifetime,
+        )
+        return f"{self.public_url}/api/v1/ack?token={token}"
+
+    def _personal(self, kind: str, address: str, label: str) -> Channel | None:
+        template = self.transports.get(kind)
+        if template is None:
+            return None
         try:
-            trend = trend_in_words(session, alert, now=now)
-            channel.send(alert_message(alert, public_url=self.public_url, trend=trend))
+            return AppriseChannel(contact_url(template, address), label=label)
+        except ChannelError:
+            return None
+
+    def _channel_of(self, session: Session, delivery: Delivery) -> Channel | None:
+        """The organisation-wide channel, or the person's contact as a channel."""
+        if delivery.user_id is None:
+            in_range = 0 <= delivery.target_index < len(self.channels)
+            return self.channels[delivery.target_index] if in_range else None
+        user = session.get(User, delivery.user_id)
+        if user is None or not user.is_active:
+            return None
+        kind = delivery.channel.split(":", 1)[0]
+        contacts = escalator.contacts_for(session, user, list(self.transports))
+        address = next((a for k, a in contacts if k == kind), None)
+        return None if address is None else self._personal(kind, address, delivery.channel)
+
+    def _compose(
+        self, session: Session, delivery: Delivery, *, now: datetime
+    ) -> tuple[Channel, Message] | str:
+        """The channel and the message of a delivery, or why it cannot be sent."""
+        if delivery.message_id is not None:
+            row = session.get(ThreadMessage, delivery.message_id)
+            if row is None:
+                return "message deleted"
+            if patient_opted_out(session, row):
+                return "the patient opted out of this address"
+            channel = self._personal(row.channel, row.address, delivery.channel)
+            if channel is None:
+                return "channel no longer configured"
+            return channel, Message(title=PATIENT_MESSAGE_TITLE, body=row.body)
+        alert = session.get(Alert, delivery.alert_id) if delivery.alert_id is not None else None
+        channel = self._channel_of(session, delivery) if alert is not None else None
+        if alert is None or channel is None:
+            return "channel no longer configured"
+        trend = trend_in_words(session, alert, now=now)
+        ack_url = self._ack_url(alert, delivery.user_id, now)
+        return channel, alert_message(
+            alert, public_url=self.public_url, trend=trend, ack_url=ack_url
+        )
+
+    def _attempt(self, session: Session, delivery: Delivery, *, now: datetime) -> int:
+        delivery.attempts += 1
+        composed = self._compose(session, delivery, now=now)
+        if isinstance(composed, str):
+            delivery.status, delivery.last_error = "failed", composed
+            self._message_outcome(session, delivery, "failed")
+            return 0
+        channel, message = composed
+        ids = {"alert_id": delivery.alert_id, "message_id": delivery.message_id}
+        try:
+            channel.send(message)
         except ChannelError as exc:
             delivery.last_error = str(exc)
             if delivery.attempts >= MAX_ATTEMPTS:
                 delivery.status = "failed"
+                self._message_outcome(session, delivery, "failed")
+                _surface_on_alert(
+                    session, delivery, now=now, fallback=self._fall_back(session, delivery, now=now)
+                )
                 metrics.DELIVERIES.labels(status="failed").inc()
-                log.error("delivery.failed", alert_id=alert.id, channel=channel.label)
+                log.error("delivery.failed", channel=channel.label, **ids)
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=retry_delay_s(delivery.attempts))
             return 0
         delivery.status, delivery.sent_at = "sent", now
+        self._message_outcome(session, delivery, "sent")
         metrics.DELIVERIES.labels(status="sent").inc()
-        log.info("delivery.sent", alert_id=alert.id, channel=channel.label)
+        log.info("delivery.sent", channel=channel.label, **ids)
         return 1
+
+    def _fall_back(self, session: Session, delivery: Delivery, *, now: datetime) -> str | None:
+        """After a person's channel failed for good, queue their next contact not yet tried
+        for this step; its label, or None when every one has been tried."""
+        if delivery.user_id is None or delivery.alert_id is None:
+            return None
+        user = session.get(User, delivery.user_id)
+        if user is None:
+            return None
+        tried = set(
+            session.scalars(
+                select(Delivery.channel).where(
+                    Delivery.alert_id == delivery.alert_id,
+                    Delivery.user_id == delivery.user_id,
+                    Delivery.step == delivery.step,
+                )
+            )
+        )
+        for kind, _ in escalator.contacts_for(session, user, list(self.transports)):
+            label = f"{kind}:user#{user.id}"
+            if label not in tried:
+                session.add(
+                    Delivery(
+                        alert_id=delivery.alert_id, channel=label, target_index=-1,
+                        status="pending", attempts=0, created_at=now, next_attempt_at=now,
+                        user_id=user.id, step=delivery.step,
+                    )
+                )  # fmt: skip
+                return label
+        return None
+
+    @staticmethod
+    def _message_outcome(session: Session, delivery: Delivery, outcome: str) -> None:
+        if delivery.message_id is not None:
+            row = session.get(ThreadMessage, delivery.message_id)
+            if row is not None:
+                row.outcome = outcome
+
+
+PATIENT_MESSAGE_TITLE: Final = "A message from your care team"
+
+
+def _surface_on_alert(
+    session: Session, delivery: Delivery, *, now: datetime, fallback: str | None
+) -> None:
+    """A person the chain could not reach shows in the alert's history, for whoever looks."""
+    if delivery.alert_id is None:
+        return
+    session.add(
+        AlertEvent(
+            alert_id=delivery.alert_id, at=now, action="delivery_failed", actor_user_id=None,
+            channel=delivery.channel.split(":", 1)[0].split("#", 1)[0][:32],
+            detail={"user_id": delivery.user_id, "step": delivery.step,
+                    "attempts": delivery.attempts, "channel": delivery.channel,
+                    "fallback": fallback},
+        )
+    )  # fmt: skip
+
+
+def patient_opted_out(session: Session, row: ThreadMessage) -> bool:
+    """Whether the patient has opted this address out (STOP) since the message was queued."""
+    return (
+        session.scalars(
+            select(Contact.id).where(
+                Contact.patient_id == row.patient_id,
+                Contact.kind == row.channel,
+                Contact.address == row.address,
+                Contact.opted_out.is_(True),
+            )
+        ).first()
+        is not None
+    )

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import metrics
 from cloud.alerts import service as alerts
 from cloud.alerts.rulebook import RuleBook
+from cloud.ingest import edge as edge_ingest
 from cloud.ingest.triage import triage
 from cloud.store.models import DeadLetter, GatewayRecord
 from cloud.store.quarantine import quarantine
@@ -54,7 +55,7 @@ from gateway.uplink.settings import MqttSettings
 
 log = structlog.get_logger(__name__)
 
-SUBSCRIBED_LEAVES: Final = ("readings", "status")
+SUBSCRIBED_LEAVES: Final = ("readings", "status", "events", "rollups")
 DB_RETRY_FIRST_S: Final = 0.5
 DB_RETRY_MAX_S: Final = 30.0
 MAX_PAYLOAD_BYTES: Final = 1_000_000
@@ -74,6 +75,7 @@ class _Pending:
     statuses: dict[str, wire.Status] = field(default_factory=dict)
     acks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     oldest_sent_at: datetime | None = None
+    edge: edge_ingest.EdgeBatch = field(default_factory=edge_ingest.EdgeBatch)
 
 
 class IngestWorker:
@@ -250,6 +252,9 @@ class IngestWorker:
             inserted = upsert_readings(session, sorted_rows.accepted)
             fresh = {row["id"]: row for row in sorted_rows.accepted if row["id"] in inserted}
             add_to_rollups(session, fresh.values())
+            edge_changes = edge_ingest.commit(
+                session, pending.edge, pending.statuses, now=now, channels=self.channel_labels
+            )
             for gateway_id, status in pending.statuses.items():
                 _record_status(session, gateway_id, status, now=now)
             touched: dict[tuple[str, str], datetime] = {}
@@ -259,7 +264,7 @@ class IngestWorker:
             changes = alerts.evaluate(
                 session, touched, now=now, channels=self.channel_labels, rulebook=self.rulebook
             )
-            new_alerts = any(c.change == "opened" for c in changes)
+            new_alerts = any(c.change == "opened" for c in [*changes, *edge_changes])
         self._acknowledge(batch)
         for gateway_id, batch_ids in pending.acks.items():
             ack = wire.Ack(batch_ids=tuple(batch_ids))
@@ -285,7 +290,9 @@ class IngestWorker:
             gateway_id, leaf = wire.split_topic(msg.topic, self.mqtt.topic_root)
             message = _decode(payload, leaf)
             if (
-                isinstance(message, wire.ReadingBatch | wire.Status)
+                isinstance(
+                    message, wire.ReadingBatch | wire.Status | wire.EventBatch | wire.RollupBatch
+                )
                 and message.gateway_id != gateway_id
             ):
                 raise wire.WireError(
@@ -306,6 +313,9 @@ class IngestWorker:
                 pending.oldest_sent_at = message.sent_at
         elif isinstance(message, wire.Status):
             pending.statuses[gateway_id] = message
+        elif isinstance(message, wire.EventBatch | wire.RollupBatch):
+            pending.edge.add(gateway_id, message, now=now)
+            pending.acks[gateway_id].append(message.batch_id)
 
     def _count(
         self,

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -18,8 +20,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
+from cloud.store.edge import EdgeEvent, EdgeRollup
+from cloud.store.lifecycle import AlertEvent, Contact, EscalationChain, Message, Task
+from cloud.store.marks import PendingSeriesDeletion, ReadingSequence, SinkMark
 from cloud.store.quarantine import QuarantinedReading
 from cloud.store.rollups import Rollup
+from cloud.store.rules import GatewayConfigRecord, PatientRuleSet, ShadowFinding
 from cloud.store.tenancy import (
     AuditEvent,
     CareTeamMember,
@@ -31,24 +37,39 @@ from cloud.store.tenancy import (
     RefreshToken,
     User,
 )
+from cloud.store.timelog import TimeEntry
 
 __all__ = [
     "Alert",
+    "AlertEvent",
     "AuditEvent",
     "Base",
     "CareTeamMember",
+    "Contact",
     "DeadLetter",
     "Delivery",
     "Device",
+    "EdgeEvent",
+    "EdgeRollup",
+    "EscalationChain",
+    "GatewayConfigRecord",
     "GatewayRecord",
+    "Message",
     "Organisation",
     "Pairing",
     "Patient",
+    "PatientRuleSet",
+    "PendingSeriesDeletion",
     "Program",
     "QuarantinedReading",
     "Reading",
+    "ReadingSequence",
     "RefreshToken",
     "Rollup",
+    "ShadowFinding",
+    "SinkMark",
+    "Task",
+    "TimeEntry",
     "User",
 ]
 
@@ -70,8 +91,14 @@ class Reading(Base):
     usable: Mapped[bool] = mapped_column(Boolean)
     quality: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+    seq: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
+    """Commit order for the time-series sink (``cloud.store.marks``): a counter on SQLite,
+    the writing transaction's id on PostgreSQL (a server default there)."""
 
-    __table_args__ = (Index("ix_readings_patient_metric_ts", "patient_id", "metric", "ts"),)
+    __table_args__ = (
+        Index("ix_readings_patient_metric_ts", "patient_id", "metric", "ts"),
+        Index("ix_readings_seq_id", "seq", "id"),
+    )
 
 
 class DeadLetter(Base):
@@ -107,17 +134,30 @@ class Alert(Base):
     worst_value: Mapped[float] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer, default=1)
     evidence: Mapped[dict[str, Any]]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[int | None] = mapped_column(Integer)
+    snoozed_until: Mapped[datetime | None]
+    """No one is notified before this time; then the escalation chain starts again."""
+    assigned_to: Mapped[int | None] = mapped_column(Integer)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    """How many steps of the escalation chain have been notified."""
+    escalation_started_at: Mapped[datetime | None]
+    """Step delays count from here (the opening, or the end of a snooze); empty: not yet."""
 
     __table_args__ = (Index("ix_alerts_patient_rule_status", "patient_id", "rule_id", "status"),)
 
 
 class Delivery(Base):
-    """One attempt-tracked delivery of an alert to one channel (the notifier's outbox)."""
+    """One attempt-tracked delivery of an alert, or of a message to a patient, to one channel
+    (the notifier's outbox)."""
 
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    """The alert this delivery tells about; empty for a message to a patient."""
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    """A care-team message to a patient (``messages``), sent on the patient's contact."""
     channel: Mapped[str] = mapped_column(String(64))
     """The channel's scheme and index (``json#0``); never the URL, which may hold credentials."""
     target_index: Mapped[int] = mapped_column(Integer)
@@ -127,6 +167,11 @@ class Delivery(Base):
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    """A care-team member reached on their own contact (escalation); empty for the
+    organisation-wide channels of ``VG_ALERT_CHANNELS`` (``target_index``)."""
+    step: Mapped[int | None] = mapped_column(Integer)
+    """The escalation step this delivery belongs to."""
 
     __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),)
 

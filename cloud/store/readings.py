@@ -10,6 +10,7 @@ from typing import Any, Final
 from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
+from cloud.store.marks import next_seqs
 from cloud.store.models import Reading
 from gateway import wire
 
@@ -75,7 +76,7 @@ _PG_TYPES: Final = (
 PG_CHUNK: Final = 5_000
 """Rows per PostgreSQL statement (one array per column, so no limit on parameters)."""
 SQLITE_CHUNK: Final = 2_000
-"""Rows per SQLite statement (12 parameters a row: 24,000, under SQLite's 32,766)."""
+"""Rows per SQLite statement (13 parameters a row: 26,000, under SQLite's 32,766)."""
 
 # One statement for many rows: each column as one array, unnested by the server. Several
 # times faster than multi-row VALUES through an ORM, and a single round trip per chunk.
@@ -87,6 +88,21 @@ _PG_UPSERT: Final = text(  # identifiers are the constants above; values are bou
 )
 
 
+def wire_reading(row: Reading) -> wire.Reading:
+    """A stored reading as the gateway sent it (what replays and exports work on)."""
+    return wire.Reading(
+        id=row.id,
+        patient_id=row.patient_id,
+        device_id=row.device_id,
+        metric=wire.Metric(row.metric),
+        value=row.value,
+        unit=row.unit,
+        ts=row.ts,
+        measurement_id=row.measurement_id,
+        quality=wire.Quality.model_validate({**row.quality, "usable": row.usable}),
+    )
+
+
 def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Insert rows whose id is new; return the ids actually inserted (repeats are skipped)."""
     if not rows:
@@ -95,6 +111,7 @@ def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str
     unique = list({row["id"]: row for row in rows}.values())
     inserted: set[str] = set()
     if session.get_bind().dialect.name == "postgresql":
+        # There ``seq`` defaults to the writing transaction's id (cloud.store.marks).
         for start in range(0, len(unique), PG_CHUNK):
             chunk = unique[start : start + PG_CHUNK]
             arrays: dict[str, list[Any]] = {c: [row[c] for row in chunk] for c in COLUMNS}
@@ -102,19 +119,25 @@ def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str
             inserted.update(session.scalars(_PG_UPSERT, arrays))
         return inserted
     # Multi-row VALUES with the values already in SQLite's storage form: SQLAlchemy's
-    # per-value bind processing was most of the insert's time.
+    # per-value bind processing was most of the insert's time. ``seq`` numbers follow commit
+    # order: they are taken under SQLite's write lock (cloud.store.marks).
+    seq = next_seqs(session, len(unique))
     connection = session.connection()
     for start in range(0, len(unique), SQLITE_CHUNK):
         chunk = unique[start : start + SQLITE_CHUNK]
-        params = [value for row in chunk for value in _sqlite_values(row)]
+        params = [
+            value
+            for offset, row in enumerate(chunk, start=seq + start)
+            for value in (*_sqlite_values(row), offset)
+        ]
         sql = _SQLITE_UPSERT.format(values=",".join([_SQLITE_ROW] * len(chunk)))
         inserted.update(connection.exec_driver_sql(sql, tuple(params)).scalars())
     return inserted
 
 
-_SQLITE_ROW: Final = "(" + ",".join("?" * len(COLUMNS)) + ")"
+_SQLITE_ROW: Final = "(" + ",".join("?" * (len(COLUMNS) + 1)) + ")"
 _SQLITE_UPSERT: Final = (
-    f"INSERT INTO readings ({', '.join(COLUMNS)}) VALUES {{values}} "  # noqa: S608
+    f"INSERT INTO readings ({', '.join(COLUMNS)}, seq) VALUES {{values}} "  # noqa: S608
     "ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 _SQLITE_DATETIME: Final = "%Y-%m-%d %H:%M:%S.%f"

@@ -1,48 +1,42 @@
-"""Care programs and the default thresholds each gives its patients.
+"""Care programs and a summary of the default thresholds each gives its patients.
 
-Levels are starting points a clinician adjusts per patient: heart failure follows the
-ESC 2021 HF guideline's monitoring advice (weight gain, hypotension, tachycardia); COPD
-keeps SpO₂ at 88–92 % (BTS 2017 oxygen guideline, NEWS2 scale 2); hypertension follows
-the ACC/AHA 2017 stages (stage 2 ≥ 140/90, crisis ≥ 180/120); diabetes follows the ADA
-2024 glucose levels (level 1 hypoglycaemia < 70 mg/dL, level 2 < 54 mg/dL).
+The rules themselves, with the clinical source of every level, live in one place:
+``gateway.signal.programs`` (the gateway, live ingest and replays evaluate them). This
+summary (metric → the high and low fire levels of its threshold rules) is derived from
+them for the ``programs`` table and people reading the API.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+from gateway.signal import programs as signal_programs
+from gateway.signal.rules import ThresholdRule
+
+NAMES: Final[dict[str, str]] = {
+    "heart_failure": "Heart failure",
+    "copd": "COPD",
+    "hypertension": "Hypertension",
+    "diabetes": "Diabetes",
+    "general": "General monitoring",
+}
+
+
+def threshold_summary(program: str) -> dict[str, dict[str, Any]]:
+    """Metric → ``{"high": …, "low": …}`` of the program's threshold rules (the first rule
+    naming a level wins: a disease program's own rules come before the general ones)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rule in signal_programs.PROGRAMS[program]:
+        if not isinstance(rule, ThresholdRule):
+            continue
+        levels = out.setdefault(rule.metric.value, {})
+        for name, value in (("high", rule.fire_high), ("low", rule.fire_low)):
+            if value is not None and name not in levels:
+                levels[name] = float(value)
+    return out
+
+
 PROGRAMS: Final[dict[str, tuple[str, dict[str, dict[str, Any]]]]] = {
-    "heart_failure": (
-        "Heart failure",
-        {
-            "heart_rate": {"high": 120.0, "low": 40.0},
-            "systolic_bp": {"high": 160.0, "low": 90.0},
-            "spo2": {"low": 90.0},
-            "body_weight": {"gain_kg_2d": 2.0},
-        },
-    ),
-    "copd": (
-        "COPD",
-        {
-            "spo2": {"low": 88.0},
-            "respiratory_rate": {"high": 24.0, "low": 9.0},
-            "heart_rate": {"high": 120.0, "low": 40.0},
-        },
-    ),
-    "hypertension": (
-        "Hypertension",
-        {
-            "systolic_bp": {"high": 180.0, "low": 90.0},
-            "diastolic_bp": {"high": 120.0, "low": 50.0},
-        },
-    ),
-    "diabetes": (
-        "Diabetes",
-        {"blood_glucose": {"high": 250.0, "low": 70.0}},
-    ),
-    "general": (
-        "General monitoring",
-        {"heart_rate": {"high": 120.0, "low": 40.0}, "spo2": {"low": 92.0}},
-    ),
+    program: (NAMES[program], threshold_summary(program)) for program in signal_programs.PROGRAMS
 }
 """Program id → (name, metric → levels in the metric's canonical unit)."""

@@ -13,7 +13,7 @@ from cloud.api.pagination import PageDep, paginate
 from cloud.api.params import IdPath, IdQuery, IntPath
 from cloud.auth.deps import AdminUser, CurrentUser, SessionDep, StaffUser
 from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
-from cloud.store.models import GatewayRecord
+from cloud.store.models import GatewayConfigRecord, GatewayRecord
 from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient
 from cloud.tenancy import service
 from cloud.tenancy.schemas import (
@@ -230,12 +230,29 @@ def list_gateways(
     response: Response,
     page: PageDep,
     state: Annotated[str | None, Query(pattern="^(online|offline|provisioned)$")] = None,
-) -> list[GatewayRecord]:
-    """The organisation's gateways and their last status (``offline`` when the last will fired)."""
+) -> list[GatewayPublic]:
+    """The organisation's gateways, their last status (``offline`` when the last will fired),
+    and the config version issued to each against the one it reports running."""
     stmt = select(GatewayRecord).where(GatewayRecord.organisation_id == principal.organisation_id)
     if state is not None:
         stmt = stmt.where(GatewayRecord.state == state)
-    return paginate(session, stmt.order_by(GatewayRecord.id), page, response)
+    rows = paginate(session, stmt.order_by(GatewayRecord.id), page, response)
+    issued = dict(
+        session.execute(
+            select(GatewayConfigRecord.gateway_id, GatewayConfigRecord.version).where(
+                GatewayConfigRecord.gateway_id.in_([g.id for g in rows])
+            )
+        ).all()
+    )
+    return [
+        GatewayPublic.model_validate(g).model_copy(
+            update={
+                "config_version": issued.get(g.id),
+                "applied_config_version": (g.status or {}).get("config_version"),
+            }
+        )
+        for g in rows
+    ]
 
 
 @router.post(

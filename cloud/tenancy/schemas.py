@@ -98,3 +98,7 @@ class GatewayPublic(_Out):
     """``online``, ``offline`` (its last will fired) or ``provisioned`` (never heard from)."""
     last_seen: datetime | None
     status: dict[str, Any]
+    config_version: int | None = None
+    """The newest config the cloud issued to it (retained on its ``…/config``)."""
+    applied_config_version: int | None = None
+    """The config version the gateway says it runs (its status): equal once it applied ours."""

@@ -18,7 +18,8 @@ from gateway.ble import clock
 from gateway.ble.kinds import BATTERY_LEVEL, CURRENT_TIME, DEVICE_INFORMATION, KindBehaviour
 from gateway.ble.link import BleConnection, BleError
 from gateway.ble.problems import Problem, ProblemTracker
-from gateway.ble.profiles import ProfileError, decode
+from gateway.ble.profiles import BatteryLevel, ProfileError, decode
+from gateway.ble.session import Measurement, MeasurementSink
 from gateway.ble.state import DeviceState
 
 log = structlog.get_logger(__name__)
@@ -34,6 +35,8 @@ class DeviceReads:
     problems: ProblemTracker
     connected: bool
     now: Callable[[], datetime]
+    sink: MeasurementSink
+    battery_readings: bool
     _conn: BleConnection | None
     _offset: timedelta
     _clock_was_set: bool
@@ -94,9 +97,17 @@ class DeviceReads:
                 await conn.start_notify(BATTERY_LEVEL, self._on_notify)
 
     def _battery(self, level: int) -> None:
+        """Keep the level for the status; hand it on as a ``battery_level`` reading when it
+        changed (so once per change, not once per connection)."""
+        changed = level != self.device.battery
+        now = self.now()
         self.device.battery = level
         self._touch()
-        self.problems.battery(level, now=self.now())
+        self.problems.battery(level, now=now)
+        if changed and self.battery_readings and self.device.patients:
+            # A shared cuff's battery is charted with the first patient of the household.
+            patient = self.device.patients[0].patient_id
+            self.sink(Measurement(self.device_id, patient, BATTERY_LEVEL, BatteryLevel(level), now))
 
     async def _read_info(self, conn: BleConnection, chars: frozenset[str]) -> None:
         info = self.device.info.model_copy()

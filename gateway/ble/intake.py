@@ -13,6 +13,10 @@ from gateway.wire import PatientAssignment
 DUPLICATE_WINDOW: Final = timedelta(milliseconds=200)
 """The same bytes on the same characteristic within this window are a duplicate: streams
 send at most a few values a second, never the same one twice at once."""
+DUPLICATE_FRACTION: Final = 0.25
+"""And sooner than this part of the gap before: a repeat comes at once, while a device that
+sends every 2 ms (a simulation at speed) may send the same value again 2 ms later."""
+
 RECENT_IDENTITIES: Final = 512
 """Measurement identities (sequence number, time stamp) remembered to drop repeats."""
 UNKNOWN_USER: Final = 0xFF
@@ -35,10 +39,13 @@ class Duplicates:
     def __init__(self) -> None:
         self._recent: deque[str] = deque(maxlen=RECENT_IDENTITIES)
         self._recent_set: set[str] = set()
-        self._last_raw: dict[str, tuple[bytes, datetime]] = {}
+        self._last_raw: dict[str, tuple[bytes, datetime, timedelta | None]] = {}
+        """Per characteristic: the last bytes, when they came, and the gap before them."""
 
     def seen(self, char: str, data: bytes, decoded: Any, *, now: datetime) -> bool:
-        """True if this value is a repeat; otherwise remember it."""
+        """True if this value is a repeat; otherwise remember it. Without an identity, a
+        repeat is the same bytes again at once: within ``DUPLICATE_WINDOW`` and within
+        ``DUPLICATE_FRACTION`` of the gap between the two values before."""
         key = identity(decoded)
         if key is not None:
             key = f"{char}|{key}"
@@ -50,8 +57,13 @@ class Duplicates:
             self._recent_set.add(key)
             return False
         previous = self._last_raw.get(char)
-        self._last_raw[char] = (data, now)
-        return previous is not None and previous[0] == data and now - previous[1] < DUPLICATE_WINDOW
+        self._last_raw[char] = (data, now, None if previous is None else now - previous[1])
+        if previous is None or previous[0] != data:
+            return False
+        window = DUPLICATE_WINDOW
+        if previous[2] is not None:
+            window = min(window, previous[2] * DUPLICATE_FRACTION)
+        return now - previous[1] < window
 
 
 def attribute(patients: list[PatientAssignment], user_id: int | None) -> str | None:

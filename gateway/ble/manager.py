@@ -27,7 +27,7 @@ from gateway.ble.pairing import PairingRequest, PairingState, PairingWindow
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, device_event
 from gateway.ble.runtime import DeviceRuntime, Sleep
 from gateway.ble.session import Measurement, MeasurementSink
-from gateway.ble.state import DeviceState, StateStore
+from gateway.ble.state import DeviceState, Origin, StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -42,16 +42,30 @@ REQUEST_POLL_S: Final = 1.0
 STATE_FLUSH_S: Final = 5.0
 
 
+def pairings_from_settings(configs: Iterable[Any]) -> list[wire.Pairing]:
+    """Pairings for ``GatewaySettings.devices`` (``DeviceConfig``: one patient each)."""
+    return [
+        wire.Pairing(
+            device_id=c.device_id,
+            address=c.address,
+            kind=c.kind,
+            patients=(wire.PatientAssignment(patient_id=c.patient_id),),
+        )
+        for c in configs
+    ]
+
+
 def devices_from_settings(configs: Iterable[Any]) -> list[DeviceState]:
     """Device state rows for ``GatewaySettings.devices`` (``DeviceConfig``: one patient each)."""
     return [
         DeviceState(
-            device_id=c.device_id,
-            address=c.address,
-            kind=c.kind,
-            patients=[wire.PatientAssignment(patient_id=c.patient_id)],
+            device_id=p.device_id,
+            address=p.address or "",
+            kind=p.kind,
+            patients=list(p.patients),
+            origin="settings",
         )
-        for c in configs
+        for p in pairings_from_settings(configs)
     ]
 
 
@@ -70,9 +84,11 @@ class DeviceManager:
         clock_fn: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Sleep = asyncio.sleep,
         backoff_scale: float = 1.0,
+        backoff_cap_s: float | None = None,
         scan_interval_s: float = SCAN_INTERVAL_S,
         pairing_scan_interval_s: float = PAIRING_SCAN_INTERVAL_S,
         scan_duration_s: float = SCAN_DURATION_S,
+        battery_readings: bool = False,
     ) -> None:
         self.link = link
         self.data_dir = Path(data_dir)
@@ -82,14 +98,17 @@ class DeviceManager:
         self.now = clock_fn
         self.sleep = sleep
         self.backoff_scale = backoff_scale
+        self.backoff_cap_s = backoff_cap_s
         self.scan_interval_s = scan_interval_s
         self.pairing_scan_interval_s = pairing_scan_interval_s
         self.scan_duration_s = scan_duration_s
+        self.battery_readings = battery_readings
         self.store = StateStore(self.data_dir)
         for device in devices:
             if device.device_id not in self.store.devices:
                 self.store.put(device)
         self.runtimes: dict[str, DeviceRuntime] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self.window: PairingWindow | None = None
         self.watch = AdapterWatch()
         self.adapter_problems = ProblemTracker(None, None, events)
@@ -186,13 +205,37 @@ class DeviceManager:
             )
         return result(False, f"{command.name.value} is not handled by the BLE stage")
 
-    def apply_pairings(self, pairings: Iterable[wire.Pairing]) -> None:
-        """Adopt the cloud config's pairings: new devices start, patients are updated."""
-        for p in pairings:
+    def apply_pairings(
+        self, pairings: Iterable[wire.Pairing], *, origin: Origin = "config"
+    ) -> None:
+        """Adopt the complete pairing list of a cloud config (or of the gateway settings).
+
+        New devices start and listed ones get the listed patients; a device whose address
+        or kind changed starts afresh; a device no longer listed stops and is forgotten,
+        unless a local pairing window found it and no config has listed it yet (the cloud
+        hears of it from the ``paired`` event first). Loop thread, no await.
+        """
+        wanted = {p.device_id: p for p in pairings}
+        for device_id, device in list(self.store.devices.items()):
+            p = wanted.get(device_id)
+            if p is None:
+                if device.origin != "pairing":
+                    self._forget(device_id, reason="no longer paired")
+            elif p.address is not None and (
+                p.address.upper() != device.address.upper() or p.kind != device.kind
+            ):
+                self._forget(device_id, reason="address or kind changed")
+        for p in wanted.values():
             existing = self.store.get(p.device_id)
             if existing is not None:
                 existing.patients = list(p.patients)
+                existing.origin = origin
                 self.store.touch()
+                rt = self.runtimes.get(p.device_id)
+                if rt is not None:
+                    rt.problems.patient_id = (
+                        p.patients[0].patient_id if len(p.patients) == 1 else None
+                    )
                 continue
             if p.address is None:
                 continue  # paired by kind only: a pairing window will find it
@@ -202,10 +245,20 @@ class DeviceManager:
                 kind=p.kind,
                 patients=list(p.patients),
                 paired_at=self.now(),
+                origin=origin,
             )
             self.store.put(device)
             if self._tg is not None:
                 self._start(device)
+
+    def _forget(self, device_id: str, *, reason: str) -> None:
+        """Stop a device's session (it disconnects as it ends) and drop its state."""
+        task = self._tasks.pop(device_id, None)
+        if task is not None:
+            task.cancel()
+        self.runtimes.pop(device_id, None)
+        self.store.remove(device_id)
+        log.info("ble.device_removed", device_id=device_id, reason=reason)
 
     # --- sessions --------------------------------------------------------------------------
     def _start(self, device: DeviceState) -> None:
@@ -222,13 +275,17 @@ class DeviceManager:
                 clock_fn=self.now,
                 sleep=self.sleep,
                 backoff_scale=self.backoff_scale,
+                backoff_cap_s=self.backoff_cap_s,
                 on_first_reading=self._first_reading,
+                battery_readings=self.battery_readings,
             )
         except (KeyError, ValueError):
             log.error("ble.unknown_kind", device_id=device.device_id, kind=device.kind)
             return
         self.runtimes[device.device_id] = rt
-        self._tg.create_task(rt.run(), name=f"ble-{device.device_id}")
+        self._tasks[device.device_id] = self._tg.create_task(
+            rt.run(), name=f"ble-{device.device_id}"
+        )
 
     def _first_reading(self, device: DeviceState, m: Measurement) -> None:
         window = self.window
@@ -345,6 +402,7 @@ class DeviceManager:
             kind=request.kind.value,
             patients=list(request.patients),
             paired_at=self.now(),
+            origin="pairing",
             bonded=bonded,
             rssi=ad.rssi,
         )

@@ -48,6 +48,9 @@ RACP_RECHECK_S: Final = 300.0
 STREAM_SILENCE_S: Final = 120.0
 """A streaming device connected but silent this long has a stuck link: reconnect."""
 MALFORMED_PROBLEM_AFTER: Final = 5
+LEARN_FROM: Final = 16
+"""The interval between readings is learned from the last 16, and once 16 are known only
+re-learned every 16th: a sort per value cost a streaming strap a fifth of its time."""
 """Malformed notifications on one connection before the device is reported."""
 
 
@@ -69,8 +72,10 @@ class DeviceRuntime(DeviceReads):
         clock_fn: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Sleep = asyncio.sleep,
         backoff_scale: float = 1.0,
+        backoff_cap_s: float | None = None,
         stream_silence_s: float = STREAM_SILENCE_S,
         on_first_reading: FirstReading | None = None,
+        battery_readings: bool = False,
     ) -> None:
         self.link = link
         self.device = device
@@ -80,8 +85,14 @@ class DeviceRuntime(DeviceReads):
         self.now = clock_fn
         self.sleep = sleep
         self.backoff_scale = backoff_scale
+        self.backoff_cap_s = backoff_cap_s
+        """The longest wait between two connection attempts (settings), if shorter than the
+        policy's own cap."""
         self.stream_silence_s = stream_silence_s
         self.on_first_reading = on_first_reading
+        self.battery_readings = battery_readings
+        """Also hand battery levels to ``sink`` as ``battery_level`` readings (the gateway
+        does; the device list and low-battery events need no readings)."""
         owner = device.patients[0].patient_id if len(device.patients) == 1 else None
         self.problems = ProblemTracker(device.device_id, owner, events)
         self.connected = False
@@ -94,7 +105,8 @@ class DeviceRuntime(DeviceReads):
         self._clock_was_set = False
         self._malformed = 0
         self._duplicates = Duplicates()
-        self._times: deque[datetime] = deque(maxlen=16)
+        self._times: deque[datetime] = deque(maxlen=LEARN_FROM)
+        self._delivered = 0
         self._heard = asyncio.Event()
         self._poke = asyncio.Event()
         self._conn: BleConnection | None = None
@@ -124,6 +136,8 @@ class DeviceRuntime(DeviceReads):
             delay = policy.retry_delay_s(
                 exc, attempt, streams=self.behaviour.streams, scale=self.backoff_scale
             )
+            if self.backoff_cap_s is not None:
+                delay = min(delay, self.backoff_cap_s)
         if self.failures >= policy.MAX_ATTEMPTS_BEFORE_UNREACHABLE and self._overdue():
             self.problems.raise_(
                 Problem.UNREACHABLE,
@@ -346,8 +360,10 @@ class DeviceRuntime(DeviceReads):
         m = Measurement(self.device_id, patient, char, decoded, now, ts, flags)
         self.sink(m)
         self._times.append(now)
+        self._delivered += 1
         self.device.last_reading_at = now
-        self.device.learned_interval_s = learned_interval_s(list(self._times))
+        if len(self._times) < LEARN_FROM or self._delivered % LEARN_FROM == 0:
+            self.device.learned_interval_s = learned_interval_s(list(self._times))
         first = self.device.first_reading_at is None
         if first:
             self.device.first_reading_at = now

@@ -15,7 +15,7 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,6 +25,8 @@ from gateway.wire import Identifier, PatientAssignment
 log = structlog.get_logger(__name__)
 
 STATE_FILE: Final = "ble-devices.json"
+
+Origin = Literal["config", "settings", "pairing"]
 
 
 class DeviceInfo(BaseModel):
@@ -46,6 +48,10 @@ class DeviceState(BaseModel):
     kind: str = Field(max_length=32)
     patients: list[PatientAssignment] = Field(default_factory=list)
     paired_at: datetime | None = None
+    origin: Origin = "config"
+    """Who paired it: the cloud's config, the gateway settings, or a local pairing window.
+    A config (or the settings) removes the devices it no longer lists, except those paired
+    by a window that no config has listed yet."""
     bonded: bool = False
     info: DeviceInfo = Field(default_factory=DeviceInfo)
     battery: int | None = Field(None, ge=0, le=100)

@@ -130,6 +130,21 @@ PROGRAMS: Final[Mapping[str, tuple[Rule, ...]]] = {
 """Rule templates per program; each disease program includes the general rules."""
 
 
+_LOCKED_GENERAL: Final = frozenset({"general.sbp", "general.rr"})
+"""[NEWS2] score-3 extremes (systolic ≤ 90 / ≥ 220 mmHg, respiratory rate ≤ 8 / ≥ 25): the
+safety net under every program, which a per-patient override may not loosen or silence."""
+
+LOCKED: Final[Mapping[str, frozenset[str]]] = {
+    "general": _LOCKED_GENERAL,
+    "heart_failure": _LOCKED_GENERAL,
+    "copd": _LOCKED_GENERAL,
+    "hypertension": _LOCKED_GENERAL,
+    # [ADA] level 2 hypoglycaemia (< 54 mg/dL) always needs action.
+    "diabetes": _LOCKED_GENERAL | {"dm.glucose_low"},
+}
+"""Rules of each program that clinicians cannot override per patient."""
+
+
 def default_rules(program: str, patient_id: str) -> tuple[Rule, ...]:
     """The program's rules for one patient; SignalError names the programs for an unknown one."""
     try:

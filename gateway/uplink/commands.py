@@ -1,8 +1,9 @@
-"""Commands from the cloud (``vg.commands/1``) and their honest results.
+"""Gateway-wide commands from the cloud (``vg.commands/1``) and their honest results.
 
-Each command name maps to a small pure handler in ``HANDLERS``; a command this gateway
-cannot carry out yet says so (``ok=false`` and why) rather than pretending. Expired
-commands are refused without running. Results go back on ``…/command_results``.
+Each command name the gateway answers from its own facts maps to a small pure handler in
+``HANDLERS`` (``ping``); the device commands (``start_pairing``, ``sync_clocks``,
+``download_records``) belong to the BLE stage (``gateway.ble.manager``). Expired commands
+are refused without running. Results go back on ``…/command_results``.
 """
 
 from __future__ import annotations
@@ -50,33 +51,17 @@ def _ping(_cmd: wire.Command, facts: GatewayFacts) -> Outcome:
     )
 
 
-def _sync_clocks(cmd: wire.Command, facts: GatewayFacts) -> Outcome:
-    # The gateway's own clock belongs to NTP/systemd-timesyncd; setting device clocks
-    # (Current Time 0x2A2B) needs per-profile support that no paired device has yet.
-    offset = (facts.now - cmd.issued_at).total_seconds()
-    return (
-        False,
-        "setting device clocks is not supported yet; the gateway's time is reported so the "
-        "cloud can measure its drift (offset_s includes transit time)",
-        {"gateway_time": _iso(facts.now), "offset_s": round(offset, 3)},
-    )
-
-
-def _not_yet(what: str) -> Handler:
-    def handler(_cmd: wire.Command, _facts: GatewayFacts) -> Outcome:
-        return False, f"{what} is not supported by this gateway yet", {}
-
-    return handler
+def clock_report(cmd: wire.Command, *, now: datetime) -> dict[str, Any]:
+    """The gateway's own time with a ``sync_clocks`` result, so the cloud can measure the
+    gateway's drift (``offset_s`` includes transit time). The gateway's clock itself
+    belongs to NTP / systemd-timesyncd; device clocks are set by the BLE stage."""
+    return {"gateway_time": _iso(now), "offset_s": round((now - cmd.issued_at).total_seconds(), 3)}
 
 
 HANDLERS: Final[dict[wire.CommandName, Handler]] = {
     wire.CommandName.PING: _ping,
-    wire.CommandName.SYNC_CLOCKS: _sync_clocks,
-    wire.CommandName.START_PAIRING: _not_yet(
-        "pairing from the cloud (pair devices through the gateway's config instead)"
-    ),
-    wire.CommandName.DOWNLOAD_RECORDS: _not_yet("downloading stored device records"),
 }
+"""Commands answered here; every other command name goes to the BLE stage."""
 
 
 def execute(cmd: wire.Command, facts: GatewayFacts) -> wire.CommandResult:
@@ -85,7 +70,7 @@ def execute(cmd: wire.Command, facts: GatewayFacts) -> wire.CommandResult:
     if cmd.expires_at is not None and facts.now > cmd.expires_at:
         outcome = (False, f"expired at {_iso(cmd.expires_at)}; not executed", {})
     else:
-        outcome = HANDLERS[cmd.name](cmd, facts)
+        outcome = HANDLERS[cmd.name](cmd, facts)  # KeyError: a BLE command, not routed there
     ok, detail, result = outcome
     return wire.CommandResult(
         gateway_id=facts.gateway_id,

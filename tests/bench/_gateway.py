@@ -22,7 +22,9 @@ from firmware_sim.encoders import encode_heart_rate
 from firmware_sim.radio import SimLink, SimRadio
 from gateway import wire
 from gateway.app import Gateway
-from gateway.ble.session import DeviceSession, Measurement
+from gateway.ble.runtime import DeviceRuntime
+from gateway.ble.session import Measurement
+from gateway.ble.state import DeviceState
 from gateway.ble.uuids import normalize_uuid
 from gateway.settings import GatewaySettings
 from gateway.uplink.settings import MqttSettings
@@ -49,14 +51,22 @@ def pin_to_one_core() -> int | None:
 
 
 def notifications(count: int, *, seed: int = 1) -> list[bytes]:
-    """``count`` Heart Rate Measurement values as a strap sends them (with RR intervals)."""
+    """``count`` Heart Rate Measurement values as a strap sends them (with RR intervals).
+
+    No two in a row are the same bytes: the gateway drops identical values arriving within
+    ``gateway.ble.intake.DUPLICATE_WINDOW`` as repeats, and this harness feeds them faster
+    than a strap's once a second.
+    """
     import random
 
     rng = random.Random(seed)
-    return [
-        encode_heart_rate(rng.randint(55, 95), sensor_contact=True, rr_intervals=(0.8, 0.81))
-        for _ in range(count)
-    ]
+    out: list[bytes] = []
+    while len(out) < count:
+        rr = (0.8, round(rng.uniform(0.6, 1.0), 3))
+        raw = encode_heart_rate(rng.randint(55, 95), sensor_contact=True, rr_intervals=rr)
+        if not out or raw != out[-1]:
+            out.append(raw)
+    return out
 
 
 @contextlib.contextmanager
@@ -106,13 +116,20 @@ class Harness:
         )
         self.gateway = Gateway(settings, SimLink(SimRadio()))
         self.on_measurement: Callable[[Measurement], None] | None = None
-        self.session = DeviceSession(
-            self.gateway.link,
-            address="C0:FF:EE:BE:00:01",
+        device = DeviceState(
             device_id="hrm-bench",
-            patient_id="p-bench",
+            address="C0:FF:EE:BE:00:01",
+            kind="hr_strap",
+            patients=[wire.PatientAssignment(patient_id="p-bench")],
+        )
+        store = self.gateway.devices.store
+        self.session = DeviceRuntime(
+            self.gateway.link,
+            store.put(device),
+            store=store,
             sink=self._sink,
-            clock=self._clock,
+            events=self.gateway._event,
+            clock_fn=self._clock,
         )
         self._t0 = datetime.now(UTC)
         self._n = 0

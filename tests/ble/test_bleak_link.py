@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,10 +102,13 @@ def test_a_device_that_does_not_advertise_is_reported_with_advice(system_bus: st
 
 
 def test_gateway_session_over_bleak_reads_a_strap_that_vanishes_and_returns(
-    system_bus: str,
+    system_bus: str, tmp_path: Path
 ) -> None:
     """The gateway's own session code on the bleak path: measurements, a drop, a reconnect."""
-    from gateway.ble.session import DeviceSession, Measurement
+    from gateway.ble.runtime import DeviceRuntime
+    from gateway.ble.session import Measurement
+    from gateway.ble.state import DeviceState, StateStore
+    from gateway.wire import PatientAssignment
 
     radio = SimRadio()
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:44", seed=9))
@@ -115,8 +119,15 @@ def test_gateway_session_over_bleak_reads_a_strap_that_vanishes_and_returns(
         await bluez.start()
         link = BleakLink()
         await link.scan(timeout=0.2)
-        session = DeviceSession(
-            link, address=strap.address, device_id="hrm-44", patient_id="p-44", sink=got.append
+        store = StateStore(tmp_path)
+        device = DeviceState(
+            device_id="hrm-44",
+            address=strap.address,
+            kind="hr_strap",
+            patients=[PatientAssignment(patient_id="p-44")],
+        )
+        session = DeviceRuntime(
+            link, store.put(device), store=store, sink=got.append, events=lambda _e: None
         )
         task = asyncio.create_task(session.run())
         try:

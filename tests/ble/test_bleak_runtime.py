@@ -235,3 +235,37 @@ def test_a_cuff_used_away_from_the_gateway_uploads_its_stored_readings_on_return
     assert [x.corrected_ts for x in got.measurements] == stamps  # its clock was right
     assert not cuff.stored
     assert not cuff.clock_set
+
+
+def test_a_device_that_refuses_to_bond_is_passed_over_for_the_next_of_its_kind(
+    bluez_bus: str, tmp_path: Path
+) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    refuses = radio.add(Thermometer("0B:00:00:00:03:01", seed=31))
+    refuses.rssi = -40  # the strongest signal, but it rejects pairing
+    refuses.bondable = False
+    good = radio.add(Thermometer("0B:00:00:00:03:02", seed=32))
+    good.rssi = -70
+
+    async def scenario() -> tuple[str, tuple[str, ...]]:
+        bluez = FakeBlueZ(radio, bluez_bus)
+        await bluez.start()
+        m = manager(BleakLink(), tmp_path, got, clock)
+        task = asyncio.create_task(m.run())
+        try:
+            device_id = await pair(m, request(DeviceKind.THERMOMETER, ("p-31", None)))
+            assert m.window is not None
+            return device_id, m.window.tried
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await close_bleak_bus()
+            await bluez.stop()
+
+    device_id, tried = asyncio.run(scenario())
+    assert tried == (refuses.address,)
+    assert (refuses.bonded, good.bonded) == (False, True)
+    paired_event = next(e for e in got.events if e.code == "paired")
+    assert paired_event.device_id == device_id == "thermometer-0b0000000302"
+    assert paired_event.evidence["bonded"] is True

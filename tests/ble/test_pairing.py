@@ -310,13 +310,10 @@ def test_pairings_from_the_cloud_config_start_sessions_and_update_patients(tmp_p
         try:
             await until(lambda: m._tg is not None)
             m.apply_pairings([pairing(("ann", 1))])
-            m.apply_pairings(
-                [
-                    wire.Pairing(
-                        device_id="x", kind="scale", patients=(PatientAssignment(patient_id="ann"),)
-                    )
-                ]
+            unaddressed = wire.Pairing(
+                device_id="x", kind="scale", patients=(PatientAssignment(patient_id="ann"),)
             )
+            m.apply_pairings([pairing(("ann", 1)), unaddressed])  # a config lists every pairing
             await until(lambda: cuff.subscribed(0x2A35))
             cuff.measure()  # user 2: nobody yet
             await until(lambda: m.store.devices["cuff-home"].counters.get("unattributed") == 1)
@@ -324,6 +321,8 @@ def test_pairings_from_the_cloud_config_start_sessions_and_update_patients(tmp_p
             await until(lambda: cuff.subscribed(0x2A35))
             cuff.measure(cuff.now + timedelta(minutes=1))
             await until(lambda: len(got.measurements) == 1)
+            m.apply_pairings([])  # the cloud ends the pairing: the cuff is released
+            await until(lambda: not cuff.connected and "cuff-home" not in m.runtimes)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -332,3 +331,4 @@ def test_pairings_from_the_cloud_config_start_sessions_and_update_patients(tmp_p
     asyncio.run(body())
     assert got.measurements[0].patient_id == "bob"
     assert "x" not in m.store.devices  # no address: left to a pairing window
+    assert m.store.devices == {}

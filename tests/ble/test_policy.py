@@ -166,6 +166,12 @@ def test_duplicates_by_identity_or_by_identical_bytes_at_once() -> None:
     assert not dup.seen("hr", hr, hr_value, now=NOW)
     assert dup.seen("hr", hr, hr_value, now=NOW + timedelta(milliseconds=50))
     assert not dup.seen("hr", hr, hr_value, now=NOW + timedelta(seconds=1))
+    # A device sending every 2 ms (a simulation at speed) may send the same value again:
+    # only what comes sooner than a quarter of the gap before is a repeat.
+    other = bytes([0x00, 73])
+    assert not dup.seen("hr", other, decode(0x2A37, other), now=NOW + timedelta(seconds=1.002))
+    assert not dup.seen("hr", other, decode(0x2A37, other), now=NOW + timedelta(seconds=1.004))
+    assert dup.seen("hr", other, decode(0x2A37, other), now=NOW + timedelta(seconds=1.0041))
 
     class Stored:
         sequence_number = 7

@@ -359,3 +359,37 @@ def test_a_device_that_refuses_clock_and_battery_access_is_still_read(tmp_path: 
     assert store.devices["th-14"].counters["refused"] >= 2  # battery and clock, each time
     drift = next(e for e in got.events if e.code == "clock_drift")
     assert drift.evidence["action"] == "correct"
+
+
+def test_battery_levels_become_readings_once_per_change(tmp_path: Path) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    strap = radio.add(HeartRateStrap("0A:00:00:00:00:15", seed=15, battery=40))
+    rt, store = runtime(
+        SimLink(radio),
+        paired("hr-15", strap.address, "hr_strap", ("p-15", None)),
+        tmp_path,
+        got,
+        clock,
+        battery_readings=True,
+    )
+
+    def battery() -> list[tuple[str, float, str]]:
+        return [
+            (r.patient_id, r.value, r.unit)
+            for m in got.measurements
+            for r in to_wire(m)
+            if r.metric is Metric.BATTERY_LEVEL
+        ]
+
+    async def body() -> None:
+        await until(lambda: strap.subscribed(0x2A37))
+        strap.detach()  # a reconnection reads the same level again: no new reading
+        await until(lambda: rt.connections == 2 and strap.subscribed(0x2A37))
+        strap.battery = 12  # the strap notifies its new level
+        strap.tick()
+        await until(lambda: len(battery()) == 2)
+
+    asyncio.run(running(rt.run(), body))
+    assert battery() == [("p-15", 40.0, "%"), ("p-15", 12.0, "%")]
+    assert store.devices["hr-15"].battery == 12
+    assert ("device", "low_battery") in got.codes()

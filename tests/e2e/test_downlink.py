@@ -57,7 +57,7 @@ def test_config_applies_atomically_persists_and_survives_an_offline_restart(
     gateway = gw.start()
     try:
         wait_until(gateway.uplink.connected.is_set, what="the gateway to connect")
-        assert gateway.sessions == {}
+        assert gateway.status().devices == ()
 
         probe.publish(TOPICS.config, pairing_config(1, (a, "hrm-a", "p-1")), retain=True)
         wait_until(lambda: a.subscribed(0x2A37), what="strap A paired by config v1")
@@ -68,8 +68,8 @@ def test_config_applies_atomically_persists_and_survives_an_offline_restart(
         # v2 moves the patient to strap B: A is released, B connected, in one step.
         probe.publish(TOPICS.config, pairing_config(2, (b, "hrm-b", "p-1")), retain=True)
         wait_until(lambda: b.subscribed(0x2A37) and not a.connected, what="config v2 applied")
-        assert set(gateway.sessions) == {"hrm-b"}
-        assert gateway.sessions["hrm-b"].patient_id == "p-1"
+        assert {d.device_id for d in gateway.status().devices} == {"hrm-b"}
+        assert [p.patient_id for p in gateway.devices.store.devices["hrm-b"].patients] == ["p-1"]
 
         # A stale copy (v1) does not roll the gateway back.
         probe.publish(TOPICS.config, pairing_config(1, (a, "hrm-a", "p-1")), retain=True)
@@ -91,9 +91,12 @@ def test_config_applies_atomically_persists_and_survives_an_offline_restart(
         wait_until(lambda: b.subscribed(0x2A37), what="strap B reconnected offline")
         assert not gateway.uplink.connected.is_set()
         assert not a.connected
+        before = gateway.outbox.stats().depth  # the straps' battery levels, from the first run
         for _ in range(5):
             assert again.call(b.tick)
-        wait_until(lambda: gateway.outbox.stats().depth == 5, what="offline readings stored")
+        wait_until(
+            lambda: gateway.outbox.stats().depth == before + 5, what="offline readings stored"
+        )
         assert gateway.status().config_version == 2
     finally:
         again.stop()
@@ -119,15 +122,74 @@ def test_commands_are_answered_once_and_honestly(broker: Any, tmp_path: Path) ->
         wait_until(lambda: len(probe.received(wire.CommandResult)) == 2, what="second answer")
         assert probe.received(wire.CommandResult)[1] == first
 
-        for name in ("sync_clocks", "start_pairing"):
-            cmd = wire.Command(command_id=f"cmd-{name}", name=wire.CommandName(name), issued_at=now)
+        def answer(cmd: wire.Command) -> wire.CommandResult:
             probe.publish(TOPICS.commands, cmd)
-            wanted = cmd.command_id
-            result = probe.wait_for(wire.CommandResult, lambda r: r.command_id == wanted)  # noqa: B023
-            assert not result.ok
-            assert "not supported" in (result.detail or "")
-        clock = probe.received(wire.CommandResult)[2]
+            return probe.wait_for(wire.CommandResult, lambda r: r.command_id == cmd.command_id)
+
+        clock = answer(
+            wire.Command(command_id="cmd-clock", name=wire.CommandName.SYNC_CLOCKS, issued_at=now)
+        )
+        assert clock.ok  # no device connected: nothing to set, and it says so
+        assert clock.result["devices"] == 0
         assert "gateway_time" in clock.result
+        no_args = answer(
+            wire.Command(command_id="cmd-pair", name=wire.CommandName.START_PAIRING, issued_at=now)
+        )
+        assert not no_args.ok
+        assert "invalid pairing request" in (no_args.detail or "")
+        late = answer(
+            wire.Command(
+                command_id="cmd-late",
+                name=wire.CommandName.DOWNLOAD_RECORDS,
+                issued_at=now,
+                expires_at=now,
+            )
+        )
+        assert not late.ok
+        assert "expired" in (late.detail or "")
+    finally:
+        gw.stop()
+        probe.close()
+
+
+def test_a_pairing_command_pairs_a_device_and_reports_it_on_events(
+    broker: Any, tmp_path: Path
+) -> None:
+    radio = SimRadio()
+    strap = radio.add(HeartRateStrap("C0:FF:EE:00:01:07", seed=7))
+    settings = gateway_settings(broker, tmp_path / "gw", gateway_id=GW)
+    probe = Probe(broker, TOPICS.command_results, TOPICS.events, TOPICS.status, TOPICS.readings)
+    gw = GatewayThread(settings, radio)
+    gateway = gw.start()
+    try:
+        wait_until(gateway.uplink.connected.is_set, what="the gateway to connect")
+        cmd = wire.Command(
+            command_id="cmd-pair-strap",
+            name=wire.CommandName.START_PAIRING,
+            issued_at=datetime.now(UTC),
+            args={"kind": "hr_strap", "device_id": "hrm-new", "patients": [{"patient_id": "p-7"}]},
+        )
+        probe.publish(TOPICS.commands, cmd)
+        result = probe.wait_for(wire.CommandResult, lambda r: r.command_id == cmd.command_id)
+        assert result.ok
+        assert "expires_at" in result.result
+        wait_until(lambda: strap.subscribed(0x2A37), what="the strap paired and subscribed")
+        assert gw.call(strap.tick)
+        wait_until(
+            lambda: len([e for b in probe.received(wire.EventBatch) for e in b.events]) == 2,
+            what="the first-reading event",
+        )
+        events = [e for b in probe.received(wire.EventBatch) for e in b.events]
+        assert [(e.kind, e.code, e.device_id) for e in events] == [
+            (wire.EventKind.PAIRING, "paired", "hrm-new"),
+            (wire.EventKind.PAIRING, "first_reading", "hrm-new"),
+        ]
+        assert events[1].patient_id == "p-7"
+        assert events[1].category is wire.Category.DEVICE
+        reading = probe.wait_for(wire.ReadingBatch).readings[0]
+        assert (reading.device_id, reading.patient_id) == ("hrm-new", "p-7")
+        status = probe.wait_for(wire.Status, lambda s: any(d.connected for d in s.devices))
+        assert [(d.device_id, d.kind) for d in status.devices] == [("hrm-new", "hr_strap")]
     finally:
         gw.stop()
         probe.close()

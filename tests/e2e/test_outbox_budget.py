@@ -21,7 +21,11 @@ pytestmark = pytest.mark.broker
 
 def stored_values(engine: Any) -> list[float]:
     with Session(engine) as s:
-        return list(s.scalars(select(Reading.value).order_by(Reading.ts)).all())
+        return list(
+            s.scalars(
+                select(Reading.value).where(Reading.metric == "heart_rate").order_by(Reading.ts)
+            ).all()
+        )
 
 
 def test_budget_reached_while_offline_thins_oldest_and_delivers_the_rest_once(
@@ -44,6 +48,8 @@ def test_budget_reached_while_offline_thins_oldest_and_delivers_the_rest_once(
     engine = create_engine(cloud.db_url)
     try:
         wait_until(gateway.uplink.connected.is_set, what="connected")
+        wait_until(lambda: strap.subscribed(0x2A37), what="the strap connected")
+        wait_until(gw.settled, what="its battery reading acknowledged")
         broker.stop()
         wait_until(lambda: not gateway.uplink.connected.is_set(), what="the outage noticed")
         gw.spawn(drive(strap, count=total, period_s=0.002))

@@ -30,12 +30,20 @@ pytestmark = pytest.mark.broker
 
 def stored(engine: Any) -> list[Reading]:
     with Session(engine) as s:
-        return list(s.scalars(select(Reading).order_by(Reading.ts)).all())
+        return list(
+            s.scalars(
+                select(Reading).where(Reading.metric == "heart_rate").order_by(Reading.ts)
+            ).all()
+        )
 
 
 def quarantined(engine: Any) -> list[QuarantinedReading]:
     with Session(engine) as s:
-        return list(s.scalars(select(QuarantinedReading)).all())
+        return list(
+            s.scalars(
+                select(QuarantinedReading).where(QuarantinedReading.metric == "heart_rate")
+            ).all()
+        )
 
 
 def alerts(engine: Any) -> list[Alert]:

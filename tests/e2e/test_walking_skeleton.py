@@ -43,13 +43,18 @@ def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
     try:
         with Session(engine) as s:
             wait_until(
-                lambda: len(s.scalars(select(Reading.id)).all()) == SAMPLES,
+                lambda: (
+                    len(s.scalars(select(Reading.id).where(Reading.metric == "heart_rate")).all())
+                    == SAMPLES
+                ),
                 timeout=30,
                 what=f"{SAMPLES} readings in the cloud's record",
             )
         gw.wait_drained()
         with Session(engine) as s:
-            rows = s.scalars(select(Reading).order_by(Reading.ts)).all()
+            rows = s.scalars(
+                select(Reading).where(Reading.metric == "heart_rate").order_by(Reading.ts)
+            ).all()
             alerts = s.scalars(select(Alert)).all()
     finally:
         gw.stop()
@@ -105,4 +110,5 @@ def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
     assert [a["id"] for a in api_alerts] == [alert.id]
     assert httpx.get(f"{cloud.url}/api/v1/alerts").status_code == 401
     metrics = httpx.get(f"{cloud.url}/metrics/").text
-    assert f"vitalgate_ingest_readings_total {float(SAMPLES)}" in metrics
+    # The strap's battery level is a reading too (battery_level), besides the heart rates.
+    assert f"vitalgate_ingest_readings_total {float(SAMPLES + 1)}" in metrics

@@ -118,18 +118,13 @@ def test_ping_reports_the_gateway() -> None:
     }
 
 
-def test_sync_clocks_is_honest_and_reports_the_offset() -> None:
-    result = commands.execute(command("sync_clocks"), facts(T0 + timedelta(seconds=90)))
-    assert not result.ok
-    assert "not supported yet" in (result.detail or "")
-    assert result.result["offset_s"] == 90.0
+def test_sync_clocks_reports_the_gateway_time_and_offset() -> None:
+    report = commands.clock_report(command("sync_clocks"), now=T0 + timedelta(seconds=90))
+    assert report == {"gateway_time": "2026-11-23T12:01:30Z", "offset_s": 90.0}
 
 
-@pytest.mark.parametrize("name", ["start_pairing", "download_records"])
-def test_unsupported_commands_say_so(name: str) -> None:
-    result = commands.execute(command(name), facts())
-    assert (result.ok, result.command_id) == (False, "c-1")
-    assert "not supported" in (result.detail or "")
+def test_device_commands_are_left_to_the_ble_stage() -> None:
+    assert set(commands.HANDLERS) == {wire.CommandName.PING}
 
 
 def test_expired_commands_do_not_run() -> None:

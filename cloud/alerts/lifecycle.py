@@ -1,0 +1,184 @@
+"""What people do with an alert: acknowledge, snooze, escalate, assign, resolve.
+
+open → acknowledged → resolved. Each action is an ``AlertEvent`` (who, when, from which
+channel), so the history shows who saw what, and an acknowledgement from any channel — the
+API or dashboard, the e-mailed link, an SMS reply — stops the escalation chain the same way.
+Acknowledging twice changes nothing (two people may click at once); acting on a resolved
+alert is a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from cloud.alerts import escalator
+from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
+from cloud.store.models import Alert, AlertEvent, Delivery
+from cloud.store.tenancy import Role, User
+
+OPEN: Final = "open"
+ACKNOWLEDGED: Final = "acknowledged"
+RESOLVED: Final = "resolved"
+
+
+def record(
+    session: Session,
+    alert: Alert,
+    action: str,
+    *,
+    at: datetime,
+    actor: int | None,
+    channel: str,
+    **detail: Any,
+) -> AlertEvent:
+    event = AlertEvent(
+        alert_id=alert.id,
+        at=at,
+        action=action,
+        actor_user_id=actor,
+        channel=channel,
+        detail=detail,
+    )
+    session.add(event)
+    return event
+
+
+def history(session: Session, alert_id: int) -> Sequence[AlertEvent]:
+    return session.scalars(
+        select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+    ).all()
+
+
+def _not_resolved(alert: Alert, doing: str) -> None:
+    if alert.status == RESOLVED:
+        raise ConflictError(f"alert {alert.id} is already resolved; it cannot be {doing}")
+
+
+def _cancel_pending_steps(session: Session, alert: Alert) -> None:
+    """Escalation messages queued but not yet sent are not sent after an acknowledgement."""
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.alert_id == alert.id,
+            Delivery.status == "pending",
+            Delivery.user_id.is_not(None),
+        )
+        .values(status="cancelled", last_error="alert acknowledged before sending")
+    )
+
+
+def acknowledge(
+    session: Session, alert: Alert, *, actor: int | None, channel: str, now: datetime
+) -> bool:
+    """Acknowledge an open alert; False (and nothing changed) when it already was."""
+    _not_resolved(alert, "acknowledged")
+    if alert.status == ACKNOWLEDGED:
+        return False
+    alert.status, alert.acknowledged_at, alert.acknowledged_by = ACKNOWLEDGED, now, actor
+    alert.snoozed_until = None
+    alert.updated_at = now
+    _cancel_pending_steps(session, alert)
+    record(session, alert, "acknowledged", at=now, actor=actor, channel=channel)
+    return True
+
+
+def snooze(
+    session: Session,
+    alert: Alert,
+    *,
+    until: datetime,
+    actor: int | None,
+    channel: str,
+    now: datetime,
+) -> None:
+    """Hold every notification until ``until``; then the escalation chain starts again."""
+    _not_resolved(alert, "snoozed")
+    if alert.status == ACKNOWLEDGED:
+        raise ConflictError(
+            f"alert {alert.id} is acknowledged: nobody is being notified, so there is "
+            "nothing to snooze"
+        )
+    if until <= now:
+        raise InvalidRequestError("snooze until a time in the future")
+    alert.snoozed_until, alert.updated_at = until, now
+    _cancel_pending_steps(session, alert)
+    record(session, alert, "snoozed", at=now, actor=actor, channel=channel, until=until.isoformat())
+
+
+def resolve(
+    session: Session,
+    alert: Alert,
+    *,
+    actor: int | None,
+    channel: str,
+    now: datetime,
+    note: str | None = None,
+) -> None:
+    _not_resolved(alert, "resolved again")
+    alert.status, alert.resolved_at, alert.updated_at = RESOLVED, now, now
+    alert.snoozed_until = None
+    _cancel_pending_steps(session, alert)
+    record(session, alert, "resolved", at=now, actor=actor, channel=channel, note=note)
+
+
+def assign(
+    session: Session,
+    alert: Alert,
+    *,
+    user_id: int,
+    organisation_id: str,
+    actor: int | None,
+    channel: str,
+    now: datetime,
+) -> None:
+    """Make a care-team member of the organisation responsible for the alert."""
+    _not_resolved(alert, "assigned")
+    user = session.get(User, user_id)
+    if user is None or user.organisation_id != organisation_id or not user.is_active:
+        raise NotFoundError(f"no user {user_id}")
+    if user.role == Role.PATIENT:
+        raise InvalidRequestError("an alert is assigned to a member of the care team")
+    alert.assigned_to, alert.updated_at = user_id, now
+    record(session, alert, "assigned", at=now, actor=actor, channel=channel, user_id=user_id)
+
+
+def escalate(
+    session: Session,
+    alert: Alert,
+    *,
+    organisation_id: str,
+    actor: int | None,
+    channel: str,
+    now: datetime,
+    transports: Sequence[str],
+) -> int:
+    """Notify the next step of the chain now, without waiting for its delay; the step index."""
+    _not_resolved(alert, "escalated")
+    chain = escalator.chain_for(session, organisation_id, alert.priority)
+    step = alert.escalation_step
+    if step >= len(chain):
+        raise ConflictError(
+            f"alert {alert.id} has reached the end of its escalation chain ({len(chain)} steps)"
+        )
+    if alert.escalation_started_at is None:
+        alert.escalation_started_at = now
+    escalator.notify_step(
+        session,
+        alert,
+        step,
+        chain[step],
+        now=now,
+        transports=transports,
+        actor=actor,
+        channel=channel,
+        manual=True,
+    )
+    alert.escalation_step = step + 1
+    alert.snoozed_until = None
+    alert.updated_at = now
+    return step

@@ -1,0 +1,405 @@
+"""``/api/v1``: the inbound-reply webhook, patients' message threads, the worklist, contacts.
+
+The webhook takes what SMS providers post — a form (``From``, ``Body``, ``MessageSid``) or
+JSON (``from``, ``body``, ``id``) — and is authenticated by a shared secret from settings,
+sent as is (``X-VitalGate-Secret``) or as an HMAC-SHA256 of the raw body
+(``X-VitalGate-Signature: sha256=<hex>``). A malformed request is refused (422); a message
+from an unknown number is recorded and answered 200, so the provider does not retry it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Annotated, Any, Final
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from cloud.api.alert_actions import ClockDep, TransportsDep
+from cloud.api.lifecycle_schemas import (
+    ContactCreate,
+    ContactPublic,
+    InboundResult,
+    MessageCreate,
+    MessagePublic,
+    TaskComplete,
+    TaskPublic,
+)
+from cloud.api.pagination import PageDep, paginate
+from cloud.api.params import IdPath, IdQuery, IntPath
+from cloud.auth.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, StaffUser
+from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
+from cloud.engagement import inbound
+from cloud.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotAuthenticatedError,
+    NotFoundError,
+)
+from cloud.settings import CloudSettings
+from cloud.store.models import Contact, Delivery, Message, Task
+from cloud.store.tenancy import User
+
+router = APIRouter()
+
+MAX_WEBHOOK_BYTES: Final = 16_384
+LIMITS: Final = {"from": 254, "body": MAX_WEBHOOK_BYTES, "id": 128}
+FIELDS: Final = {
+    "from": ("from", "From", "sender", "msisdn"),
+    "body": ("body", "Body", "text"),
+    "id": ("id", "MessageSid", "message_id", "messageId"),
+}
+
+
+class WebhookDisabledError(ForbiddenError):
+    code = "inbound_disabled"
+
+
+class BadSignatureError(NotAuthenticatedError):
+    code = "bad_signature"
+
+
+async def raw_body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_WEBHOOK_BYTES:
+        raise InvalidRequestError(f"an inbound message is at most {MAX_WEBHOOK_BYTES} bytes")
+    return body
+
+
+def check_signature(settings: CloudSettings, request: Request, body: bytes) -> None:
+    """The shared secret as is, or an HMAC-SHA256 of the body; constant-time comparisons."""
+    if settings.inbound_secret is None:
+        raise WebhookDisabledError(
+            "the inbound webhook is off: set VG_INBOUND_SECRET and give it to the SMS provider"
+        )
+    secret = settings.inbound_secret.get_secret_value().encode()
+    given = request.headers.get("x-vitalgate-secret")
+    if given is not None and hmac.compare_digest(given.encode(), secret):
+        return
+    signature = request.headers.get("x-vitalgate-signature", "")
+    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    if signature and hmac.compare_digest(signature.encode(), expected.encode()):
+        return
+    raise BadSignatureError("the webhook's secret or signature does not match")
+
+
+def parse_webhook(content_type: str, body: bytes) -> dict[str, str]:
+    """The sender, text and provider id of a form or JSON webhook; 422 for anything else."""
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/json"):
+            data: Any = json.loads(text)
+            if not isinstance(data, dict):
+                raise InvalidRequestError("a JSON webhook is an object with 'from' and 'body'")
+            fields = data
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            fields = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+        else:
+            raise InvalidRequestError("send application/x-www-form-urlencoded or application/json")
+    except (UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, InvalidRequestError):
+            raise
+        raise InvalidRequestError("the webhook body is not valid UTF-8 form or JSON") from exc
+    out: dict[str, str] = {}
+    for name, keys in FIELDS.items():
+        value = next((fields[k] for k in keys if k in fields), None)
+        if value is None:
+            if name == "id":
+                continue
+            raise InvalidRequestError(f"the webhook has no '{name}'")
+        if not isinstance(value, str) or len(value) > LIMITS[name]:
+            raise InvalidRequestError(f"'{name}' must be a string of at most {LIMITS[name]}")
+        if "\x00" in value:
+            raise InvalidRequestError(f"'{name}' must not contain NUL characters")
+        out[name] = value
+    return out
+
+
+_FORM_FIELDS: Final = {
+    "From": {"type": "string", "maxLength": 254, "example": "+15550100777"},
+    "Body": {"type": "string", "maxLength": MAX_WEBHOOK_BYTES, "example": "2"},
+    "MessageSid": {"type": "string", "maxLength": 128},
+}
+_JSON_FIELDS: Final = {
+    "from": {"type": "string", "maxLength": 254, "example": "+15550100777"},
+    "body": {"type": "string", "maxLength": MAX_WEBHOOK_BYTES, "example": "2"},
+    "id": {"type": "string", "maxLength": 128},
+}
+INBOUND_OPENAPI: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": _FORM_FIELDS, "required": ["From", "Body"]}
+            },
+            "application/json": {
+                "schema": {"type": "object", "properties": _JSON_FIELDS, "required": ["from", "body"]}
+            },
+        },
+    },
+    "parameters": [
+        {"name": "X-VitalGate-Secret", "in": "header", "schema": {"type": "string"}},
+        {"name": "X-VitalGate-Signature", "in": "header", "schema": {"type": "string"},
+         "description": "sha256=<hex HMAC-SHA256 of the raw body with the shared secret>"},
+    ],
+}  # fmt: skip
+
+
+@router.post(
+    "/messages/inbound",
+    response_model=InboundResult,
+    tags=["messages"],
+    openapi_extra=INBOUND_OPENAPI,
+)
+def inbound_webhook(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    body: Annotated[bytes, Depends(raw_body)],
+) -> InboundResult:
+    """A reply from a patient or a care-team member, as the SMS provider posts it."""
+    check_signature(settings, request, body)
+    fields = parse_webhook(request.headers.get("content-type", ""), body)
+    try:
+        outcome = inbound.receive(
+            session,
+            sender=fields["from"],
+            body=fields["body"],
+            provider_id=fields.get("id") or None,
+            now=clock(),
+        )
+        session.commit()
+    except inbound.BadAddressError as exc:
+        raise InvalidRequestError(str(exc)) from exc
+    except IntegrityError:  # the provider's retry raced the first delivery: it won
+        session.rollback()
+        seen = session.scalars(
+            select(Message).where(Message.provider_id == fields.get("id"))
+        ).first()
+        if seen is None:
+            raise
+        return InboundResult(status="duplicate", message_id=seen.id, intent=seen.intent)
+    return InboundResult(
+        status=outcome.status,
+        message_id=outcome.message_id,
+        intent=outcome.intent,
+        task_id=outcome.task_id,
+        alert_id=outcome.alert_id,
+    )
+
+
+@router.get(
+    "/patients/{patient_id}/messages", response_model=list[MessagePublic], tags=["messages"]
+)
+def patient_thread(
+    patient_id: IdPath,
+    *,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+) -> list[Message]:
+    """The patient's conversation, newest first (a patient reads their own)."""
+    patient = get_patient(session, principal, patient_id)
+    stmt = (
+        select(Message)
+        .where(Message.patient_id == patient.id)
+        .order_by(Message.at.desc(), Message.id.desc())
+    )
+    rows = paginate(session, stmt, page, response)
+    audit_read(session, principal, request, patient_id=patient.id, rows=len(rows))
+    return rows
+
+
+class OptedOutError(ConflictError):
+    code = "opted_out"
+
+
+class NoContactError(ConflictError):
+    code = "no_contact"
+
+
+@router.post(
+    "/patients/{patient_id}/messages",
+    response_model=MessagePublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["messages"],
+)
+def message_patient(
+    patient_id: IdPath,
+    body: MessageCreate,
+    principal: StaffUser,
+    session: SessionDep,
+    request: Request,
+    *,
+    clock: ClockDep,
+    transports: TransportsDep,
+) -> Message:
+    """Send the patient a message on their preferred contact (queued; retried). A patient who
+    replied STOP on every address is not messaged."""
+    patient = get_patient(session, principal, patient_id)
+    contacts = session.scalars(
+        select(Contact)
+        .where(Contact.patient_id == patient.id, Contact.kind.in_(transports))
+        .order_by(Contact.rank, Contact.id)
+    ).all()
+    usable = [c for c in contacts if not c.opted_out]
+    if not usable:
+        if contacts:
+            raise OptedOutError(f"patient {patient.id!r} opted out of messages (STOP)")
+        raise NoContactError(
+            f"patient {patient.id!r} has no contact VitalGate can send to; add one first"
+        )
+    contact, now = usable[0], clock()
+    message = Message(
+        organisation_id=patient.organisation_id, patient_id=patient.id,
+        user_id=principal.user_id, direction="outbound", channel=contact.kind,
+        address=contact.address, body=body.body, intent=None, outcome="queued", alert_id=None,
+        provider_id=None, at=now,
+    )  # fmt: skip
+    session.add(message)
+    session.flush()
+    session.add(
+        Delivery(
+            alert_id=None, message_id=message.id, channel=f"{contact.kind}:patient",
+            target_index=-1, status="pending", attempts=0, created_at=now, next_attempt_at=now,
+        )
+    )  # fmt: skip
+    audit_read(session, principal, request, patient_id=patient.id, rows=1)
+    session.refresh(message)
+    request.app.state.services.notifier.wake()
+    return message
+
+
+# ------------------------------------------------------------------ worklist
+
+
+@router.get("/worklist", response_model=list[TaskPublic], tags=["worklist"])
+def worklist(
+    principal: StaffUser,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+    *,
+    task_status: Annotated[str, Query(alias="status", pattern="^(open|done|all)$")] = "open",
+    patient_id: IdQuery | None = None,
+) -> list[Task]:
+    """Tasks for the care team (call the patient, read a reply), oldest open first."""
+    stmt = select(Task).where(
+        Task.organisation_id == principal.organisation_id,
+        Task.patient_id.in_(visible_patient_ids(principal)),
+    )
+    if task_status != "all":
+        stmt = stmt.where(Task.status == task_status)
+    if patient_id is not None:
+        stmt = stmt.where(Task.patient_id == get_patient(session, principal, patient_id).id)
+    rows = paginate(session, stmt.order_by(Task.created_at, Task.id), page, response)
+    audit_read(session, principal, request, patient_id=patient_id, rows=len(rows))
+    return rows
+
+
+@router.post("/worklist/{task_id}/complete", response_model=TaskPublic, tags=["worklist"])
+def complete_task(
+    task_id: IntPath,
+    *,
+    principal: StaffUser,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    body: TaskComplete | None = None,
+) -> Task:
+    task = session.scalars(
+        select(Task).where(
+            Task.id == task_id,
+            Task.organisation_id == principal.organisation_id,
+            Task.patient_id.in_(visible_patient_ids(principal)),
+        )
+    ).first()
+    if task is None:
+        raise NotFoundError(f"no task {task_id}")
+    if task.status == "done":
+        raise ConflictError(f"task {task_id} was completed at {task.done_at:%Y-%m-%d %H:%M} UTC")
+    task.status, task.done_at, task.done_by = "done", clock(), principal.user_id
+    task.note = body.note if body else None
+    audit_read(session, principal, request, patient_id=task.patient_id, rows=1)
+    session.refresh(task)
+    return task
+
+
+# ------------------------------------------------------------------ contacts
+
+
+@router.post(
+    "/contacts",
+    response_model=ContactPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["messages"],
+)
+def create_contact(
+    body: ContactCreate, admin: AdminUser, session: SessionDep, clock: ClockDep
+) -> Contact:
+    """How to reach a patient or a care-team member (rank 0 is preferred)."""
+    if body.patient_id is not None:
+        get_patient(session, admin, body.patient_id)
+    else:
+        user = session.get(User, body.user_id)
+        if user is None or user.organisation_id != admin.organisation_id:
+            raise NotFoundError(f"no user {body.user_id}")
+    try:
+        kind, address = inbound.normalise(body.address)
+    except inbound.BadAddressError as exc:
+        raise InvalidRequestError(str(exc)) from exc
+    if kind != body.kind:
+        raise InvalidRequestError(f"{body.kind!r} contact needs a {body.kind} address")
+    contact = Contact(
+        organisation_id=admin.organisation_id,
+        user_id=body.user_id,
+        patient_id=body.patient_id,
+        kind=kind,
+        address=address,
+        rank=body.rank,
+        opted_out=False,
+        created_at=clock(),
+    )
+    session.add(contact)
+    session.commit()
+    return contact
+
+
+@router.get("/contacts", response_model=list[ContactPublic], tags=["messages"])
+def list_contacts(
+    principal: StaffUser,
+    session: SessionDep,
+    request: Request,
+    *,
+    patient_id: IdQuery | None = None,
+) -> list[Contact]:
+    """The organisation's contacts (a patient's when ``patient_id`` is given)."""
+    stmt = select(Contact).where(Contact.organisation_id == principal.organisation_id)
+    if patient_id is not None:
+        stmt = stmt.where(Contact.patient_id == get_patient(session, principal, patient_id).id)
+    else:
+        stmt = stmt.where(
+            (Contact.patient_id.is_(None)) | Contact.patient_id.in_(visible_patient_ids(principal))
+        )
+    rows = list(session.scalars(stmt.order_by(Contact.id).limit(1000)))
+    audit_read(session, principal, request, patient_id=patient_id, rows=len(rows))
+    return rows
+
+
+@router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["messages"])
+def delete_contact(contact_id: IntPath, admin: AdminUser, session: SessionDep) -> Response:
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.organisation_id != admin.organisation_id:
+        raise NotFoundError(f"no contact {contact_id}")
+    session.delete(contact)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,133 @@
+"""The cloud's downlink: gateway configs, retained on each gateway's ``…/config``.
+
+Configs are stored first (``gateway_configs``, in the transaction that changed them) and
+published after: a thread publishes every config whose version the broker has not yet
+acknowledged (QoS 1, retained), when woken after a change and every ``interval_s`` in case
+the broker was away. So a change made while the broker is down reaches the gateway when it
+is back, and a gateway that connects later finds the retained config waiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import paho.mqtt.client as paho
+import structlog
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.store.models import GatewayConfigRecord
+from gateway import wire
+from gateway.uplink.settings import MqttSettings
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_INTERVAL_S: Final = 30.0
+PUBACK_TIMEOUT_S: Final = 10.0
+
+
+class ConfigPublisher:
+    def __init__(
+        self,
+        mqtt: MqttSettings,
+        sessions: sessionmaker[Session],
+        *,
+        client_id: str,
+        interval_s: float = DEFAULT_INTERVAL_S,
+    ) -> None:
+        self.mqtt = mqtt
+        self.sessions = sessions
+        self.interval_s = interval_s
+        self.connected = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="config-publisher", daemon=True)
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        )
+        if mqtt.username:
+            self._client.username_pw_set(
+                mqtt.username, mqtt.password.get_secret_value() if mqtt.password else None
+            )
+        self._client.reconnect_delay_set(mqtt.reconnect_min_s, mqtt.reconnect_max_s)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+
+    def start(self) -> None:
+        self._client.connect_async(self.mqtt.host, self.mqtt.port, keepalive=self.mqtt.keepalive_s)
+        self._client.loop_start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=15)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def wake(self) -> None:
+        """Publish pending configs now (after a change was committed)."""
+        self._wake.set()
+
+    def _on_connect(
+        self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
+    ) -> None:
+        if rc.is_failure:
+            log.error("downlink.connect_refused", reason=str(rc))
+            return
+        self.connected.set()
+        self._wake.set()
+
+    def _on_disconnect(
+        self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
+    ) -> None:
+        self.connected.clear()
+        log.warning("downlink.disconnected", reason=str(rc))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if self._stop.is_set() or not self.connected.is_set():
+                continue
+            try:
+                self.publish_pending()
+            except Exception:  # a database or broker hiccup must not end the thread
+                log.exception("downlink.failed", advice="retried at the next interval")
+
+    def publish_pending(self) -> int:
+        """Publish every config the broker has not acknowledged yet; returns how many."""
+        with self.sessions() as session:
+            pending = session.execute(
+                select(
+                    GatewayConfigRecord.gateway_id,
+                    GatewayConfigRecord.version,
+                    GatewayConfigRecord.body,
+                )
+                .where(GatewayConfigRecord.published_version < GatewayConfigRecord.version)
+                .order_by(GatewayConfigRecord.gateway_id)
+            ).all()
+        done = 0
+        for gateway_id, version, body in pending:
+            message = wire.GatewayConfig.model_validate(body)
+            topic = wire.Topics(gateway_id, self.mqtt.topic_root).config
+            info = self._client.publish(topic, wire.encode(message), qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):  # not queued: link just dropped
+                info.wait_for_publish(PUBACK_TIMEOUT_S)
+            if not info.is_published():
+                log.warning("downlink.not_acknowledged", gateway_id=gateway_id, version=version)
+                continue
+            with self.sessions.begin() as session:
+                record = session.get(GatewayConfigRecord, gateway_id)
+                if record is not None and record.published_version < version:
+                    record.published_version = version
+                    record.published_at = datetime.now(UTC)
+            log.info("downlink.config_published", gateway_id=gateway_id, version=version)
+            done += 1
+        return done

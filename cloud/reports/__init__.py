@@ -1,0 +1,1 @@
+"""Reports over HTTP: billing readiness per month and engagement per organisation."""

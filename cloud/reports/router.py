@@ -1,0 +1,115 @@
+"""``/api/v1``: clinician time per patient, and the billing and engagement reports.
+
+Reports cover the patients the caller may see (a care coordinator: their teams'); each is
+audit-logged like any read of patient data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from cloud.api.params import IdPath
+from cloud.auth.deps import SessionDep, StaffUser
+from cloud.auth.scope import audit_read, audit_write, get_patient, visible_patient_ids
+from cloud.errors import InvalidRequestError
+from cloud.reports import service
+from cloud.reports.schemas import (
+    BillingReport,
+    EngagementReport,
+    Month,
+    ReportDay,
+    TimeEntryCreate,
+    TimeEntryPublic,
+)
+from cloud.store.timelog import TimeEntry
+
+router = APIRouter()
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+@router.post(
+    "/patients/{patient_id}/time",
+    response_model=TimeEntryPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["reports"],
+)
+def log_time(
+    patient_id: IdPath,
+    body: TimeEntryCreate,
+    principal: StaffUser,
+    session: SessionDep,
+    request: Request,
+) -> TimeEntry:
+    """Log minutes spent on the patient's care (toward 99470 / 99457 / 99458)."""
+    patient = get_patient(session, principal, patient_id)
+    now = datetime.now(UTC)
+    at = body.at.astimezone(UTC) if body.at else now
+    if at > now + MAX_CLOCK_SKEW:
+        raise InvalidRequestError("time can be logged for work done, not in the future")
+    entry = TimeEntry(
+        organisation_id=patient.organisation_id,
+        patient_id=patient.id,
+        user_id=principal.user_id,
+        at=at,
+        minutes=body.minutes,
+        interactive=body.interactive,
+        note=body.note,
+        created_at=now,
+    )
+    session.add(entry)
+    audit_write(session, principal, request, patient_id=patient.id, rows=1)
+    session.commit()
+    return entry
+
+
+def _patients(session: SessionDep, principal: StaffUser) -> list[str]:
+    return list(session.scalars(visible_patient_ids(principal)))
+
+
+@router.get("/reports/billing", response_model=BillingReport, tags=["reports"])
+def billing_report(
+    principal: StaffUser,
+    session: SessionDep,
+    request: Request,
+    month: Annotated[Month, Query(description="YYYY-MM")],
+    as_of: Annotated[
+        ReportDay | None, Query(description="Report as of this day (default: today)")
+    ] = None,
+) -> BillingReport:
+    """Billing readiness for a calendar month: device-supply days and management time."""
+    ids = _patients(session, principal)
+    report = service.billing_report(
+        session,
+        organisation_id=principal.organisation_id,
+        patient_ids=ids,
+        month=month,
+        today=as_of or datetime.now(UTC).date(),
+    )
+    audit_read(session, principal, request, patient_id=None, rows=len(report.patients))
+    return report
+
+
+@router.get("/reports/engagement", response_model=EngagementReport, tags=["reports"])
+def engagement_report(
+    principal: StaffUser,
+    session: SessionDep,
+    request: Request,
+    as_of: Annotated[
+        ReportDay | None, Query(description="Report as of this day (default: today)")
+    ] = None,
+) -> EngagementReport:
+    """Adherence, retention, billing risk and time per patient, with the organisation's
+    summary."""
+    ids = _patients(session, principal)
+    report = service.engagement_report(
+        session,
+        organisation_id=principal.organisation_id,
+        patient_ids=ids,
+        today=as_of or datetime.now(UTC).date(),
+    )
+    audit_read(session, principal, request, patient_id=None, rows=len(report.patients))
+    return report
