@@ -26,7 +26,7 @@ from cloud import __version__
 from cloud.alerts.escalator import EscalationScheduler
 from cloud.alerts.rulebook import RuleBook
 from cloud.alerts.schedule import MissingDataWatch
-from cloud.api import admin, alert_actions, messages, routes
+from cloud.api import admin, alert_actions, messages, preferences, routes
 from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
@@ -175,6 +175,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
         routes.router,
         alert_actions.router,
         messages.router,
+        preferences.router,
         trends_router.router,
         thresholds_router.router,
         reports_router.router,
