@@ -33,7 +33,7 @@ class PreferencesPublic(PreferencesUpdate):
     channels: list[str]
     """Contact kinds in the order tried; from the contacts' ranks."""
     opted_out: bool
-    """Every contact said STOP (or there is none): no routine message is sent."""
+    """Every contact said STOP: no message is sent (``channels`` empty: none can be)."""
 
 
 def _public(prefs: policy.Preferences) -> PreferencesPublic:

@@ -15,17 +15,17 @@ from typing import Final
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.engagement import patient_messages
+from cloud.engagement import patient_schedule
 from cloud.engagement.patient_messages import Outcome
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_INTERVAL_S: Final = 60.0
 STEPS: Final = (
-    patient_messages.remeasure_due,
-    patient_messages.adherence_due,
-    patient_messages.weekly_due,
-    patient_messages.rating_due,
+    patient_schedule.remeasure_due,
+    patient_schedule.adherence_due,
+    patient_schedule.weekly_due,
+    patient_schedule.rating_due,
 )
 """Urgent first: a re-measure prompt counts against the day before a routine message does."""
 

@@ -34,7 +34,7 @@ def contacts_of(session: Session, patient_id: str, transports: Sequence[str]) ->
 
 def load(session: Session, patient_id: str, transports: Sequence[str]) -> policy.Preferences:
     """The patient's preferences; defaults for what they never set. Opted out when every
-    contact has said STOP (or there is none)."""
+    contact has said STOP; no channels when they have no contact we can send to."""
     row = session.get(PatientPreferences, patient_id)
     contacts = contacts_of(session, patient_id, transports)
     usable = [c for c in contacts if not c.opted_out]
@@ -46,7 +46,7 @@ def load(session: Session, patient_id: str, transports: Sequence[str]) -> policy
     return policy.Preferences(
         timezone=base.timezone, channels=kinds, language=base.language,
         quiet_start=base.quiet_start, quiet_end=base.quiet_end, daily_cap=base.daily_cap,
-        opted_out=not usable,
+        opted_out=bool(contacts) and not usable,
     )  # fmt: skip
 
 
