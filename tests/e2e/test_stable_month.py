@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from cloud.api.app import create_app
 from cloud.auth import service as auth
 from cloud.settings import CloudSettings
-from cloud.store.models import Alert, Message, Reading
+from cloud.store.models import Alert, Contact, Message, Reading
 from cloud.tenancy import service as tenancy
 from firmware_sim import scenario
 from firmware_sim.devices.bp_cuff import BloodPressureCuff
@@ -29,17 +29,18 @@ from gateway.uplink.settings import MqttSettings
 from tests.fixtures.gateway import GatewayThread, gateway_settings
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.waiting import wait_until
+from tests.fixtures.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.broker
 
 SECRET = "e2e-secret-that-is-long-enough-for-hs256-0123456789"
-PATIENT = "p-stable-1"
+PATIENT, PHONE = "p-stable-1", "+15550100777"
 DAYS = 30
 ROUTINE_HOURS = (7.5, 19.5)
 
 
 @pytest.fixture
-def cloud(broker: Mosquitto, tmp_path: Path) -> Iterator[TestClient]:
+def cloud(broker: Mosquitto, webhook: WebhookReceiver, tmp_path: Path) -> Iterator[TestClient]:
     settings = CloudSettings(
         data_dir=tmp_path / "cloud",
         database_url=f"sqlite:///{tmp_path / 'cloud.sqlite3'}",
@@ -47,7 +48,7 @@ def cloud(broker: Mosquitto, tmp_path: Path) -> Iterator[TestClient]:
         mqtt=MqttSettings(host=broker.host, port=broker.port),
         ingest_client_id="ingest-stable",
         alert_program="hypertension",
-        contact_urls={"sms": "json://127.0.0.1:9/{address}"},
+        contact_urls={"sms": f"json://127.0.0.1:{webhook.port}/sms/{{address}}"},
     )
     with TestClient(create_app(settings)) as client:
         services = client.app.state.services  # type: ignore[attr-defined]
@@ -58,11 +59,24 @@ def cloud(broker: Mosquitto, tmp_path: Path) -> Iterator[TestClient]:
             tenancy.create_patient(s, organisation_id="clinic", patient_id=PATIENT,
                                    display_name="Synthetic Patient", program_id="hypertension",
                                    now=now)  # fmt: skip
+            s.add(Contact(organisation_id="clinic", patient_id=PATIENT, kind="sms",
+                          address=PHONE, rank=0, opted_out=False, created_at=now))  # fmt: skip
         yield client
 
 
+def run_gateway(broker: Mosquitto, cuff: BloodPressureCuff, path: Path) -> GatewayThread:
+    radio = SimRadio()
+    radio.add(cuff)
+    device = DeviceConfig(
+        device_id="cuff-1", address=cuff.address, kind="bp_cuff", patient_id=PATIENT
+    )
+    gw = GatewayThread(gateway_settings(broker, path, devices=[device]), radio)
+    gw.start()
+    return gw
+
+
 def test_a_stable_patient_for_30_days_raises_no_clinical_alert(
-    cloud: TestClient, broker: Mosquitto, tmp_path: Path
+    cloud: TestClient, broker: Mosquitto, webhook: WebhookReceiver, tmp_path: Path
 ) -> None:
     services: Any = cloud.app.state.services  # type: ignore[attr-defined]
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
@@ -77,13 +91,7 @@ def test_a_stable_patient_for_30_days_raises_no_clinical_alert(
         for h in ROUTINE_HOURS
     ]
     cuff.set_time(datetime.now(UTC))
-    radio = SimRadio()
-    radio.add(cuff)
-    device = DeviceConfig(
-        device_id="cuff-1", address=cuff.address, kind="bp_cuff", patient_id=PATIENT
-    )
-    gw = GatewayThread(gateway_settings(broker, tmp_path / "gw", devices=[device]), radio)
-    gw.start()
+    gw = run_gateway(broker, cuff, tmp_path / "gw")
     try:
 
         def systolic_count() -> int:
@@ -109,3 +117,29 @@ def test_a_stable_patient_for_30_days_raises_no_clinical_alert(
     assert len(days) == DAYS
     assert [(a.rule_id, a.first_value) for a in clinical] == []
     assert prompts == []
+    assert webhook.bodies() == []
+
+
+def test_an_urgency_reading_prompts_the_patient_to_measure_again(
+    cloud: TestClient, broker: Mosquitto, webhook: WebhookReceiver, tmp_path: Path
+) -> None:
+    """The API process's patient-message schedule, woken by the new alert, texts the patient
+    their numbers once, although two rules (systolic, diastolic) fire on the same reading."""
+    now = datetime.now(UTC)
+    cuff = BloodPressureCuff(
+        "C0:FF:EE:00:5A:02", seed=11, scenario=scenario.load("hypertensive_urgency"),
+        start=now - timedelta(days=7),
+    )  # fmt: skip
+    *_, taken = [cuff.measure(at=now - timedelta(minutes=m)) for m in (20, 10, 1)]
+    assert taken.systolic is not None
+    assert taken.systolic >= 180
+    gw = run_gateway(broker, cuff, tmp_path / "gw")
+    try:
+        [prompt] = wait_until(webhook.bodies, timeout=30, what="the re-measure prompt")
+    finally:
+        gw.stop()
+    assert (
+        f"your blood pressure was {taken.systolic:.0f}/{taken.diastolic:.0f}." in prompt["message"]
+    )
+    assert prompt["message"].startswith("Hello Synthetic, ")
+    assert prompt["message"].endswith(" - Clinic care team")
