@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Final
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.engagement import patient_schedule
@@ -28,6 +29,16 @@ STEPS: Final = (
     patient_schedule.rating_due,
 )
 """Urgent first: a re-measure prompt counts against the day before a routine message does."""
+LOCK_KEY: Final = 0x56470008
+"""PostgreSQL advisory lock: with several API processes, one at a time judges what is due,
+so a message is never queued twice (SQLite has one writer anyway)."""
+
+
+def _my_turn(session: Session) -> bool:
+    """Take this transaction's advisory lock on PostgreSQL; False when another process has it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY}))
 
 
 class PatientMessenger:
@@ -55,7 +66,8 @@ class PatientMessenger:
         outcomes: list[Outcome] = []
         for step in STEPS:
             with self.sessions.begin() as session:  # one kind failing keeps the others
-                outcomes += step(session, now=now, transports=transports)
+                if _my_turn(session):
+                    outcomes += step(session, now=now, transports=transports)
         if self.on_messages is not None and any(o.message_id for o in outcomes):
             self.on_messages()
         return outcomes

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.engagement import inbound, preferences, templates
-from cloud.engagement.messenger import PatientMessenger
+from cloud.engagement.messenger import LOCK_KEY, PatientMessenger
 from cloud.engagement.notifier import MAX_ATTEMPTS, Notifier
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.store.models import Alert, Contact, Delivery, Message, Task
@@ -49,9 +49,13 @@ def bp(patient_id: str, ts: datetime, sys: float, dia: float) -> list[dict[str, 
     ]  # fmt: skip
 
 
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'pm.sqlite3'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    url = (
+        f"sqlite:///{tmp_path / 'pm.sqlite3'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
     migrate(url)
     engine = make_engine(url)
     factory = session_factory(engine)
@@ -352,3 +356,34 @@ def test_a_number_after_the_rating_question_is_a_rating(
             select(Message.rating).where(Message.direction == "inbound").order_by(Message.id)
         ).all()
     assert ratings == [None, 9, None]
+
+
+@pytest.mark.postgres
+def test_one_process_at_a_time_judges_what_is_due(postgres_url: str, smtp: SmtpServer) -> None:
+    """With several API processes on PostgreSQL, the one holding the lock queues; the
+    others skip that run, so no message is queued twice."""
+    migrate(postgres_url)
+    engine = make_engine(postgres_url)
+    factory = session_factory(engine)
+    try:
+        with factory.begin() as s:
+            s.add(Organisation(id="north", name="N", retention_days=None, created_at=ENROLLED))
+            s.add(Patient(id="p-1", organisation_id="north", display_name="Maria",
+                          program_id="hypertension", created_at=ENROLLED))  # fmt: skip
+            s.flush()
+            s.add(Contact(organisation_id="north", user_id=None, patient_id="p-1", kind="sms",
+                          address=PHONE, rank=0, opted_out=False, created_at=ENROLLED))  # fmt: skip
+            upsert_readings(s, bp("p-1", local(MONDAY, -12), 130, 80))
+            preferences.save(s, "p-1", language="en", timezone="America/Chicago",
+                             quiet_start=time(21), quiet_end=time(8), daily_cap=3, actor=None,
+                             now=ENROLLED)  # fmt: skip
+        messenger = PatientMessenger(factory, clock=lambda: MONDAY, transports=lambda: ["sms"])
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+            assert messenger.run_once(now=local(MONDAY, 19)) == []
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            other.commit()
+        outcomes = messenger.run_once(now=local(MONDAY, 19))
+        assert [(o.kind, o.status) for o in outcomes] == [("adherence_nudge", "queued")]
+    finally:
+        engine.dispose()
