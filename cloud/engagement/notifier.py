@@ -340,6 +340,15 @@ class Notifier:
                                  "no other contact to try"),
             )
         )  # fmt: skip
+        if row.alert_id is not None:  # a re-measure prompt: its alert shows it too
+            session.add(
+                AlertEvent(
+                    alert_id=row.alert_id, at=now, action="delivery_failed", actor_user_id=None,
+                    channel=row.channel[:32],
+                    detail={"message_id": row.id, "attempts": delivery.attempts,
+                            "channel": delivery.channel, "fallback": label},
+                )
+            )  # fmt: skip
         if following is None:
             return None
         row.channel, row.address, row.outcome = following.kind, following.address, "queued"

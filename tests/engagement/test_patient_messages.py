@@ -21,7 +21,7 @@ from cloud.engagement import inbound, preferences, templates
 from cloud.engagement.messenger import LOCK_KEY, PatientMessenger
 from cloud.engagement.notifier import MAX_ATTEMPTS, Notifier
 from cloud.store.db import make_engine, migrate, session_factory
-from cloud.store.models import Alert, Contact, Delivery, Message, Task
+from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Message, Task
 from cloud.store.readings import upsert_readings
 from cloud.store.tenancy import Organisation, Patient
 from tests.fixtures.net import free_port
@@ -311,6 +311,25 @@ def test_a_channel_that_stays_down_falls_back_to_the_next_contact(
         task.note == f"sms:patient failed after {MAX_ATTEMPTS} attempts; sent on to email:patient"
     )
     assert (message.channel, message.outcome) == ("email", "sent")
+
+
+def test_a_failed_prompt_shows_in_its_alerts_history(sessions: sessionmaker[Session]) -> None:
+    down = f"json://127.0.0.1:{free_port()}/sms/{{address}}"
+    notifier = Notifier(sessions, [], public_url="https://rpm.test", transports={"sms": down})
+    messenger = PatientMessenger(sessions, clock=lambda: MONDAY, transports=lambda: ["sms"])
+    now = local(MONDAY, 10)
+    alert_id = open_bp_alert(sessions, now)
+    [prompt] = messenger.run_once(now=now)
+    for _ in range(MAX_ATTEMPTS):
+        notifier.deliver_due(now=now)
+        now += timedelta(minutes=10)
+    with sessions() as s:
+        event = s.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id)).one()
+        task = s.scalars(select(Task)).one()
+    assert (event.action, event.detail["message_id"], event.detail["fallback"]) == (
+        "delivery_failed", prompt.message_id, None,
+    )  # fmt: skip
+    assert task.note == f"sms:patient failed after {MAX_ATTEMPTS} attempts; no other contact to try"
 
 
 def test_weekly_summary_on_sunday_evening(
