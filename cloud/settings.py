@@ -74,6 +74,8 @@ class CloudSettings(BaseSettings):
     Escalation steps reach people through these."""
     escalation_interval_s: float = Field(5.0, gt=0, le=300)
     """How often the escalation scheduler looks for due steps."""
+    patient_message_interval_s: float = Field(60.0, gt=0, le=3600)
+    """How often the patient-message schedule looks for due messages (a new alert wakes it)."""
     ack_link_hours: int = Field(24, ge=1, le=24 * 14)
     """How long an e-mailed acknowledge link works."""
     inbound_secret: SecretStr | None = None

@@ -26,12 +26,13 @@ from cloud import __version__
 from cloud.alerts.escalator import EscalationScheduler
 from cloud.alerts.rulebook import RuleBook
 from cloud.alerts.schedule import MissingDataWatch
-from cloud.api import admin, alert_actions, messages, routes
+from cloud.api import admin, alert_actions, messages, preferences, routes
 from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
 from cloud.downlink import ConfigPublisher
 from cloud.engagement.channels import channels_from_urls
+from cloud.engagement.messenger import PatientMessenger
 from cloud.engagement.notifier import Notifier
 from cloud.errors import CloudError, NotAuthenticatedError
 from cloud.ingest.worker import IngestWorker
@@ -67,6 +68,7 @@ class Services:
     watch: MissingDataWatch
     rulebook: RuleBook
     escalation: EscalationScheduler
+    messenger: PatientMessenger
     downlink: ConfigPublisher | None = None
     timeseries: TimeSeriesStore | None = None
     """For deletes (erasure); the sink that writes to it is ``vitalgate-cloud sink``."""
@@ -101,9 +103,18 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
         on_deliveries=notifier.wake,
     )
 
+    messenger = PatientMessenger(
+        sessions,
+        clock=clock,
+        transports=lambda: list(notifier.transports),
+        interval_s=settings.patient_message_interval_s,
+        on_messages=notifier.wake,
+    )
+
     def on_alerts() -> None:
         notifier.wake()
         escalation.wake()
+        messenger.wake()
 
     rulebook = RuleBook.load(program=settings.alert_program, rules_file=settings.alert_rules_file)
     watch = MissingDataWatch(sessions, rulebook, channels=notifier.labels, on_alerts=on_alerts)
@@ -129,7 +140,8 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
         )
     timeseries = TimeSeriesStore(settings.influx) if settings.influx.enabled else None
     return Services(
-        settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, downlink,
+        settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, messenger,
+        downlink,
         timeseries, clock,
     )  # fmt: skip
 
@@ -144,6 +156,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
         app.state.services = services
         services.notifier.start()
         services.escalation.start()
+        services.messenger.start()
         services.watch.start()
         if services.ingest is not None:
             services.ingest.start()
@@ -157,6 +170,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
             if services.ingest is not None:
                 services.ingest.stop()
             services.watch.stop()
+            services.messenger.stop()
             services.escalation.stop()
             services.notifier.stop()
             if services.timeseries is not None:
@@ -176,6 +190,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
         routes.router,
         alert_actions.router,
         messages.router,
+        preferences.router,
         trends_router.router,
         thresholds_router.router,
         reports_router.router,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from cloud.alerts import lifecycle
 from cloud.auth.deps import Principal
 from cloud.auth.scope import visible_patient_ids
+from cloud.engagement import patient_messages
 from cloud.engagement.replies import MAX_TEXT, ReplyIntent, parse_reply
 from cloud.errors import CloudError
 from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Message, Task
@@ -117,7 +118,9 @@ def _staff_with(session: Session, kind: str, address: str) -> list[User]:
 def _from_patient(
     session: Session, message: Message, patient: Patient, *, now: datetime
 ) -> Outcome:
-    reply = parse_reply(message.body)
+    expect_rating = patient_messages.expects_rating(session, patient.id, now=now)
+    reply = parse_reply(message.body, expect_rating=expect_rating)
+    message.rating = reply.rating
     alert = session.scalars(
         select(Alert)
         .where(Alert.patient_id == patient.id, Alert.status.in_(("open", "acknowledged")))

@@ -36,14 +36,14 @@ class Responsiveness:
         return None if self.prompts == 0 else self.replies / self.prompts
 
 
-def responsiveness(
+def reply_delays(
     prompts: Sequence[datetime],
     replies: Sequence[datetime],
     *,
     within: timedelta = timedelta(days=1),
-) -> Responsiveness:
-    """Each prompt counts as answered by the first reply after it and before the next prompt
-    (and within ``within``)."""
+) -> list[float]:
+    """Seconds from each answered prompt to its answer: the first reply after it, before the
+    next prompt and within ``within``."""
     ordered, answers = sorted(prompts), sorted(replies)
     delays: list[float] = []
     for i, sent in enumerate(ordered):
@@ -51,8 +51,43 @@ def responsiveness(
         first = next((r for r in answers if sent <= r < limit), None)
         if first is not None:
             delays.append((first - sent).total_seconds())
+    return delays
+
+
+def responsiveness(
+    prompts: Sequence[datetime],
+    replies: Sequence[datetime],
+    *,
+    within: timedelta = timedelta(days=1),
+) -> Responsiveness:
+    """How many prompts were answered (``reply_delays``) and the median time to answer."""
+    delays = reply_delays(prompts, replies, within=within)
     median = statistics.median(delays) if delays else None
-    return Responsiveness(len(ordered), len(delays), median)
+    return Responsiveness(len(prompts), len(delays), median)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    ratings: int
+    mean: float | None
+    promoters: int
+    """9–10"""
+    passives: int
+    """7–8"""
+    detractors: int
+    """0–6"""
+    nps: float | None
+
+
+def sentiment(ratings: Iterable[int]) -> Sentiment:
+    """The rating answers (0–10) as a mean and a net-promoter split."""
+    values = [r for r in ratings if 0 <= r <= 10]
+    mean = round(statistics.fmean(values), 1) if values else None
+    promoters, detractors = sum(r >= 9 for r in values), sum(r <= 6 for r in values)
+    return Sentiment(
+        len(values), mean, promoters, len(values) - promoters - detractors, detractors,
+        net_promoter_score(values),
+    )  # fmt: skip
 
 
 def net_promoter_score(ratings: Iterable[int]) -> float | None:

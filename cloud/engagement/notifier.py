@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import metrics
 from cloud.alerts import escalator, links
 from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Message
-from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Reading
+from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Reading, Task
 from cloud.store.models import Message as ThreadMessage
 from cloud.store.tenancy import User
 from gateway.wire import CANONICAL_UNITS, Metric
@@ -277,6 +277,8 @@ class Notifier:
     def _fall_back(self, session: Session, delivery: Delivery, *, now: datetime) -> str | None:
         """After a person's channel failed for good, queue their next contact not yet tried
         for this step; its label, or None when every one has been tried."""
+        if delivery.message_id is not None:
+            return self._patient_fall_back(session, delivery, now=now)
         if delivery.user_id is None or delivery.alert_id is None:
             return None
         user = session.get(User, delivery.user_id)
@@ -303,6 +305,60 @@ class Notifier:
                 )  # fmt: skip
                 return label
         return None
+
+    def _patient_fall_back(
+        self, session: Session, delivery: Delivery, *, now: datetime
+    ) -> str | None:
+        """A patient message whose channel stayed down goes to the patient's next usable
+        contact (by rank) not yet tried; the failure goes on the care team's worklist."""
+        row = session.get(ThreadMessage, delivery.message_id)
+        if row is None or row.patient_id is None or row.organisation_id is None:
+            return None
+        labels = session.scalars(
+            select(Delivery.channel).where(Delivery.message_id == delivery.message_id)
+        )
+        tried = {int(label.rsplit("#", 1)[1]) for label in labels if "#" in label}
+        contacts = session.scalars(
+            select(Contact)
+            .where(
+                Contact.patient_id == row.patient_id,
+                Contact.kind.in_(list(self.transports)),
+                Contact.opted_out.is_(False),
+            )
+            .order_by(Contact.rank, Contact.id)
+        ).all()
+        tried |= {c.id for c in contacts if (c.kind, c.address) == (row.channel, row.address)}
+        following = next((c for c in contacts if c.id not in tried), None)
+        label = None if following is None else f"{following.kind}:patient#{following.id}"
+        session.add(
+            Task(
+                organisation_id=row.organisation_id, patient_id=row.patient_id,
+                reason="message_failed", alert_id=row.alert_id, message_id=row.id,
+                status="open", created_at=now, done_at=None, done_by=None,
+                note=f"{delivery.channel.split('#', 1)[0]} failed after {delivery.attempts} "
+                f"attempts; " + (f"sent on to {label.split('#', 1)[0]}" if label else
+                                 "no other contact to try"),
+            )
+        )  # fmt: skip
+        if row.alert_id is not None:  # a re-measure prompt: its alert shows it too
+            session.add(
+                AlertEvent(
+                    alert_id=row.alert_id, at=now, action="delivery_failed", actor_user_id=None,
+                    channel=row.channel[:32],
+                    detail={"message_id": row.id, "attempts": delivery.attempts,
+                            "channel": delivery.channel, "fallback": label},
+                )
+            )  # fmt: skip
+        if following is None:
+            return None
+        row.channel, row.address, row.outcome = following.kind, following.address, "queued"
+        session.add(
+            Delivery(
+                alert_id=None, message_id=row.id, channel=label, target_index=-1,
+                status="pending", attempts=0, created_at=now, next_attempt_at=now,
+            )
+        )  # fmt: skip
+        return label
 
     @staticmethod
     def _message_outcome(session: Session, delivery: Delivery, outcome: str) -> None:

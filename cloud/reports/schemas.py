@@ -69,6 +69,22 @@ class EngagementRow(BaseModel):
     stopped_measuring: bool
     at_risk: bool
     minutes_this_month: int
+    messages_sent: int = 0
+    """Messages delivered to the patient in the last 30 days (prompts)."""
+    replies: int = 0
+    """The patient's messages in the last 30 days."""
+    reply_rate: float | None = None
+    """Share of prompts answered within a day (before the next prompt)."""
+    median_reply_s: float | None = None
+    plans_acknowledged: int = 0
+    """Replies "1" (I feel fine, I follow the plan) in the last 30 days."""
+    ratings: int = 0
+    mean_rating: float | None = None
+    """The one-question rating, 0–10, last 30 days."""
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+    nps: float | None = None
 
 
 class EngagementReport(BaseModel):

@@ -7,8 +7,10 @@ functions of ``cloud.engagement.billing`` and ``cloud.engagement.measures``.
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
@@ -16,7 +18,9 @@ from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 
 from cloud.engagement import billing, measures
+from cloud.engagement.replies import ReplyIntent
 from cloud.reports.schemas import BillingReport, BillingRow, EngagementReport, EngagementRow
+from cloud.store.lifecycle import Message
 from cloud.store.rollups import Period, Rollup
 from cloud.store.timelog import TimeEntry
 
@@ -118,6 +122,49 @@ def billing_report(
     )
 
 
+@dataclass
+class Thread:
+    """One patient's conversation in the report's window."""
+
+    prompts: list[datetime] = field(default_factory=list)
+    replies: list[datetime] = field(default_factory=list)
+    ratings: list[int] = field(default_factory=list)
+    acknowledged: int = 0
+
+
+def conversations(
+    session: Session, patient_ids: Sequence[str], *, since: date, until: date
+) -> dict[str, Thread]:
+    """Messages delivered to each patient and their replies in ``[since, until)``."""
+    rows = session.execute(
+        select(
+            Message.patient_id, Message.direction, Message.at, Message.intent, Message.rating
+        ).where(
+            Message.patient_id.in_(patient_ids),
+            Message.at >= _midnight(since),
+            Message.at < _midnight(until),
+            Message.outcome.in_(("sent", "attached")),
+        )
+    ).all()
+    out: dict[str, Thread] = defaultdict(Thread)
+    for pid, direction, at, intent, rating in rows:
+        if pid is None:
+            continue
+        thread = out[pid]
+        if direction == "outbound":
+            thread.prompts.append(at)
+            continue
+        thread.replies.append(at)
+        if rating is not None:
+            thread.ratings.append(rating)
+        thread.acknowledged += intent == ReplyIntent.FEELS_FINE.value
+    return out
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def engagement_report(
     session: Session, *, organisation_id: str, patient_ids: Sequence[str], today: date
 ) -> EngagementReport:
@@ -134,11 +181,16 @@ def engagement_report(
         ).all()
     )
     logged = time_logged(session, patient_ids, since=month_first, until=_next_month(month_first))
-    rows = []
+    talk = conversations(session, patient_ids, since=window_start, until=today + timedelta(1))
+    rows, delays = [], []
     for pid in sorted(patient_ids):
         mine = days.get(pid, set())
         last_day = last[pid].astimezone(UTC).date() if pid in last else None
         supply = billing.supply_status(mine, period_start=month_first, today=today)
+        thread = talk.get(pid, Thread())
+        delays += measures.reply_delays(thread.prompts, thread.replies)
+        answered = measures.responsiveness(thread.prompts, thread.replies)
+        felt = measures.sentiment(thread.ratings)
         rows.append(
             EngagementRow(
                 patient_id=pid,
@@ -147,9 +199,22 @@ def engagement_report(
                 stopped_measuring=measures.stopped_measuring(last_day, today=today),
                 at_risk=supply.at_risk,
                 minutes_this_month=logged.get(pid, (0, False))[0],
+                messages_sent=answered.prompts,
+                replies=len(thread.replies),
+                reply_rate=_round(answered.reply_rate, 3),
+                median_reply_s=answered.median_reply_s,
+                plans_acknowledged=thread.acknowledged,
+                ratings=felt.ratings,
+                mean_rating=felt.mean,
+                promoters=felt.promoters,
+                passives=felt.passives,
+                detractors=felt.detractors,
+                nps=felt.nps,
             )
         )
     n = len(rows)
+    prompts = sum(r.messages_sent for r in rows)
+    everyone = measures.sentiment(r for t in talk.values() for r in t.ratings)
     summary: dict[str, float | int | None] = {
         "patients": n,
         "adherent_16_days": sum(r.adherence_days >= billing.DAYS_99454 for r in rows),
@@ -157,6 +222,17 @@ def engagement_report(
         "stopped_measuring": sum(r.stopped_measuring for r in rows),
         "mean_adherence_days": round(sum(r.adherence_days for r in rows) / n, 1) if n else None,
         "minutes_this_month": sum(r.minutes_this_month for r in rows),
+        "messages_sent": prompts,
+        "replies": sum(r.replies for r in rows),
+        "reply_rate": round(len(delays) / prompts, 3) if prompts else None,
+        "median_reply_s": statistics.median(delays) if delays else None,
+        "plans_acknowledged": sum(r.plans_acknowledged for r in rows),
+        "ratings": everyone.ratings,
+        "mean_rating": everyone.mean,
+        "promoters": everyone.promoters,
+        "passives": everyone.passives,
+        "detractors": everyone.detractors,
+        "nps": everyone.nps,
     }
     return EngagementReport(
         organisation_id=organisation_id, as_of=today, patients=rows, summary=summary

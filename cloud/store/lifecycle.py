@@ -6,15 +6,26 @@
 * ``contacts``: how to reach a person (a user or a patient): e-mail, SMS…, in order of
   preference; an opt-out (STOP) is kept per address, as carriers require.
 * ``messages``: every message to or from a patient or a care-team member, the thread.
+* ``patient_preferences``: language, time zone, quiet hours, daily cap of patient messages.
 * ``tasks``: the coordinators' worklist ("please call me", a reply a person must read).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import WIRE_ID, Base
@@ -105,11 +116,34 @@ class Message(Base):
     provider_id: Mapped[str | None] = mapped_column(String(128))
     """The provider's message id: a webhook delivered twice is recorded once."""
     at: Mapped[datetime]
+    kind: Mapped[str | None] = mapped_column(String(24), default=None)
+    """For a scheduled patient message: ``remeasure``, ``adherence_nudge``, ``weekly_summary``,
+    ``rating`` (``cloud.engagement.patient_messages``); empty for a person's message."""
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)
+    """For an inbound answer to a rating question: 0–10."""
 
     __table_args__ = (
         Index("ix_messages_patient_at", "patient_id", "at"),
+        Index("ix_messages_patient_kind_at", "patient_id", "kind", "at"),
         UniqueConstraint("provider_id", name="uq_messages_provider_id"),
     )
+
+
+class PatientPreferences(Base):
+    """How a patient wants to be messaged; the channel order is their contacts' ranks."""
+
+    __tablename__ = "patient_preferences"
+
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    quiet_start: Mapped[time] = mapped_column(Time)
+    quiet_end: Mapped[time] = mapped_column(Time)
+    daily_cap: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(Integer)
 
 
 class Task(Base):

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
 from cloud.store.edge import EdgeEvent, EdgeRollup
-from cloud.store.lifecycle import AlertEvent, Contact, EscalationChain, Message, Task
+from cloud.store.lifecycle import (
+    AlertEvent,
+    Contact,
+    EscalationChain,
+    Message,
+    PatientPreferences,
+    Task,
+)
 from cloud.store.marks import PendingSeriesDeletion, ReadingSequence, SinkMark
 from cloud.store.quarantine import QuarantinedReading
 from cloud.store.rollups import Rollup
@@ -58,6 +65,7 @@ __all__ = [
     "Organisation",
     "Pairing",
     "Patient",
+    "PatientPreferences",
     "PatientRuleSet",
     "PendingSeriesDeletion",
     "Program",

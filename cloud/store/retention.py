@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.errors import NotFoundError
 from cloud.store.edge import EdgeEvent, EdgeRollup
 from cloud.store.influx import SeriesPoint, TimeSeriesStore
-from cloud.store.lifecycle import AlertEvent, Contact, Message, Task
+from cloud.store.lifecycle import AlertEvent, Contact, Message, PatientPreferences, Task
 from cloud.store.marks import PendingSeriesDeletion
 from cloud.store.models import Alert, Delivery, QuarantinedReading, Reading
 from cloud.store.rollups import Period, Rollup, bucket_start
@@ -219,6 +219,7 @@ def erase_patient(
     for name, table in (
         ("tasks", Task),
         ("contacts", Contact),
+        ("preferences", PatientPreferences),
         ("edge_events", EdgeEvent),
         ("edge_rollups", EdgeRollup),
         ("shadow_findings", ShadowFinding),

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from cloud.store.models import Message
 from cloud.store.readings import upsert_readings
 from cloud.store.rollups import add_to_rollups
 from tests.fixtures.api import T0, World, reading_row
 
 CLIN, COORD = "clin@north.test", "coord@north.test"
+
+
+NO_CONVERSATION: dict[str, Any] = {
+    "messages_sent": 0, "replies": 0, "reply_rate": None, "median_reply_s": None,
+    "plans_acknowledged": 0, "ratings": 0, "mean_rating": None, "promoters": 0, "passives": 0,
+    "detractors": 0, "nps": None,
+}  # fmt: skip
+
+
+def talk(
+    world: World, patient: str, *messages: tuple[str, str, str, str | None, int | None]
+) -> None:
+    """Thread messages: (direction, ISO time, outcome, intent, rating)."""
+    with world.session() as s, s.begin():
+        for direction, at, outcome, intent, rating in messages:
+            s.add(
+                Message(
+                    organisation_id="north", patient_id=patient, user_id=None,
+                    direction=direction, channel="sms", address="+15550100", body="synthetic",
+                    intent=intent, outcome=outcome, alert_id=None, provider_id=None,
+                    at=datetime.fromisoformat(at), rating=rating,
+                    kind="rating" if direction == "outbound" and rating is None else None,
+                )
+            )  # fmt: skip
 
 
 def measure(world: World, patient: str, days: range, metric: str = "heart_rate") -> None:
@@ -97,4 +122,35 @@ def test_engagement_report(world: World) -> None:
         "stopped_measuring": 1,
         "mean_adherence_days": 11.5,
         "minutes_this_month": 0,
+        **NO_CONVERSATION,
     }
+
+
+def test_engagement_report_responsiveness_involvement_and_sentiment(world: World) -> None:
+    out, inn = "outbound", "inbound"
+    talk(
+        world, "p-n1",
+        (out, "2026-11-10T09:00:00+00:00", "sent", None, None),
+        (inn, "2026-11-10T09:30:00+00:00", "attached", "feels_fine", None),  # 1800 s
+        (out, "2026-11-12T09:00:00+00:00", "sent", None, None),  # never answered
+        (out, "2026-11-14T12:00:00+00:00", "sent", None, None),
+        (inn, "2026-11-14T13:00:00+00:00", "attached", "rating", 9),  # 3600 s
+        (out, "2026-11-16T09:00:00+00:00", "sent", None, None),
+        (inn, "2026-11-16T11:00:00+00:00", "attached", "call_me", None),  # 7200 s
+    )  # fmt: skip
+    talk(
+        world, "p-n2",
+        (out, "2026-11-15T10:00:00+00:00", "sent", None, None),
+        (inn, "2026-11-15T10:10:00+00:00", "attached", "rating", 5),  # 600 s
+        (out, "2026-11-17T10:00:00+00:00", "failed", None, None),  # never delivered
+        (inn, "2026-10-01T10:00:00+00:00", "attached", "rating", 0),  # before the 30 days
+    )  # fmt: skip
+    r = world.get("/api/v1/reports/engagement", CLIN, as_of="2026-11-20")
+    assert r.status_code == 200, r.text
+    rows = {p["patient_id"]: p for p in r.json()["patients"]}
+    keys = list(NO_CONVERSATION)
+    assert [rows["p-n1"][k] for k in keys] == [4, 3, 0.75, 3600.0, 1, 1, 9.0, 1, 0, 0, 100.0]
+    assert [rows["p-n2"][k] for k in keys] == [1, 1, 1.0, 600.0, 0, 1, 5.0, 0, 0, 1, -100.0]
+    summary = r.json()["summary"]
+    # Org: 4 of 5 prompts answered; delays 600, 1800, 3600, 7200 → median 2700; ratings 9, 5.
+    assert [summary[k] for k in keys] == [5, 4, 0.8, 2700.0, 1, 2, 7.0, 1, 0, 1, 0.0]

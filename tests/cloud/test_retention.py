@@ -6,7 +6,7 @@ Counted in the SQL record (SQLite and PostgreSQL) and in a real VictoriaMetrics.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from cloud.store.models import (
     Delivery,
     EdgeEvent,
     Message,
+    PatientPreferences,
     PatientRuleSet,
     PendingSeriesDeletion,
     QuarantinedReading,
@@ -53,6 +54,7 @@ PATIENT_TABLES: dict[str, Any] = {
     "messages": Message.patient_id,
     "tasks": Task.patient_id,
     "contacts": Contact.patient_id,
+    "preferences": PatientPreferences.patient_id,
     "edge_events": EdgeEvent.patient_id,
     "shadow_findings": ShadowFinding.patient_id,
     "rule_sets": PatientRuleSet.patient_id,
@@ -105,6 +107,9 @@ def engagement_rows(s: Session, pid: str, org: str, alert_id: int | None) -> Non
                           metric="heart_rate", value=1.0, ts=T0, recorded_at=T0, evidence={}),
             PatientRuleSet(patient_id=pid, organisation_id=org, version=1, overrides=[],
                            rule_versions={}, note=None, created_at=T0, created_by=None),
+            PatientPreferences(patient_id=pid, language="en", timezone="UTC",
+                               quiet_start=time(21), quiet_end=time(8), daily_cap=3,
+                               updated_at=T0, updated_by=None),
             TimeEntry(organisation_id=org, patient_id=pid, user_id=1, at=T0, minutes=5,
                       interactive=True, note=None, created_at=T0),
         ]
@@ -192,6 +197,7 @@ def test_erasing_a_patient_removes_them_from_every_table_and_no_one_else(world: 
         "messages": 1,
         "tasks": 1,
         "contacts": 1,
+        "preferences": 1,
         "edge_events": 1,
         "shadow_findings": 1,
         "rule_sets": 1,
