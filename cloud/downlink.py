@@ -22,6 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.background import Loop
 from cloud.store.models import GatewayConfigRecord
 from gateway import wire
 from gateway.uplink.settings import MqttSettings
@@ -45,9 +46,9 @@ class ConfigPublisher:
         self.sessions = sessions
         self.interval_s = interval_s
         self.connected = threading.Event()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="config-publisher", daemon=True)
+        self._loop = Loop(
+            "config-publisher", self._tick, interval_s=interval_s, failed="downlink.failed"
+        )
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
         )
@@ -62,18 +63,16 @@ class ConfigPublisher:
     def start(self) -> None:
         self._client.connect_async(self.mqtt.host, self.mqtt.port, keepalive=self.mqtt.keepalive_s)
         self._client.loop_start()
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=15)
+        self._loop.stop(timeout=15)
         self._client.disconnect()
         self._client.loop_stop()
 
     def wake(self) -> None:
         """Publish pending configs now (after a change was committed)."""
-        self._wake.set()
+        self._loop.wake()
 
     def _on_connect(
         self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
@@ -82,7 +81,7 @@ class ConfigPublisher:
             log.error("downlink.connect_refused", reason=str(rc))
             return
         self.connected.set()
-        self._wake.set()
+        self._loop.wake()
 
     def _on_disconnect(
         self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
@@ -90,16 +89,9 @@ class ConfigPublisher:
         self.connected.clear()
         log.warning("downlink.disconnected", reason=str(rc))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
-            if self._stop.is_set() or not self.connected.is_set():
-                continue
-            try:
-                self.publish_pending()
-            except Exception:  # a database or broker hiccup must not end the thread
-                log.exception("downlink.failed", advice="retried at the next interval")
+    def _tick(self) -> None:
+        if self.connected.is_set():
+            self.publish_pending()
 
     def publish_pending(self) -> int:
         """Publish every config the broker has not acknowledged yet; returns how many."""

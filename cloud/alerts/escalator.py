@@ -11,7 +11,6 @@ it again from the first step. Device alerts reach the first step only.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Final
@@ -21,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts.escalation import DEFAULT_CHAINS, AlertTimes, Step, due_steps
+from cloud.background import Loop
 from cloud.store.models import Alert, AlertEvent, Contact, Delivery, EscalationChain
 from cloud.store.tenancy import CareTeamMember, Patient, Role, User
 from gateway.wire import Priority
@@ -155,9 +155,12 @@ class EscalationScheduler:
         self.transports = transports
         self.interval_s = interval_s
         self.on_deliveries = on_deliveries
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="escalation", daemon=True)
+        self._loop = Loop(
+            "escalation",
+            lambda: self.run_once(now=self.clock()),
+            interval_s=interval_s,
+            failed="escalation.failed",
+        )
 
     def run_once(self, *, now: datetime) -> list[tuple[int, int]]:
         """Notify every due step of every open alert; (alert id, step) for each notified."""
@@ -211,23 +214,10 @@ class EscalationScheduler:
         return [(alert.id, i) for i in due]
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
+        self._loop.stop()
 
     def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=self.interval_s)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.run_once(now=self.clock())
-            except Exception:  # a database outage must not end the chain; it tries again
-                log.exception("escalation.failed")
+        self._loop.wake()

@@ -8,7 +8,6 @@ keeping findings since its previous run, and carries them into alerts of the
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -25,6 +24,7 @@ from cloud.alerts.service import (
     load_series,
     record_shadow,
 )
+from cloud.background import Loop
 from cloud.store.models import Reading
 from gateway.signal import rules as signal_rules
 from gateway.signal.series import to_epoch
@@ -52,8 +52,9 @@ class MissingDataWatch:
         self.interval_s = interval_s
         self.on_alerts = on_alerts
         self._last: datetime | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="missing-data", daemon=True)
+        self._loop = Loop(
+            "missing-data", self._tick, interval_s=interval_s, failed="missing_data.failed"
+        )
 
     def run_once(self, *, now: datetime, since: datetime | None = None) -> list[AlertChange]:
         """Judge silence as of ``now``; report findings after ``since`` (default: last run)."""
@@ -92,18 +93,12 @@ class MissingDataWatch:
         return changes
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        self._loop.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                changes = self.run_once(now=datetime.now(UTC))
-            except Exception:  # a database outage must not end the watch; it tries again
-                log.exception("missing_data.failed")
-                continue
-            if self.on_alerts is not None and any(c.change == "opened" for c in changes):
-                self.on_alerts()
+    def _tick(self) -> None:
+        changes = self.run_once(now=datetime.now(UTC))
+        if self.on_alerts is not None and any(c.change == "opened" for c in changes):
+            self.on_alerts()

@@ -7,7 +7,6 @@ tools, a thread in the API process that survives a database outage.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Final
@@ -16,6 +15,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.background import Loop
 from cloud.engagement import patient_schedule
 from cloud.engagement.patient_messages import Outcome
 
@@ -56,9 +56,12 @@ class PatientMessenger:
         self.transports = transports
         self.interval_s = interval_s
         self.on_messages = on_messages
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="patient-messages", daemon=True)
+        self._loop = Loop(
+            "patient-messages",
+            lambda: self.run_once(now=self.clock()),
+            interval_s=interval_s,
+            failed="patient_messages.failed",
+        )
 
     def run_once(self, *, now: datetime) -> list[Outcome]:
         """Queue every patient message due at ``now``; what happened to each."""
@@ -73,23 +76,10 @@ class PatientMessenger:
         return outcomes
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
+        self._loop.stop()
 
     def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=self.interval_s)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.run_once(now=self.clock())
-            except Exception:  # a database outage must not end the schedule; it tries again
-                log.exception("patient_messages.failed")
+        self._loop.wake()

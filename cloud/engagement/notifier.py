@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
 from cloud.alerts import escalator, links
+from cloud.background import Loop
 from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Message
 from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Reading, Task
 from cloud.store.models import Message as ThreadMessage
@@ -144,33 +144,25 @@ class Notifier:
         self.link_key = link_key
         self.link_lifetime = link_lifetime
         self.clock = clock
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+        self._loop = Loop(
+            "notifier",
+            lambda: self.deliver_due(now=self.clock()),
+            interval_s=1.0,
+            failed="notifier.failed",
+        )
 
     @property
     def labels(self) -> list[str]:
         return [c.label for c in self.channels]
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
+        self._loop.stop()
 
     def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=1.0)
-            self._wake.clear()
-            try:
-                self.deliver_due(now=self.clock())
-            except Exception:  # a broken database must not kill the notifier; it retries
-                log.exception("notifier.failed")
+        self._loop.wake()
 
     def deliver_due(self, *, now: datetime) -> int:
         """Attempt every delivery that is due; return how many were sent."""

@@ -1,0 +1,53 @@
+"""The cloud's background threads: one loop, run every interval or as soon as it is woken.
+
+The notifier, the escalation scheduler, the patient messenger, the missing-data watch and
+the config publisher each do one round of work (``tick``) against the database; a round
+that fails (a database or broker outage) is logged and tried again at the next interval,
+so no outage ends a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import structlog
+
+log = structlog.get_logger("cloud.background")
+
+
+class Loop:
+    """A daemon thread calling ``tick`` every ``interval_s`` seconds and on ``wake()``."""
+
+    def __init__(
+        self, name: str, tick: Callable[[], object], *, interval_s: float, failed: str
+    ) -> None:
+        self.interval_s = interval_s
+        self._tick = tick
+        self._failed = failed
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self.interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._tick()
+            except Exception:  # an outage must not end the thread; the next round tries again
+                log.exception(self._failed)
