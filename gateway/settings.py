@@ -81,8 +81,9 @@ class GatewaySettings(BaseSettings):
     outbox_budget_mb: float = Field(256.0, gt=0)
     """Disk budget of the outbox; when reached it thins rollups, then readings, never events."""
     publish_rollups: bool = False
-    """Send per-minute rollups of streams on ``…/rollups``. Off until the cloud acknowledges
-    that topic: unacknowledged batches hold the uplink's window and would stall readings."""
+    """Send per-minute rollups of streams on ``…/rollups`` (the cloud stores and acknowledges
+    them). Off by default: the cloud keeps its own rollups of the raw readings, so these only
+    matter for a gateway that uplinks rollups instead of every sample."""
     web_port: int | None = Field(None, ge=0, le=65535)
     """Serve the local pairing page (``gateway.ble.web``) on this port; off when unset."""
     web_host: str = "127.0.0.1"
