@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine
 
-from cloud.alerts.service import load_series
+from cloud.alerts import service
+from cloud.alerts.service import load_many, load_series
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.store.readings import reading_row, upsert_readings
 from gateway import wire
@@ -49,3 +51,46 @@ def test_load_series_epochs_and_flags(db_url: str) -> None:
     assert series.t[order].tolist() == [to_epoch(r.ts) for r in readings]
     assert series.v[order].tolist() == [r.value for r in readings]
     assert series.usable[order].tolist() == [True, False, True, False, False]
+
+
+def test_load_many_is_load_series_of_each(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch's one-statement load gives each series exactly as ``load_series`` does:
+    the same epochs, values and usability (flags honoured), the same most recent rows under
+    the history limit, and an empty series where nothing is stored."""
+    monkeypatch.setattr(service, "MAX_HISTORY_ROWS", 4)
+    engine = _engine(db_url)
+    sessions = session_factory(engine)
+    readings = [
+        wire.Reading(
+            id=f"r-{patient}-{metric}-{i}",
+            patient_id=patient,
+            device_id="d-1",
+            metric=metric,
+            value=50.0 + 3 * i + (patient == "p-2"),
+            unit="/min" if metric is wire.Metric.HEART_RATE else "%",
+            ts=T0 + timedelta(seconds=11 * i, microseconds=7 * i),
+            quality=wire.Quality(usable=i % 4 != 1, flags=FLAGS[i % len(FLAGS)]),
+        )
+        for patient in ("p-1", "p-2")
+        for metric in (wire.Metric.HEART_RATE, wire.Metric.SPO2)
+        for i in range(6)
+    ]
+    with sessions.begin() as s:
+        upsert_readings(s, [reading_row(r, gateway_id="gw-1", received_at=T0) for r in readings])
+    since = to_epoch(T0)
+    wanted = [
+        ("p-2", "spo2", since + 20),
+        ("p-1", "heart_rate", since),
+        ("p-1", "spo2", since + 1000),
+        ("p-3", "heart_rate", since),
+        ("p-2", "heart_rate", since - 5),
+    ]
+    with sessions() as s:
+        many = load_many(s, wanted)
+        each = [load_series(s, p, m, since=t) for p, m, t in wanted]
+    engine.dispose()
+    assert [len(x.t) for x in many] == [4, 4, 0, 0, 4]
+    for got, expected in zip(many, each, strict=True):
+        assert got.t.tolist() == expected.t.tolist()
+        assert got.v.tolist() == expected.v.tolist()
+        assert got.usable.tolist() == expected.usable.tolist()
