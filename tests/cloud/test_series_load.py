@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from cloud.alerts import service
 from cloud.alerts.service import load_many, load_series
 from cloud.store.db import make_engine, migrate, session_factory
-from cloud.store.readings import reading_row, upsert_readings
+from cloud.store.models import Reading
+from cloud.store.readings import reading_row, upsert_readings, wire_reading
 from gateway import wire
 from gateway.signal.series import to_epoch
 
@@ -94,3 +95,34 @@ def test_load_many_is_load_series_of_each(db_url: str, monkeypatch: pytest.Monke
         assert got.t.tolist() == expected.t.tolist()
         assert got.v.tolist() == expected.v.tolist()
         assert got.usable.tolist() == expected.usable.tolist()
+
+
+def test_stored_reading_is_the_wire_reading(db_url: str) -> None:
+    """What the batch upsert stores reads back as the gateway sent it, text that
+    needs escaping (quotes, backslashes, tabs, newlines, non-ASCII) included."""
+    engine = _engine(db_url)
+    sessions = session_factory(engine)
+    sent = wire.Reading(
+        id="r-odd",
+        patient_id="p-1",
+        device_id="d-1",
+        metric=wire.Metric.SPO2,
+        value=96.5,
+        unit="%",
+        ts=T0,
+        measurement_id="m-1",
+        quality=wire.Quality(
+            usable=True, flags=("contact_lost",), source='a\\b "c"\td\né', source_unit='%\t"\\N\n'
+        ),
+    )
+    with sessions.begin() as s:
+        inserted = upsert_readings(s, [reading_row(sent, gateway_id="gw-1", received_at=T0)])
+    with sessions() as s:
+        stored = s.get(Reading, "r-odd")
+        assert stored is not None
+        assert stored.received_at == T0
+        assert stored.gateway_id == "gw-1"
+        back = wire_reading(stored)
+    engine.dispose()
+    assert inserted == {"r-odd"}
+    assert back == sent
