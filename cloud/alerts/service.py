@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import numpy as np
-from sqlalchemy import String, Text, cast, select, type_coerce
+from sqlalchemy import String, Text, cast, select, text, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -89,6 +89,52 @@ def load_series(session: Session, patient_id: str, metric: str, *, since: float)
     return Series.of(t, v, usable)
 
 
+# Every (patient, metric) a batch touched in one statement: each series' most recent rows
+# (the same query as ``load_series``, through a lateral join) folded into arrays, which
+# psycopg's C extension parses; time stamps come as epoch seconds. Aggregating the ordered
+# subquery (no GROUP BY, no ORDER BY in the aggregate) keeps its row order. Quality text
+# comes only where ``_usable`` would parse it.
+_PG_LOAD_MANY: Final = text(
+    "SELECT s.t, s.v, s.u, s.q FROM unnest(CAST(:patients AS varchar[]), "
+    "CAST(:metrics AS varchar[]), CAST(:sinces AS timestamptz[])) WITH ORDINALITY "
+    "AS k(patient_id, metric, since, ord) CROSS JOIN LATERAL ("
+    "SELECT array_agg(CAST(extract(epoch FROM x.ts) AS float8)) AS t, "
+    "array_agg(x.value) AS v, array_agg(x.usable) AS u, "
+    "array_agg(CASE WHEN x.usable AND x.quality LIKE '%\"flags\"%' "
+    "AND x.quality NOT LIKE '%\"flags\": []%' THEN x.quality END) AS q "
+    "FROM (SELECT r.ts, r.value, r.usable, CAST(r.quality AS text) AS quality "
+    "FROM readings AS r WHERE r.patient_id = k.patient_id AND r.metric = k.metric "
+    "AND r.ts >= k.since ORDER BY r.ts DESC LIMIT :limit) AS x) AS s ORDER BY k.ord"
+)
+
+
+def load_many(session: Session, wanted: Sequence[tuple[str, str, float]]) -> list[Series]:
+    """``load_series`` of each (patient, metric, since), in one round trip on PostgreSQL."""
+    if session.get_bind().dialect.name != "postgresql" or not wanted:
+        return [load_series(session, p, m, since=since) for p, m, since in wanted]
+    rows = session.execute(
+        _PG_LOAD_MANY,
+        {
+            "patients": [p for p, _, _ in wanted],
+            "metrics": [m for _, m, _ in wanted],
+            "sinces": [datetime.fromtimestamp(since, tz=UTC) for _, _, since in wanted],
+            "limit": MAX_HISTORY_ROWS,
+        },
+    ).all()
+    out: list[Series] = []
+    for t, v, u, q in rows:
+        usable = np.array(u or (), dtype=np.bool_)
+        for i, quality in enumerate(q or ()):
+            if quality is not None:
+                usable[i] = _usable(True, quality)
+        out.append(
+            Series.of(
+                np.array(t or (), dtype=np.float64), np.array(v or (), dtype=np.float64), usable
+            )
+        )
+    return out
+
+
 class _RawValue(TypeDecorator[Any]):
     """A column read as the driver returns it (no result processing)."""
 
@@ -134,18 +180,21 @@ def judge(
     """Each patient's rules at or after the earliest new reading of each touched metric."""
     now_s = to_epoch(now)
     rulebook.refresh(session, {patient_id for patient_id, _ in touched})
-    out: list[Judged] = []
+    todo: list[tuple[str, str, list[Rule], float]] = []
     for (patient_id, metric), earliest in sorted(touched.items()):
-        rules = [
+        rules: list[Rule] = [
             r
             for r in rulebook.for_patient(patient_id)
             if r.metric.value == metric and not isinstance(r, SCHEDULED_KINDS)
         ]
-        if not rules:
-            continue
-        first_new = to_epoch(earliest)
-        need = max(lookback_s(r) for r in rules)
-        series = load_series(session, patient_id, metric, since=first_new - need)
+        if rules:
+            todo.append((patient_id, metric, rules, to_epoch(earliest)))
+    loaded = load_many(
+        session,
+        [(p, m, first_new - max(lookback_s(r) for r in rules)) for p, m, rules, first_new in todo],
+    )
+    out: list[Judged] = []
+    for (patient_id, metric, rules, first_new), series in zip(todo, loaded, strict=True):
         cleaned = clean(series, wire.Metric(metric), now=now_s).series
         findings = [
             f
@@ -170,7 +219,11 @@ def evaluate(
 ) -> list[AlertChange]:
     """Apply each patient's rules to new readings and carry the findings into alerts."""
     changes: list[AlertChange] = []
-    for judged in judge(session, touched, now=now, rulebook=rulebook):
+    judgements = judge(session, touched, now=now, rulebook=rulebook)
+    # The open alerts of every judged (patient, metric) in one query. Only a finding of the
+    # same (patient, metric) changes them, so those with findings are asked again after.
+    already_open = _open_alerts_by_series(session, {j.patient_id for j in judgements})
+    for judged in judgements:
         for finding in judged.findings:
             if rulebook.is_shadow(finding.patient_id, finding.rule):
                 record_shadow(session, finding, now=now)
@@ -182,9 +235,29 @@ def evaluate(
             change = apply_finding(session, finding, now=now, channels=channels)
             if change is not None:
                 changes.append(change)
-        for alert in _open_alerts_of(session, judged.patient_id, judged.metric):
+        following = (
+            _open_alerts_of(session, judged.patient_id, judged.metric)
+            if judged.findings
+            else already_open.get((judged.patient_id, judged.metric), ())
+        )
+        for alert in following:
             _follow(alert, judged, until=None, now=now)
     return changes
+
+
+def _open_alerts_by_series(
+    session: Session, patient_ids: set[str]
+) -> dict[tuple[str, str], list[Alert]]:
+    out: dict[tuple[str, str], list[Alert]] = {}
+    if not patient_ids:
+        return out
+    for alert in session.scalars(
+        select(Alert)
+        .where(Alert.patient_id.in_(sorted(patient_ids)), Alert.status.in_(OPEN_STATES))
+        .order_by(Alert.id)
+    ):
+        out.setdefault((alert.patient_id, alert.metric), []).append(alert)
+    return out
 
 
 def _open_alerts_of(session: Session, patient_id: str, metric: str) -> Sequence[Alert]:

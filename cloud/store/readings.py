@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from cloud.store.marks import next_seqs
@@ -59,7 +59,16 @@ COLUMNS: Final = (
     "quality",
     "received_at",
 )
-_PG_TYPES: Final = (
+# ``readings_incoming``: a temporary table per connection, emptied at each commit; a batch
+# is COPYed into it, then inserted from it in one statement.
+_PG_CREATE_STAGING: Final = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS readings_incoming "
+    "(LIKE readings) ON COMMIT DELETE ROWS; DELETE FROM readings_incoming"
+)
+"""Sent as one simple query (one round trip); the DELETE finds the table empty but for a
+second call in the same transaction."""
+_PG_COPY: Final = f"COPY readings_incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_PG_COPY_TYPES: Final = (
     "varchar",
     "varchar",
     "varchar",
@@ -70,22 +79,17 @@ _PG_TYPES: Final = (
     "timestamptz",
     "varchar",
     "bool",
-    "json",
+    "text",  # the quality JSON, already dumped: json's binary form is its text
     "timestamptz",
 )
-PG_CHUNK: Final = 5_000
-"""Rows per PostgreSQL statement (one array per column, so no limit on parameters)."""
+"""Binary COPY: about three times less client time a row than text COPY (measured)."""
+# Identifiers are the constants above; values never enter the SQL text.
+_PG_UPSERT: Final = (
+    f"INSERT INTO readings ({', '.join(COLUMNS)}) "  # noqa: S608
+    f"SELECT {', '.join(COLUMNS)} FROM readings_incoming ON CONFLICT (id) DO NOTHING RETURNING id"
+)
 SQLITE_CHUNK: Final = 2_000
 """Rows per SQLite statement (13 parameters a row: 26,000, under SQLite's 32,766)."""
-
-# One statement for many rows: each column as one array, unnested by the server. Several
-# times faster than multi-row VALUES through an ORM, and a single round trip per chunk.
-_PG_UPSERT: Final = text(  # identifiers are the constants above; values are bound
-    f"INSERT INTO readings ({', '.join(COLUMNS)}) "  # noqa: S608
-    "SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(COLUMNS, _PG_TYPES, strict=True))
-    + ") ON CONFLICT (id) DO NOTHING RETURNING id"
-)
 
 
 def wire_reading(row: Reading) -> wire.Reading:
@@ -111,13 +115,7 @@ def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str
     unique = list({row["id"]: row for row in rows}.values())
     inserted: set[str] = set()
     if session.get_bind().dialect.name == "postgresql":
-        # There ``seq`` defaults to the writing transaction's id (cloud.store.marks).
-        for start in range(0, len(unique), PG_CHUNK):
-            chunk = unique[start : start + PG_CHUNK]
-            arrays: dict[str, list[Any]] = {c: [row[c] for row in chunk] for c in COLUMNS}
-            arrays["quality"] = [json.dumps(q) for q in arrays["quality"]]
-            inserted.update(session.scalars(_PG_UPSERT, arrays))
-        return inserted
+        return _upsert_postgres(session, unique)
     # Multi-row VALUES with the values already in SQLite's storage form: SQLAlchemy's
     # per-value bind processing was most of the insert's time. ``seq`` numbers follow commit
     # order: they are taken under SQLite's write lock (cloud.store.marks).
@@ -133,6 +131,47 @@ def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str
         sql = _SQLITE_UPSERT.format(values=",".join([_SQLITE_ROW] * len(chunk)))
         inserted.update(connection.exec_driver_sql(sql, tuple(params)).scalars())
     return inserted
+
+
+def _upsert_postgres(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """COPY the rows into the connection's staging table, then insert the new ones from it.
+
+    COPY's rows are encoded by psycopg's C extension; binding one array per column (the
+    earlier ``unnest`` statement) spent most of the ingest's time escaping array elements
+    in Python. ``seq`` defaults to the writing transaction's id (cloud.store.marks). The
+    staging table is emptied on commit and on rollback alike (a rolled back COPY leaves
+    nothing), and emptied here too, so two calls in one transaction stay separate.
+    """
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    quality_json: dict[int, str] = {}  # rows share a handful of quality dicts (``_quality``)
+    with driver.cursor() as cur:
+        cur.execute(_PG_CREATE_STAGING)
+        with cur.copy(_PG_COPY) as copy:
+            copy.set_types(_PG_COPY_TYPES)
+            for row in rows:
+                quality = row["quality"]
+                dumped = quality_json.get(id(quality))
+                if dumped is None:
+                    dumped = quality_json[id(quality)] = json.dumps(quality)
+                copy.write_row(
+                    (
+                        row["id"],
+                        row["gateway_id"],
+                        row["patient_id"],
+                        row["device_id"],
+                        row["metric"],
+                        row["value"],
+                        row["unit"],
+                        row["ts"],
+                        row["measurement_id"],
+                        row["usable"],
+                        dumped,
+                        row["received_at"],
+                    )
+                )
+        cur.execute(_PG_UPSERT)
+        return {r[0] for r in cur.fetchall()}
 
 
 _SQLITE_ROW: Final = "(" + ",".join("?" * (len(COLUMNS) + 1)) + ")"
