@@ -1,8 +1,10 @@
 """Forgetting on purpose: each organisation's retention, and erasing a patient on request.
 
 Both remove data from every store that holds it: the SQL record (readings, rollups,
-quarantined readings, alerts and their deliveries; for an erasure also pairings, care
-team, the patient's own login and the patient) and the time-series store.
+quarantined readings, alerts with their deliveries and history, message threads, tasks,
+edge events and rollups, shadow findings; for an erasure also contacts, preferences, rule
+overrides, time logs, pairings, care team, dead letters that name the patient, the
+patient's own login and the patient) and the time-series store.
 
 **The audit log is kept, unchanged.** ``audit_events`` is the legal record of who read
 whose data (HIPAA §164.316 keeps such documentation six years; GDPR Art. 17(3)(b) and (e)
@@ -33,7 +35,7 @@ from cloud.store.edge import EdgeEvent, EdgeRollup
 from cloud.store.influx import SeriesPoint, TimeSeriesStore
 from cloud.store.lifecycle import AlertEvent, Contact, Message, PatientPreferences, Task
 from cloud.store.marks import PendingSeriesDeletion
-from cloud.store.models import Alert, Delivery, QuarantinedReading, Reading
+from cloud.store.models import Alert, DeadLetter, Delivery, QuarantinedReading, Reading
 from cloud.store.rollups import Period, Rollup, bucket_start
 from cloud.store.rules import PatientRuleSet, ShadowFinding
 from cloud.store.sink import points_select
@@ -187,6 +189,22 @@ def organisations_with_retention(session: Session) -> list[tuple[str, int]]:
 
 
 # ---------------------------------------------------------------------- erasure
+def _dead_letters_naming(session: Session, patient_id: str) -> int:
+    """Delete refused messages whose raw payload names the patient (as a JSON string).
+
+    Dead letters have no patient column (they failed validation), so their bytes are
+    searched; a scan in Python is dialect-neutral and exact (no LIKE wildcards in ids).
+    """
+    needle = json.dumps(patient_id).encode()
+    rows = session.execute(
+        select(DeadLetter.id, DeadLetter.payload).execution_options(yield_per=1000)
+    )
+    ids = [row_id for row_id, payload in rows if needle in payload]
+    for start in range(0, len(ids), 1000):
+        session.execute(delete(DeadLetter).where(DeadLetter.id.in_(ids[start : start + 1000])))
+    return len(ids)
+
+
 def erase_patient(
     session: Session,
     *,
@@ -228,6 +246,7 @@ def erase_patient(
     ):
         counts[name] = _delete(session, delete(table).where(table.patient_id == patient_id))
     counts["pairings"] = _delete(session, delete(Pairing).where(Pairing.patient_id == patient_id))
+    counts["dead_letters"] = _dead_letters_naming(session, patient_id)
     counts["care_team_members"] = _delete(
         session, delete(CareTeamMember).where(CareTeamMember.patient_id == patient_id)
     )

@@ -21,6 +21,7 @@ from cloud.store.models import (
     Alert,
     AlertEvent,
     Contact,
+    DeadLetter,
     Delivery,
     EdgeEvent,
     Message,
@@ -176,6 +177,11 @@ def enrich(world: World) -> None:
 
 def test_erasing_a_patient_removes_them_from_every_table_and_no_one_else(world: World) -> None:
     enrich(world)
+    with world.session() as s, s.begin():
+        for pid in ("p-n1", "p-n2", "p-n10"):  # p-n10 contains "p-n1" but is not it
+            s.add(DeadLetter(received_at=T0, topic="vg/v1/gw-x/readings", reason="bad",
+                             payload=b'{"readings": [{"patient_id": "%s", "value": "x"}]}'
+                             % pid.encode()))  # fmt: skip
     clin = world.get("/api/v1/readings", "clin@north.test", patient_id="p-n1")
     assert clin.status_code == 200
     with world.session() as s:
@@ -223,7 +229,7 @@ def test_erasing_a_patient_removes_them_from_every_table_and_no_one_else(world: 
     assert r.status_code == 200, r.text
     assert r.json() == {
         "patient_id": "p-n1",
-        "removed": before["p-n1"],
+        "removed": before["p-n1"] | {"dead_letters": 1},
         "timeseries": "not configured",
     }
     with world.session() as s:
@@ -239,11 +245,16 @@ def test_erasing_a_patient_removes_them_from_every_table_and_no_one_else(world: 
             == reads_of_p1
         )  # the audit log keeps who read what
     assert "p-n1" not in after
+    with world.session() as s:
+        left = [p for p in s.scalars(select(DeadLetter.payload)) if b"patient_id" in p]
+    assert sorted(left) == sorted(
+        b'{"readings": [{"patient_id": "%s", "value": "x"}]}' % pid for pid in (b"p-n2", b"p-n10")
+    )
     assert after == {pid: counts for pid, counts in before.items() if pid != "p-n1"}
     assert (erase.patient_id, erase.user_id, erase.outcome) == (
         "p-n1",
         world.users["admin@north.test"],
-        sum(before["p-n1"].values()),
+        sum(before["p-n1"].values()) + 1,  # and the dead letter
     )
     # The patient's own login went with them.
     r = world.client.post(
