@@ -25,11 +25,11 @@ from gateway import __version__, wire
 from gateway.ble import web
 from gateway.ble.link import BleLink
 from gateway.ble.manager import DeviceManager, pairings_from_settings
-from gateway.ble.session import Measurement
+from gateway.ble.measurement import Measurement
 from gateway.outbox import Kind, Outbox, Row
 from gateway.readings import to_wire
 from gateway.settings import GatewaySettings
-from gateway.signal.edge import EdgeStage
+from gateway.signal.stage import EdgeStage
 from gateway.uplink import commands
 from gateway.uplink.config import ConfigStore, Verdict, decide
 from gateway.uplink.mqtt import Uplink

@@ -13,7 +13,7 @@ import uuid
 from typing import Final
 
 from gateway import wire
-from gateway.ble.session import Measurement
+from gateway.ble.measurement import Measurement
 from gateway.ble.uuids import short_uuid
 
 READING_NAMESPACE: Final = uuid.UUID("6f2a4c1e-5b0d-4e8a-9a57-1d3c2b7e9f10")

@@ -46,7 +46,9 @@ def _finite(value: float) -> float:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 """A timezone-aware timestamp, normalised to UTC; serialised as ISO 8601 with ``Z``."""
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+"""Every id on the wire and in the API: letters, digits and ``._:-``, at most 128 characters."""
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 """Ids travel in topics and URLs: letters, digits and ``._:-``, at most 128 characters."""
 
 FiniteFloat = Annotated[float, AfterValidator(_finite)]

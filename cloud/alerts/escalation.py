@@ -1,90 +1,223 @@
-"""Escalation chains: who is told about an alert, and when, until someone acknowledges it.
+"""Drive the escalation chains: notify each step's people when its delay has passed.
 
-A chain is data (a role and a delay per step) per organisation and priority; which steps
-are due is a pure function of the alert's times and ``now``, so the scheduler and the tests
-drive it with any clock. Acknowledgement on any channel stops the chain (DESIGN.md, alarm
-practice). Snoozing holds every step not yet sent until the snooze ends.
+The chain is the organisation's (``escalation_chains``) or the default
+(``cloud.alerts.chains.DEFAULT_CHAINS``). Each step queues one delivery per recipient on
+their own preferred contact (``contacts``; their login e-mail when they have none), which the
+notifier sends with an acknowledge link. The scheduler judges with an injected clock, like
+``MissingDataWatch``, so tests move time instead of waiting. Only open alerts escalate: an
+acknowledgement on any channel stops the chain; a snooze holds it and, when it ends, starts
+it again from the first step. Device alerts reach the first step only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Final
 
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.alerts.chains import DEFAULT_CHAINS, AlertTimes, Step, due_steps
+from cloud.background import Loop
+from cloud.store.models import Alert, AlertEvent, Contact, Delivery, EscalationChain
+from cloud.store.tenancy import CareTeamMember, Patient, Role, User
 from gateway.wire import Priority
 
-ROLES: Final = ("care_coordinator", "clinician", "admin", "on_call")
-"""Who a step reaches: the patient's care coordinators, their clinicians (every clinician of
-the organisation when the care team has none), the organisation's admins, or the users named
-in the step (``on_call``, or any step with ``user_ids``)."""
+log = structlog.get_logger(__name__)
+
+DEFAULT_INTERVAL_S: Final = 5.0
+FIRST_STEP_ONLY: Final = frozenset({"device"})
+"""Categories that reach the first step only: a flat battery does not page the on-call doctor."""
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    role: str
-    """``care_coordinator``, ``clinician``, ``on_call``…"""
-    delay: timedelta
-    """After the alert opened (not after the previous step)."""
-    user_ids: tuple[int, ...] = ()
-    """Named people (the on-call rota); when set, they are the step's recipients."""
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "role": self.role,
-            "delay_s": self.delay.total_seconds(),
-            "user_ids": list(self.user_ids),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> Step:
-        delay = data.get("delay_s", 0)
-        users = data.get("user_ids", ())
-        assert isinstance(delay, int | float)
-        assert isinstance(users, list | tuple)
-        return cls(str(data["role"]), timedelta(seconds=delay), tuple(int(u) for u in users))
+def chain_for(session: Session, organisation_id: str, priority: str) -> tuple[Step, ...]:
+    row = session.get(EscalationChain, (organisation_id, priority))
+    if row is None:
+        return DEFAULT_CHAINS[Priority(priority)]
+    return tuple(Step.from_json(s) for s in row.steps)
 
 
-DEFAULT_CHAINS: Final[Mapping[Priority, tuple[Step, ...]]] = {
-    Priority.HIGH: (
-        Step("care_coordinator", timedelta(0)),
-        Step("clinician", timedelta(minutes=10)),
-        Step("on_call", timedelta(minutes=20)),
-    ),
-    Priority.MEDIUM: (
-        Step("care_coordinator", timedelta(0)),
-        Step("clinician", timedelta(hours=1)),
-    ),
-    Priority.LOW: (Step("care_coordinator", timedelta(0)),),
-}
+def recipients(session: Session, patient: Patient, step: Step) -> list[User]:
+    """The active users a step reaches for this patient, in id order."""
+    org = User.organisation_id == patient.organisation_id
+    active = User.is_active.is_(True)
+    if step.user_ids:
+        stmt = select(User).where(org, active, User.id.in_(step.user_ids))
+        return list(session.scalars(stmt.order_by(User.id)))
+    if step.role not in (Role.CARE_COORDINATOR, Role.CLINICIAN, Role.ADMIN):
+        return []  # on_call without named people: nobody to reach
+    team = select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient.id)
+    on_team = list(
+        session.scalars(
+            select(User)
+            .where(org, active, User.role == step.role, User.id.in_(team))
+            .order_by(User.id)
+        )
+    )
+    if on_team or step.role == Role.CARE_COORDINATOR:
+        return on_team
+    return list(
+        session.scalars(select(User).where(org, active, User.role == step.role).order_by(User.id))
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class AlertTimes:
-    opened_at: datetime
-    acknowledged_at: datetime | None = None
-    resolved_at: datetime | None = None
-    snoozed_until: datetime | None = None
+def contacts_for(session: Session, user: User, transports: Sequence[str]) -> list[tuple[str, str]]:
+    """(kind, address) of the user's usable contacts, preferred first; their login e-mail
+    last when they have no e-mail contact of their own."""
+    rows = session.scalars(
+        select(Contact)
+        .where(
+            Contact.user_id == user.id,
+            Contact.kind.in_(transports),
+            Contact.opted_out.is_(False),
+        )
+        .order_by(Contact.rank, Contact.id)
+    ).all()
+    out = [(c.kind, c.address) for c in rows]
+    if "email" in transports and all(kind != "email" for kind, _ in out):
+        out.append(("email", user.email))
+    return out
 
 
-def due_steps(
-    chain: Sequence[Step], times: AlertTimes, *, already_sent: int, now: datetime
+def contact_for(session: Session, user: User, transports: Sequence[str]) -> tuple[str, str] | None:
+    """The user's preferred usable contact, or None."""
+    found = contacts_for(session, user, transports)
+    return found[0] if found else None
+
+
+def notify_step(
+    session: Session,
+    alert: Alert,
+    index: int,
+    step: Step,
+    *,
+    now: datetime,
+    transports: Sequence[str],
+    actor: int | None = None,
+    channel: str = "scheduler",
+    manual: bool = False,
 ) -> list[int]:
-    """Indexes of the steps to notify now (those due and not sent), in order."""
-    stopped = times.acknowledged_at or times.resolved_at
-    if stopped is not None and stopped <= now:
-        return []
-    if times.snoozed_until is not None and now < times.snoozed_until:
-        return []
-    return [i for i in range(already_sent, len(chain)) if times.opened_at + chain[i].delay <= now]
+    """Queue a delivery to each of the step's people; record the escalation. User ids reached."""
+    patient = session.get(Patient, alert.patient_id)
+    people = recipients(session, patient, step) if patient is not None else []
+    reached: list[int] = []
+    unreachable: list[int] = []
+    for user in people:
+        contact = contact_for(session, user, transports)
+        if contact is None:
+            unreachable.append(user.id)
+            continue
+        session.add(
+            Delivery(
+                alert_id=alert.id,
+                channel=f"{contact[0]}:user#{user.id}",
+                target_index=-1,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+                user_id=user.id,
+                step=index,
+            )
+        )
+        reached.append(user.id)
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            at=now,
+            action="escalated" if index > 0 or manual else "notified",
+            actor_user_id=actor,
+            channel=channel,
+            detail={"step": index, "role": step.role, "users": reached, "unreachable": unreachable},
+        )
+    )
+    if not reached:
+        log.warning("escalation.nobody_reached", alert_id=alert.id, step=index, role=step.role)
+    return reached
 
 
-def next_step_at(chain: Sequence[Step], times: AlertTimes, *, already_sent: int) -> datetime | None:
-    """When the next step falls due (for the scheduler's timer), or None at the chain's end."""
-    if already_sent >= len(chain) or times.acknowledged_at or times.resolved_at:
-        return None
-    at = times.opened_at + chain[already_sent].delay
-    if times.snoozed_until is not None:
-        at = max(at, times.snoozed_until)
-    return at
+class EscalationScheduler:
+    """A thread that notifies due escalation steps; ``run_once(now=…)`` for tests and tools."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Callable[[], datetime],
+        transports: Callable[[], Sequence[str]],
+        interval_s: float = DEFAULT_INTERVAL_S,
+        on_deliveries: Callable[[], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.transports = transports
+        self.interval_s = interval_s
+        self.on_deliveries = on_deliveries
+        self._loop = Loop(
+            "escalation",
+            lambda: self.run_once(now=self.clock()),
+            interval_s=interval_s,
+            failed="escalation.failed",
+        )
+
+    def run_once(self, *, now: datetime) -> list[tuple[int, int]]:
+        """Notify every due step of every open alert; (alert id, step) for each notified."""
+        notified: list[tuple[int, int]] = []
+        transports = list(self.transports())
+        with self.sessions.begin() as session:
+            rows = session.execute(
+                select(Alert, Patient.organisation_id)
+                .join(Patient, Patient.id == Alert.patient_id)
+                # Alerts from before escalation existed (no start) are escalated by hand
+                # only: an upgrade must not page everyone about last month's alerts.
+                .where(Alert.status == "open", Alert.escalation_started_at.is_not(None))
+                .order_by(Alert.id)
+                # Several API processes each run a scheduler: on PostgreSQL each alert is
+                # judged by one of them at a time (SQLite has one writer anyway).
+                .with_for_update(of=Alert, skip_locked=True)
+            ).all()
+            for alert, organisation_id in rows:
+                notified += self._escalate(session, alert, organisation_id, now, transports)
+        if notified and self.on_deliveries is not None:
+            self.on_deliveries()
+        return notified
+
+    def _escalate(
+        self,
+        session: Session,
+        alert: Alert,
+        organisation_id: str,
+        now: datetime,
+        transports: list[str],
+    ) -> list[tuple[int, int]]:
+        if alert.snoozed_until is not None and alert.snoozed_until <= now:
+            # The snooze is over: the chain starts again from its first step.
+            alert.escalation_step, alert.escalation_started_at = 0, alert.snoozed_until
+            alert.snoozed_until = None
+            session.add(
+                AlertEvent(
+                    alert_id=alert.id, at=now, action="snooze_ended", actor_user_id=None,
+                    channel="scheduler", detail={},
+                )
+            )  # fmt: skip
+        chain = chain_for(session, organisation_id, alert.priority)
+        if alert.category in FIRST_STEP_ONLY:
+            chain = chain[:1]
+        started = alert.escalation_started_at or alert.opened_at
+        times = AlertTimes(opened_at=started, snoozed_until=alert.snoozed_until)
+        due = due_steps(chain, times, already_sent=alert.escalation_step, now=now)
+        for index in due:
+            notify_step(session, alert, index, chain[index], now=now, transports=transports)
+            alert.escalation_step = index + 1
+        return [(alert.id, i) for i in due]
+
+    def start(self) -> None:
+        self._loop.start()
+
+    def stop(self) -> None:
+        self._loop.stop()
+
+    def wake(self) -> None:
+        self._loop.wake()

@@ -16,14 +16,14 @@ from typing import Any, Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cloud.alerts import escalator
+from cloud.alerts import escalation
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
-from cloud.store.models import Alert, AlertEvent, Delivery
+from cloud.store.models import Alert, AlertEvent, AlertStatus, Delivery
 from cloud.store.tenancy import Role, User
 
-OPEN: Final = "open"
-ACKNOWLEDGED: Final = "acknowledged"
-RESOLVED: Final = "resolved"
+OPEN: Final = AlertStatus.OPEN
+ACKNOWLEDGED: Final = AlertStatus.ACKNOWLEDGED
+RESOLVED: Final = AlertStatus.RESOLVED
 
 
 def record(
@@ -159,7 +159,7 @@ def escalate(
 ) -> int:
     """Notify the next step of the chain now, without waiting for its delay; the step index."""
     _not_resolved(alert, "escalated")
-    chain = escalator.chain_for(session, organisation_id, alert.priority)
+    chain = escalation.chain_for(session, organisation_id, alert.priority)
     step = alert.escalation_step
     if step >= len(chain):
         raise ConflictError(
@@ -167,7 +167,7 @@ def escalate(
         )
     if alert.escalation_started_at is None:
         alert.escalation_started_at = now
-    escalator.notify_step(
+    escalation.notify_step(
         session,
         alert,
         step,

@@ -31,6 +31,7 @@ from gateway.signal.programs import LOCKED, default_rules
 from gateway.signal.rules import Rule
 from gateway.signal.ruleset import rule_from_dict, rule_to_dict
 from gateway.signal.series import SignalError
+from gateway.wire import ID_PATTERN
 
 ANY_PATIENT = "*"
 
@@ -51,7 +52,7 @@ class Mode(StrEnum):
 
 
 OVERRIDE_KEYS: Final = frozenset({"rule_id", "mode"})
-RULE_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+RULE_ID: Final = re.compile(ID_PATTERN)
 """Rule ids travel on the wire (``gateway.wire.Identifier``) and key alerts."""
 FIXED_FIELDS: Final = ("kind", "metric", "patient_id")
 """What an override of an existing rule may not change (it would be another rule)."""

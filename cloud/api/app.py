@@ -23,19 +23,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
 from cloud import __version__
-from cloud.alerts.escalator import EscalationScheduler
+from cloud.admin import router as admin_router
+from cloud.alerts import router as alerts_router
+from cloud.alerts.escalation import EscalationScheduler
+from cloud.alerts.missing_data import MissingDataWatch
 from cloud.alerts.rulebook import RuleBook
-from cloud.alerts.schedule import MissingDataWatch
-from cloud.api import admin, alert_actions, messages, preferences, routes
 from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
 from cloud.downlink import ConfigPublisher
+from cloud.engagement import router as engagement_router
 from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.messenger import PatientMessenger
 from cloud.engagement.notifier import Notifier
 from cloud.errors import CloudError, NotAuthenticatedError
 from cloud.ingest.worker import IngestWorker
+from cloud.readings import router as readings_router
 from cloud.reports import router as reports_router
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, migrate, session_factory
@@ -187,14 +190,13 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
     for router in (
         auth_router.router,
         tenancy_router.router,
-        routes.router,
-        alert_actions.router,
-        messages.router,
-        preferences.router,
+        readings_router.router,
+        alerts_router.router,
+        engagement_router.router,
         trends_router.router,
         thresholds_router.router,
         reports_router.router,
-        admin.router,
+        admin_router.router,
     ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     _error_handlers(app)

@@ -1,4 +1,5 @@
-"""Path and query parameter types shared by the routers (ids as the wire defines them)."""
+"""Parameter and field types shared by the routers and their schemas (ids as the wire
+defines them, times in UTC, free text without NUL)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, Field
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-"""``gateway.wire.Identifier``: letters, digits and ``._:-``, at most 128 characters."""
+from gateway.wire import ID_PATTERN
 
+IdField = Annotated[str, Field(pattern=ID_PATTERN)]
+"""An id in a request body (the wire's ``Identifier``)."""
 IdQuery = Annotated[str, Query(pattern=ID_PATTERN)]
 IdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 IntPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -27,3 +29,16 @@ def _utc(value: datetime) -> datetime:
 
 UtcQuery = Annotated[AwareDatetime, AfterValidator(_utc)]
 """A time-range parameter: time zone required, converted to UTC."""
+UtcTime = UtcQuery
+"""The same, for a time in a request body."""
+
+
+def no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: refuse it as bad input rather than fail."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+Note = Annotated[str, Field(max_length=2000), AfterValidator(no_nul)]
+UserId = Annotated[int, Field(ge=1, le=2**31 - 1)]

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
+from cloud.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from cloud.auth import service
-from cloud.auth.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from cloud.auth.schemas import RefreshRequest, TokenPublic, UserCreate, UserPublic
 from cloud.errors import CloudError, NotFoundError
 from cloud.store.tenancy import User

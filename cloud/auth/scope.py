@@ -16,7 +16,7 @@ from fastapi import Request
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from cloud.auth.deps import Principal
+from cloud.api.deps import Principal
 from cloud.errors import NotFoundError
 from cloud.store.tenancy import AuditEvent, CareTeamMember, Patient, Role
 

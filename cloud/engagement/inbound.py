@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.alerts import lifecycle
-from cloud.auth.deps import Principal
+from cloud.api.deps import Principal
 from cloud.auth.scope import visible_patient_ids
 from cloud.engagement import patient_messages
 from cloud.engagement.replies import MAX_TEXT, ReplyIntent, parse_reply

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
-from cloud.alerts import escalator, links
+from cloud.alerts import escalation, links
 from cloud.background import Loop
 from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Message
 from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Reading, Task
@@ -208,7 +208,7 @@ class Notifier:
         if user is None or not user.is_active:
             return None
         kind = delivery.channel.split(":", 1)[0]
-        contacts = escalator.contacts_for(session, user, list(self.transports))
+        contacts = escalation.contacts_for(session, user, list(self.transports))
         address = next((a for k, a in contacts if k == kind), None)
         return None if address is None else self._personal(kind, address, delivery.channel)
 
@@ -285,7 +285,7 @@ class Notifier:
                 )
             )
         )
-        for kind, _ in escalator.contacts_for(session, user, list(self.transports)):
+        for kind, _ in escalation.contacts_for(session, user, list(self.transports)):
             label = f"{kind}:user#{user.id}"
             if label not in tried:
                 session.add(

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import metrics
 from cloud.alerts import service as alerts
 from cloud.alerts.rulebook import RuleBook
-from cloud.ingest import edge as edge_ingest
+from cloud.ingest import edge_batches
 from cloud.ingest.triage import triage
 from cloud.store.models import DeadLetter, GatewayRecord
 from cloud.store.quarantine import quarantine
@@ -75,7 +75,7 @@ class _Pending:
     statuses: dict[str, wire.Status] = field(default_factory=dict)
     acks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     oldest_sent_at: datetime | None = None
-    edge: edge_ingest.EdgeBatch = field(default_factory=edge_ingest.EdgeBatch)
+    edge: edge_batches.EdgeBatch = field(default_factory=edge_batches.EdgeBatch)
 
 
 class IngestWorker:
@@ -252,7 +252,7 @@ class IngestWorker:
             inserted = upsert_readings(session, sorted_rows.accepted)
             fresh = {row["id"]: row for row in sorted_rows.accepted if row["id"] in inserted}
             add_to_rollups(session, fresh.values())
-            edge_changes = edge_ingest.commit(
+            edge_changes = edge_batches.commit(
                 session, pending.edge, pending.statuses, now=now, channels=self.channel_labels
             )
             for gateway_id, status in pending.statuses.items():

@@ -6,13 +6,13 @@ audit-logged like any read of patient data.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
+from cloud.api.deps import ClockDep, SessionDep, StaffUser
 from cloud.api.params import IdPath
-from cloud.auth.deps import SessionDep, StaffUser
 from cloud.auth.scope import audit_read, audit_write, get_patient, visible_patient_ids
 from cloud.errors import InvalidRequestError
 from cloud.reports import service
@@ -39,6 +39,8 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 )
 def log_time(
     patient_id: IdPath,
+    *,
+    clock: ClockDep,
     body: TimeEntryCreate,
     principal: StaffUser,
     session: SessionDep,
@@ -46,7 +48,7 @@ def log_time(
 ) -> TimeEntry:
     """Log minutes spent on the patient's care (toward 99470 / 99457 / 99458)."""
     patient = get_patient(session, principal, patient_id)
-    now = datetime.now(UTC)
+    now = clock()
     at = body.at.astimezone(UTC) if body.at else now
     if at > now + MAX_CLOCK_SKEW:
         raise InvalidRequestError("time can be logged for work done, not in the future")
@@ -76,6 +78,8 @@ def billing_report(
     session: SessionDep,
     request: Request,
     month: Annotated[Month, Query(description="YYYY-MM")],
+    *,
+    clock: ClockDep,
     as_of: Annotated[
         ReportDay | None, Query(description="Report as of this day (default: today)")
     ] = None,
@@ -87,7 +91,7 @@ def billing_report(
         organisation_id=principal.organisation_id,
         patient_ids=ids,
         month=month,
-        today=as_of or datetime.now(UTC).date(),
+        today=as_of or clock().date(),
     )
     audit_read(session, principal, request, patient_id=None, rows=len(report.patients))
     return report
@@ -98,6 +102,8 @@ def engagement_report(
     principal: StaffUser,
     session: SessionDep,
     request: Request,
+    *,
+    clock: ClockDep,
     as_of: Annotated[
         ReportDay | None, Query(description="Report as of this day (default: today)")
     ] = None,
@@ -109,7 +115,7 @@ def engagement_report(
         session,
         organisation_id=principal.organisation_id,
         patient_ids=ids,
-        today=as_of or datetime.now(UTC).date(),
+        today=as_of or clock().date(),
     )
     audit_read(session, principal, request, patient_id=None, rows=len(report.patients))
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -20,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
-from cloud.store.edge import EdgeEvent, EdgeRollup
+from cloud.store.edge_records import EdgeEvent, EdgeRollup
 from cloud.store.lifecycle import (
     AlertEvent,
     Contact,
@@ -119,6 +120,23 @@ class DeadLetter(Base):
     topic: Mapped[str] = mapped_column(String(512))
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AlertStatus(StrEnum):
+    """An alert's life: open → acknowledged → resolved."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class DeliveryStatus(StrEnum):
+    """A delivery in the notifier's outbox: waiting (or retrying), sent, or given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class Alert(Base):

@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.errors import NotFoundError
-from cloud.store.edge import EdgeEvent, EdgeRollup
+from cloud.store.edge_records import EdgeEvent, EdgeRollup
 from cloud.store.influx import SeriesPoint, TimeSeriesStore
 from cloud.store.lifecycle import AlertEvent, Contact, Message, PatientPreferences, Task
 from cloud.store.marks import PendingSeriesDeletion

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime
 from sqlalchemy import or_, select
 
+from cloud.api.deps import AdminUser, ClockDep, CurrentUser, SessionDep, StaffUser
 from cloud.api.pagination import PageDep, paginate
 from cloud.api.params import IdPath, IdQuery, IntPath
-from cloud.auth.deps import AdminUser, CurrentUser, SessionDep, StaffUser
 from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
 from cloud.store.models import GatewayConfigRecord, GatewayRecord
 from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient
@@ -32,10 +31,6 @@ from cloud.tenancy.schemas import (
 )
 
 router = APIRouter()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @router.get("/patients", response_model=list[PatientPublic], tags=["patients"])
@@ -63,14 +58,16 @@ def list_patients(
     status_code=status.HTTP_201_CREATED,
     tags=["patients"],
 )
-def create_patient(body: PatientCreate, admin: AdminUser, session: SessionDep) -> Patient:
+def create_patient(
+    body: PatientCreate, admin: AdminUser, session: SessionDep, clock: ClockDep
+) -> Patient:
     patient = service.create_patient(
         session,
         organisation_id=admin.organisation_id,
         patient_id=body.id,
         display_name=body.display_name,
         program_id=body.program_id,
-        now=_now(),
+        now=clock(),
     )
     session.commit()
     return patient
@@ -112,7 +109,11 @@ def list_care_team(
     tags=["patients"],
 )
 def add_care_team_member(
-    patient_id: IdPath, body: CareTeamMemberCreate, admin: AdminUser, session: SessionDep
+    patient_id: IdPath,
+    body: CareTeamMemberCreate,
+    admin: AdminUser,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> CareTeamMember:
     member = service.add_care_team_member(
         session,
@@ -120,7 +121,7 @@ def add_care_team_member(
         patient=get_patient(session, admin, patient_id),
         user_id=body.user_id,
         team_role=body.team_role,
-        now=_now(),
+        now=clock(),
     )
     session.commit()
     return member
@@ -147,7 +148,9 @@ def list_devices(
 @router.post(
     "/devices", response_model=DevicePublic, status_code=status.HTTP_201_CREATED, tags=["devices"]
 )
-def create_device(body: DeviceCreate, admin: AdminUser, session: SessionDep) -> Device:
+def create_device(
+    body: DeviceCreate, admin: AdminUser, session: SessionDep, clock: ClockDep
+) -> Device:
     device = service.create_device(
         session,
         organisation_id=admin.organisation_id,
@@ -155,7 +158,7 @@ def create_device(body: DeviceCreate, admin: AdminUser, session: SessionDep) -> 
         kind=body.kind,
         address=body.address,
         gateway_id=body.gateway_id,
-        now=_now(),
+        now=clock(),
     )
     session.commit()
     return device
@@ -192,7 +195,9 @@ def list_pairings(
     status_code=status.HTTP_201_CREATED,
     tags=["devices"],
 )
-def create_pairing(body: PairingCreate, admin: AdminUser, session: SessionDep) -> Pairing:
+def create_pairing(
+    body: PairingCreate, admin: AdminUser, session: SessionDep, clock: ClockDep
+) -> Pairing:
     pairing = service.create_pairing(
         session,
         organisation_id=admin.organisation_id,
@@ -200,7 +205,7 @@ def create_pairing(body: PairingCreate, admin: AdminUser, session: SessionDep) -
         patient=get_patient(session, admin, body.patient_id),
         valid_from=body.valid_from,
         valid_to=body.valid_to,
-        now=_now(),
+        now=clock(),
     )
     session.commit()
     return pairing

@@ -6,7 +6,7 @@ new version, audited, published to the patient's gateways). Reads are audit-logg
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.alerts.rulebook import PatientRules, RuleBook
+from cloud.api.deps import ClockDep, Principal, SessionDep, StaffUser, require_role
 from cloud.api.params import IdPath
-from cloud.auth.deps import Principal, SessionDep, StaffUser, require_role
 from cloud.auth.scope import audit_read, audit_write, get_patient
 from cloud.errors import ConflictError
 from cloud.store.rules import ShadowFinding
@@ -49,13 +49,11 @@ def get_rulebook(request: Request) -> RuleBook:
 RuleBookDep = Annotated[RuleBook, Depends(get_rulebook)]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _public(session: Session, patient: Patient, rules: PatientRules) -> ThresholdsPublic:
+def _public(
+    session: Session, patient: Patient, rules: PatientRules, *, now: datetime
+) -> ThresholdsPublic:
     row = service.latest_set(session, patient.id) if rules.version else None
-    states = config_states(session, gateways_of_patient(session, patient.id, now=_now()))
+    states = config_states(session, gateways_of_patient(session, patient.id, now=now))
     return ThresholdsPublic(
         patient_id=patient.id,
         program=rules.program,
@@ -93,15 +91,19 @@ def _public(session: Session, patient: Patient, rules: PatientRules) -> Threshol
 @router.get("/patients/{patient_id}/thresholds", response_model=ThresholdsPublic)
 def read_thresholds(
     patient_id: IdPath,
+    *,
     principal: StaffUser,
     session: SessionDep,
     rulebook: RuleBookDep,
     request: Request,
+    clock: ClockDep,
 ) -> ThresholdsPublic:
     """The rules in force for the patient: program defaults, overrides, modes, versions, and
     whether the patient's gateways run them."""
     patient = get_patient(session, principal, patient_id)
-    body = _public(session, patient, service.rules_in_force(session, rulebook, patient))
+    body = _public(
+        session, patient, service.rules_in_force(session, rulebook, patient), now=clock()
+    )
     audit_read(session, principal, request, patient_id=patient.id, rows=len(body.rules))
     return body
 
@@ -115,6 +117,7 @@ def update_thresholds(
     session: SessionDep,
     rulebook: RuleBookDep,
     request: Request,
+    clock: ClockDep,
 ) -> ThresholdsPublic:
     """Replace the patient's overrides (a new version; 409 for a rule the program locks)."""
     patient = get_patient(session, principal, patient_id)
@@ -127,7 +130,7 @@ def update_thresholds(
             note=body.note,
             base_version=body.base_version,
             user_id=principal.user_id,
-            now=_now(),
+            now=clock(),
         )
         audit_write(session, principal, request, patient_id=patient.id, rows=len(body.rules))
         session.commit()
@@ -139,7 +142,9 @@ def update_thresholds(
     finally:
         rulebook.invalidate(patient.id)  # never keep a version that was not committed
     request.app.state.services.wake_downlink()
-    return _public(session, patient, service.rules_in_force(session, rulebook, patient))
+    return _public(
+        session, patient, service.rules_in_force(session, rulebook, patient), now=clock()
+    )
 
 
 @router.get("/patients/{patient_id}/thresholds/history", response_model=list[RuleSetVersionPublic])
@@ -188,11 +193,12 @@ def replay_thresholds(
     session: SessionDep,
     rulebook: RuleBookDep,
     request: Request,
+    clock: ClockDep,
 ) -> ReplayResult:
     """What these rules would have fired over the patient's last ``days`` days (30 by
     default), evaluated exactly as ``vitalgate-cloud replay`` does. Nothing is stored."""
     patient = get_patient(session, principal, patient_id)
-    since, until = service.replay_window(body.until or _now(), body.days)
+    since, until = service.replay_window(body.until or clock(), body.days)
     done = service.replay(
         session,
         rulebook,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request
 
+from cloud.api.deps import ClockDep, CurrentUser, SessionDep
 from cloud.api.params import IdPath, UtcQuery
-from cloud.auth.deps import CurrentUser, SessionDep
 from cloud.auth.scope import audit_read, get_patient
 from cloud.errors import InvalidRequestError
 from cloud.trends import service
@@ -28,6 +28,7 @@ def read_trend(
     session: SessionDep,
     request: Request,
     metric: Metric,
+    clock: ClockDep,
     since: UtcQuery | None = None,
     until: UtcQuery | None = None,
     points: Annotated[
@@ -38,7 +39,7 @@ def read_trend(
 
     Downsampled with LTTB; the minimum and maximum readings are always among the points.
     """
-    until = (until or datetime.now(UTC)).astimezone(UTC)
+    until = (until or clock()).astimezone(UTC)
     since = (since or until - DEFAULT_SPAN).astimezone(UTC)
     if since >= until:
         raise InvalidRequestError("since must be before until")

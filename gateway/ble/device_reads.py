@@ -17,9 +17,9 @@ import structlog
 from gateway.ble import clock
 from gateway.ble.kinds import BATTERY_LEVEL, CURRENT_TIME, DEVICE_INFORMATION, KindBehaviour
 from gateway.ble.link import BleConnection, BleError
+from gateway.ble.measurement import Measurement, MeasurementSink
 from gateway.ble.problems import Problem, ProblemTracker
 from gateway.ble.profiles import BatteryLevel, ProfileError, decode
-from gateway.ble.session import Measurement, MeasurementSink
 from gateway.ble.state import DeviceState
 
 log = structlog.get_logger(__name__)

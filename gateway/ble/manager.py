@@ -23,10 +23,10 @@ from gateway import wire
 from gateway.ble import pairing
 from gateway.ble.adapter import AdapterWatch
 from gateway.ble.link import AdapterControl, BleError, BleLink, BondingLink
+from gateway.ble.measurement import Measurement, MeasurementSink
 from gateway.ble.pairing import PairingRequest, PairingState, PairingWindow
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, device_event
 from gateway.ble.runtime import DeviceRuntime, Sleep
-from gateway.ble.session import Measurement, MeasurementSink
 from gateway.ble.state import DeviceState, Origin, StateStore
 
 log = structlog.get_logger(__name__)

@@ -30,10 +30,10 @@ from gateway.ble.link import (
     DeviceNotFoundError,
     UnsupportedDeviceError,
 )
+from gateway.ble.measurement import Measurement, MeasurementSink
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, learned_interval_s
 from gateway.ble.profiles import ProfileError, decode
 from gateway.ble.profiles.blood_pressure import UNUSABLE_STATUS
-from gateway.ble.session import Measurement, MeasurementSink
 from gateway.ble.state import DeviceState, StateStore
 
 log = structlog.get_logger(__name__)

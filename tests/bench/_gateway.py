@@ -22,8 +22,8 @@ from firmware_sim.encoders import encode_heart_rate
 from firmware_sim.radio import SimLink, SimRadio
 from gateway import wire
 from gateway.app import Gateway
+from gateway.ble.measurement import Measurement
 from gateway.ble.runtime import DeviceRuntime
-from gateway.ble.session import Measurement
 from gateway.ble.state import DeviceState
 from gateway.ble.uuids import normalize_uuid
 from gateway.settings import GatewaySettings

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.ble.session import Measurement
+from gateway.ble.measurement import Measurement
 from tests.bench._common import Figure
 from tests.bench._gateway import (
     Harness,

@@ -26,7 +26,7 @@ from firmware_sim.devices import HeartRateStrap, PulseOximeter
 from firmware_sim.devices.base import DEFAULT_START
 from firmware_sim.radio import SimLink, SimRadio
 from gateway.ble.manager import DeviceManager
-from gateway.ble.session import Measurement
+from gateway.ble.measurement import Measurement
 from gateway.ble.state import DeviceState
 from gateway.readings import to_wire
 from gateway.wire import PatientAssignment

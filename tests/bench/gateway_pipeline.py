@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from gateway import wire
 from gateway.ble import profiles
-from gateway.ble.session import Measurement
+from gateway.ble.measurement import Measurement
 from gateway.readings import to_wire
 from tests.bench._common import Figure
 from tests.bench._gateway import (

@@ -12,8 +12,8 @@ from typing import Any
 
 from firmware_sim.devices.base import DEFAULT_START
 from gateway import wire
+from gateway.ble.measurement import Measurement
 from gateway.ble.runtime import DeviceRuntime
-from gateway.ble.session import Measurement
 from gateway.ble.state import DeviceState, StateStore
 from gateway.wire import PatientAssignment
 

@@ -105,8 +105,8 @@ def test_gateway_session_over_bleak_reads_a_strap_that_vanishes_and_returns(
     system_bus: str, tmp_path: Path
 ) -> None:
     """The gateway's own session code on the bleak path: measurements, a drop, a reconnect."""
+    from gateway.ble.measurement import Measurement
     from gateway.ble.runtime import DeviceRuntime
-    from gateway.ble.session import Measurement
     from gateway.ble.state import DeviceState, StateStore
     from gateway.wire import PatientAssignment
 

@@ -118,7 +118,7 @@ def test_a_rules_file_replaces_the_program(tmp_path: Path, sessions: sessionmake
 def test_a_silent_stream_raises_a_missing_data_alert_then_clears(
     sessions: sessionmaker[Session],
 ) -> None:
-    from cloud.alerts.schedule import MissingDataWatch
+    from cloud.alerts.missing_data import MissingDataWatch
 
     book = RuleBook(program="general")
     # Two hours of one reading a minute, then silence from minute 120.

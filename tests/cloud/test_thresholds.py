@@ -14,7 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cloud.alerts import service
-from cloud.alerts.schedule import MissingDataWatch
+from cloud.alerts.missing_data import MissingDataWatch
 from cloud.cli import app as cli
 from cloud.store.models import Alert, AuditEvent, Delivery, Reading, ShadowFinding
 from cloud.store.readings import upsert_readings, wire_reading

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from cloud.alerts.escalation import DEFAULT_CHAINS, AlertTimes, due_steps, next_step_at
+from cloud.alerts.chains import DEFAULT_CHAINS, AlertTimes, due_steps, next_step_at
 from cloud.engagement.measures import (
     adherence_days,
     net_promoter_score,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.alerts.escalator import EscalationScheduler
+from cloud.alerts.escalation import EscalationScheduler
 from cloud.engagement.inbound import BadAddressError, normalise
 from cloud.engagement.notifier import MAX_ATTEMPTS, Notifier
 from cloud.store.db import make_engine, migrate, session_factory

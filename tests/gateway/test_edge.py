@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway import wire
-from gateway.signal.edge import ROLLUP_GRACE_S, EdgeStage
+from gateway.signal.stage import ROLLUP_GRACE_S, EdgeStage
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 RULE = wire.ThresholdRule(

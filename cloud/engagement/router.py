@@ -1,4 +1,5 @@
-"""``/api/v1``: the inbound-reply webhook, patients' message threads, the worklist, contacts.
+"""``/api/v1``: the inbound-reply webhook, patients' message threads, the worklist, contacts,
+and a patient's messaging preferences.
 
 The webhook takes what SMS providers post — a form (``From``, ``Body``, ``MessageSid``) or
 JSON (``from``, ``body``, ``id``) — and is authenticated by a shared secret from settings,
@@ -19,21 +20,30 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from cloud.api.alert_actions import ClockDep, TransportsDep
-from cloud.api.lifecycle_schemas import (
+from cloud.api.deps import (
+    AdminUser,
+    ClockDep,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    StaffUser,
+    TransportsDep,
+)
+from cloud.api.pagination import PageDep, paginate
+from cloud.api.params import IdPath, IdQuery, IntPath
+from cloud.auth.scope import audit_read, audit_write, get_patient, visible_patient_ids
+from cloud.engagement import inbound, policy, preferences
+from cloud.engagement.schemas import (
     ContactCreate,
     ContactPublic,
     InboundResult,
     MessageCreate,
     MessagePublic,
+    PreferencesPublic,
+    PreferencesUpdate,
     TaskComplete,
     TaskPublic,
 )
-from cloud.api.pagination import PageDep, paginate
-from cloud.api.params import IdPath, IdQuery, IntPath
-from cloud.auth.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, StaffUser
-from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
-from cloud.engagement import inbound
 from cloud.errors import (
     ConflictError,
     ForbiddenError,
@@ -403,3 +413,60 @@ def delete_contact(contact_id: IntPath, admin: AdminUser, session: SessionDep) -
     session.delete(contact)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ------------------------------------------------------------------ preferences
+
+
+def _preferences_public(prefs: policy.Preferences) -> PreferencesPublic:
+    return PreferencesPublic(
+        language=prefs.language, timezone=prefs.timezone, quiet_start=prefs.quiet_start,
+        quiet_end=prefs.quiet_end, daily_cap=prefs.daily_cap, channels=list(prefs.channels),
+        opted_out=prefs.opted_out,
+    )  # fmt: skip
+
+
+@router.get(
+    "/patients/{patient_id}/preferences", response_model=PreferencesPublic, tags=["messages"]
+)
+def read_preferences(
+    patient_id: IdPath,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    transports: TransportsDep,
+) -> PreferencesPublic:
+    """The patient's messaging preferences (defaults for what was never set)."""
+    patient = get_patient(session, principal, patient_id)
+    out = _preferences_public(preferences.load(session, patient.id, transports))
+    audit_read(session, principal, request, patient_id=patient.id, rows=1)
+    return out
+
+
+@router.put(
+    "/patients/{patient_id}/preferences", response_model=PreferencesPublic, tags=["messages"]
+)
+def update_preferences(
+    patient_id: IdPath,
+    body: PreferencesUpdate,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    *,
+    clock: ClockDep,
+    transports: TransportsDep,
+) -> PreferencesPublic:
+    """Change the patient's language, time zone, quiet hours and daily cap (a patient may
+    change their own)."""
+    patient = get_patient(session, principal, patient_id)
+    try:
+        preferences.save(
+            session, patient.id, language=body.language, timezone=body.timezone,
+            quiet_start=body.quiet_start, quiet_end=body.quiet_end, daily_cap=body.daily_cap,
+            actor=principal.user_id, now=clock(),
+        )  # fmt: skip
+    except preferences.BadPreferenceError as exc:
+        raise InvalidRequestError(str(exc)) from exc
+    audit_write(session, principal, request, patient_id=patient.id, rows=1)
+    session.commit()
+    return _preferences_public(preferences.load(session, patient.id, transports))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 
+from cloud.admin.schemas import ErasurePublic, RetentionPublic, RetentionUpdate
+from cloud.api.deps import AdminUser, ClockDep, SessionDep
 from cloud.api.params import IdPath
-from cloud.auth.deps import AdminUser, SessionDep
 from cloud.errors import NotFoundError
 from cloud.store import retention
 from cloud.store.influx import TimeSeriesError, TimeSeriesStore
@@ -17,26 +16,6 @@ from cloud.store.sink import finish_series_deletions
 from cloud.store.tenancy import Organisation
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-
-MAX_RETENTION_DAYS = 36_500
-
-
-class RetentionUpdate(BaseModel):
-    days: int | None = Field(ge=1, le=MAX_RETENTION_DAYS)
-    """Keep this many days of readings, rollups, resolved alerts and quarantine; null keeps all."""
-
-
-class RetentionPublic(BaseModel):
-    organisation_id: str
-    days: int | None
-
-
-class ErasurePublic(BaseModel):
-    patient_id: str
-    removed: dict[str, int]
-    """Rows removed from the record, by table."""
-    timeseries: Literal["deleted", "pending", "not configured"]
-    """``pending``: the time-series store did not answer; the sink finishes the delete later."""
 
 
 def _timeseries(request: Request) -> TimeSeriesStore | None:
@@ -69,6 +48,8 @@ def set_retention(body: RetentionUpdate, admin: AdminUser, session: SessionDep) 
 @router.post("/patients/{patient_id}/erase", response_model=ErasurePublic)
 def erase_patient(
     patient_id: IdPath,
+    *,
+    clock: ClockDep,
     admin: AdminUser,
     session: SessionDep,
     request: Request,
@@ -82,7 +63,7 @@ def erase_patient(
         actor_user_id=admin.user_id,
         actor_role=admin.role.value,
         client=admin.client,
-        now=datetime.now(UTC),
+        now=clock(),
     )
     session.commit()
     state: Literal["deleted", "pending", "not configured"] = "not configured"

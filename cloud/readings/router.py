@@ -1,4 +1,4 @@
-"""``/api/v1`` endpoints: readings, alerts and the dead-letter table, scoped to the caller.
+"""``/api/v1``: readings, the quarantine and the dead-letter table, scoped to the caller.
 
 A ``patient_id`` filter outside the caller's scope is "not found"; without one, a list
 holds only the patients the caller may see. Each read of patient data is audited.
@@ -12,18 +12,12 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cloud.api.deps import AdminUser, CurrentUser, Principal, SessionDep
 from cloud.api.pagination import PageDep, paginate
-from cloud.api.params import IdQuery, IntPath, UtcQuery
-from cloud.api.schemas import (
-    AlertPublic,
-    DeadLetterPublic,
-    QuarantinedReadingPublic,
-    ReadingPublic,
-)
-from cloud.auth.deps import AdminUser, CurrentUser, Principal, SessionDep
+from cloud.api.params import IdQuery, UtcQuery
 from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
-from cloud.errors import NotFoundError
-from cloud.store.models import Alert, DeadLetter, QuarantinedReading, Reading
+from cloud.readings.schemas import DeadLetterPublic, QuarantinedReadingPublic, ReadingPublic
+from cloud.store.models import DeadLetter, QuarantinedReading, Reading
 from cloud.store.readings import readings_query
 from gateway.wire import Metric
 
@@ -61,48 +55,6 @@ def list_readings(
     rows = list(session.scalars(stmt.order_by(Reading.ts.desc()).limit(limit)))
     audit_read(session, principal, request, patient_id=one, rows=len(rows))
     return rows
-
-
-@router.get("/alerts", response_model=list[AlertPublic], tags=["alerts"])
-def list_alerts(
-    principal: CurrentUser,
-    session: SessionDep,
-    request: Request,
-    *,
-    status: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
-    patient_id: IdQuery | None = None,
-    assigned_to: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[Alert]:
-    """Alerts, newest first, with their explanation (``assigned_to``: one person's)."""
-    one, scope_all = _patient_filter(session, principal, patient_id)
-    stmt = select(Alert)
-    if status is not None:
-        stmt = stmt.where(Alert.status == status)
-    if assigned_to is not None:
-        stmt = stmt.where(Alert.assigned_to == assigned_to)
-    if one is not None:
-        stmt = stmt.where(Alert.patient_id == one)
-    if scope_all:
-        stmt = stmt.where(Alert.patient_id.in_(visible_patient_ids(principal)))
-    rows = list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
-    audit_read(session, principal, request, patient_id=one, rows=len(rows))
-    return rows
-
-
-@router.get("/alerts/{alert_id}", response_model=AlertPublic, tags=["alerts"])
-def get_alert(
-    alert_id: IntPath, principal: CurrentUser, session: SessionDep, request: Request
-) -> Alert:
-    alert = session.scalars(
-        select(Alert).where(
-            Alert.id == alert_id, Alert.patient_id.in_(visible_patient_ids(principal))
-        )
-    ).first()
-    if alert is None:
-        raise NotFoundError(f"no alert {alert_id}")
-    audit_read(session, principal, request, patient_id=alert.patient_id, rows=1)
-    return alert
 
 
 @router.get("/quarantine", response_model=list[QuarantinedReadingPublic], tags=["readings"])

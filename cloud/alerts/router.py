@@ -1,7 +1,8 @@
-"""``/api/v1/alerts/{id}/…``: acknowledge, snooze, escalate, assign, resolve, history; the
-e-mailed acknowledge link; the organisation's escalation chains.
+"""``/api/v1/alerts``: the list and one alert with its explanation; acknowledge, snooze,
+escalate, assign, resolve, history; the e-mailed acknowledge link; the organisation's
+escalation chains.
 
-Actions need a care-team role (not a patient) and an alert of a patient the caller may see;
+Reading alerts needs a signed-in user who may see the patient. Actions need a care-team role (not a patient) and an alert of a patient the caller may see;
 anything else is "not found", like an alert that does not exist. Each action is recorded in
 the alert's history and, as it returns the alert, audited as a read.
 """
@@ -9,19 +10,19 @@ the alert's history and, as it returns the alert, audited as a read.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.alerts import escalator, lifecycle, links
-from cloud.alerts.escalation import Step
-from cloud.api.lifecycle_schemas import (
+from cloud.alerts import escalation, lifecycle, links
+from cloud.alerts.chains import Step
+from cloud.alerts.schemas import (
     AlertEventPublic,
+    AlertPublic,
     AssignRequest,
     ChainPublic,
     ChainRequest,
@@ -30,30 +31,25 @@ from cloud.api.lifecycle_schemas import (
     SnoozeRequest,
     StepPublic,
 )
-from cloud.api.params import IntPath
-from cloud.api.schemas import AlertPublic
-from cloud.auth.deps import AdminUser, Principal, SessionDep, SettingsDep, StaffUser
-from cloud.auth.scope import audit_read, visible_patient_ids
+from cloud.api.deps import (
+    AdminUser,
+    ClockDep,
+    CurrentUser,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    StaffUser,
+    TransportsDep,
+)
+from cloud.api.params import IdQuery, IntPath
+from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
 from cloud.errors import InvalidRequestError, NotFoundError
-from cloud.store.models import Alert, AuditEvent, EscalationChain
+from cloud.store.models import Alert, AlertStatus, AuditEvent, EscalationChain
 from cloud.store.tenancy import Patient, Role, User
 
 router = APIRouter()
 API_CHANNEL = "api"
 LINK_CHANNEL = "link"
-
-
-def get_clock(request: Request) -> Callable[[], datetime]:
-    clock: Callable[[], datetime] = request.app.state.services.clock
-    return clock
-
-
-def get_transports(request: Request) -> list[str]:
-    return list(request.app.state.services.notifier.transports)
-
-
-ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
-TransportsDep = Annotated[list[str], Depends(get_transports)]
 
 
 def visible_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
@@ -64,6 +60,40 @@ def visible_alert(session: Session, principal: Principal, alert_id: int) -> Aler
     ).first()
     if alert is None:
         raise NotFoundError(f"no alert {alert_id}")
+    return alert
+
+
+@router.get("/alerts", response_model=list[AlertPublic], tags=["alerts"])
+def list_alerts(
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    *,
+    status: AlertStatus | None = None,
+    patient_id: IdQuery | None = None,
+    assigned_to: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[Alert]:
+    """Alerts, newest first, with their explanation (``assigned_to``: one person's)."""
+    stmt = select(Alert).where(Alert.patient_id.in_(visible_patient_ids(principal)))
+    one = get_patient(session, principal, patient_id).id if patient_id is not None else None
+    if one is not None:
+        stmt = stmt.where(Alert.patient_id == one)
+    if status is not None:
+        stmt = stmt.where(Alert.status == status)
+    if assigned_to is not None:
+        stmt = stmt.where(Alert.assigned_to == assigned_to)
+    rows = list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
+    audit_read(session, principal, request, patient_id=one, rows=len(rows))
+    return rows
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertPublic, tags=["alerts"])
+def get_alert(
+    alert_id: IntPath, principal: CurrentUser, session: SessionDep, request: Request
+) -> Alert:
+    alert = visible_alert(session, principal, alert_id)
+    audit_read(session, principal, request, patient_id=alert.patient_id, rows=1)
     return alert
 
 
@@ -297,7 +327,7 @@ def _chain_public(session: Session, organisation_id: str, priority: str) -> Chai
         StepPublic(
             role=s.role, delay_minutes=s.delay.total_seconds() / 60, user_ids=list(s.user_ids)
         )
-        for s in escalator.chain_for(session, organisation_id, priority)
+        for s in escalation.chain_for(session, organisation_id, priority)
     ]
     return ChainPublic.model_validate({"priority": priority, "steps": steps, "custom": custom})
 

@@ -1,7 +1,9 @@
-"""Request dependencies: the database session, the settings and the authenticated caller.
+"""Request dependencies shared by every router: the database session, the settings, the
+clock, the message transports and the authenticated caller.
 
-Use the ``Annotated`` aliases in routers: ``SessionDep``, ``SettingsDep``, ``CurrentUser``
-(any signed-in user), ``StaffUser`` (not a patient) and ``AdminUser``.
+Use the ``Annotated`` aliases in routers: ``SessionDep``, ``SettingsDep``, ``ClockDep`` (now,
+from the app's clock, so tests can move it), ``TransportsDep``, ``CurrentUser`` (any
+signed-in user), ``StaffUser`` (not a patient) and ``AdminUser``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,20 @@ def get_settings(request: Request) -> CloudSettings:
     return settings
 
 
+def get_clock(request: Request) -> Callable[[], datetime]:
+    clock: Callable[[], datetime] = request.app.state.services.clock
+    return clock
+
+
+def get_transports(request: Request) -> list[str]:
+    """The contact kinds (``email``, ``sms``…) this deployment can send on."""
+    return list(request.app.state.services.notifier.transports)
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[CloudSettings, Depends(get_settings)]
+ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
+TransportsDep = Annotated[list[str], Depends(get_transports)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +81,7 @@ def get_principal(
         token,
         expected="access",
         key=settings.secret_key.get_secret_value(),
-        now=datetime.now(UTC),
+        now=datetime.now(UTC),  # tokens expire in real time, whatever the app's clock
     )
     user = session.get(User, claims.user_id)
     if user is None or not user.is_active or user.organisation_id != claims.organisation_id:

@@ -1,5 +1,5 @@
 """Ingest of the edge's own reports: ``…/events`` and ``…/rollups`` batches, and the
-alerts that events and gateway status changes open (``cloud.alerts.edge``).
+alerts that events and gateway status changes open (``cloud.alerts.gateway_findings``).
 
 Kept apart from the readings path of the worker: the worker parses these batches into an
 ``EdgeBatch`` and calls ``commit`` inside its transaction, before it records statuses.
@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from cloud.alerts import edge as edge_alerts
+from cloud.alerts import gateway_findings
 from cloud.alerts.service import AlertChange
-from cloud.store.edge import EdgeEvent, EdgeRollup, event_row, insert_new, rollup_row
+from cloud.store.edge_records import EdgeEvent, EdgeRollup, event_row, insert_new, rollup_row
 from gateway import wire
 
 
@@ -53,12 +53,12 @@ def commit(
     inserted = insert_new(session, EdgeEvent, rows)
     fresh = list({e.id: (gw, e) for gw, e in batch.events if e.id in inserted}.values())
     changes: list[AlertChange] = []
-    for event_id, change in edge_alerts.events(session, fresh, now=now, channels=channels):
+    for event_id, change in gateway_findings.events(session, fresh, now=now, channels=channels):
         if change is not None:
             changes.append(change)
             session.execute(
                 update(EdgeEvent).where(EdgeEvent.id == event_id).values(alert_id=change.alert_id)
             )
     insert_new(session, EdgeRollup, batch.rollups)
-    changes += edge_alerts.gateway_states(session, statuses, now=now, channels=channels)
+    changes += gateway_findings.gateway_states(session, statuses, now=now, channels=channels)
     return changes

@@ -1,0 +1,49 @@
+"""Response models of readings: stored, quarantined, and the dead letters of ingest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ReadingPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    patient_id: str
+    device_id: str
+    gateway_id: str
+    metric: str
+    value: float
+    unit: str
+    ts: datetime
+    measurement_id: str | None
+    usable: bool
+    quality: dict[str, Any]
+
+
+class DeadLetterPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    received_at: datetime
+    topic: str
+    reason: str
+    size: int
+
+
+class QuarantinedReadingPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    gateway_id: str
+    patient_id: str
+    device_id: str
+    metric: str
+    value: float
+    unit: str
+    ts: datetime
+    received_at: datetime
+    reason: str
