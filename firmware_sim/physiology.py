@@ -87,7 +87,7 @@ DEFAULT_BASELINE: Final[dict[Metric, float]] = {
     Metric.BLOOD_GLUCOSE: 105.0,
     Metric.RESPIRATORY_RATE: 14.0,
 }
-"""A healthy adult at rest, in canonical units (DESIGN.md metric table)."""
+"""A healthy adult at rest, in canonical units (docs/architecture.md, "Metrics and units")."""
 
 NOISE_SD: Final[dict[Metric, float]] = {
     Metric.HEART_RATE: 1.5,

@@ -1,4 +1,4 @@
-"""The gateway process, wired in the order of DESIGN.md's diagram:
+"""The gateway process, wired in the order of the pipeline in docs/architecture.md:
 
 BLE link → device manager (one session per paired device: decode, attribute) → readings and
 device events → signal stage (edge findings of the config's threshold rules, per-minute

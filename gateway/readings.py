@@ -1,7 +1,7 @@
 """Turn a decoded measurement into wire readings with stable ids.
 
 A reading's id must survive a second download of the same measurement and never be reused
-(DESIGN.md). Where the device gives the measurement an identity (a glucose record's sequence
+(docs/architecture.md, "Reading ids"). Where the device gives the measurement an identity (a glucose record's sequence
 number, a cuff's stored time stamp) the id is a UUIDv5 of that identity, so the cloud's
 upsert absorbs repeats; a streamed value with no identity gets a random UUID, which the
 outbox stores before it is ever published, so re-sends keep it.

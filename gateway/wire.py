@@ -1,7 +1,7 @@
 """The wire contract between gateways and the cloud (MQTT, JSON, version 1).
 
 One module, imported by both sides and by third-party gateway authors (through the JSON
-Schemas exported from it under ``docs/wire/``). It depends on pydantic only. DESIGN.md
+Schemas exported from it under ``docs/wire/``). It depends on pydantic only. docs/architecture.md
 describes the topics and why acknowledgements are end to end.
 """
 
@@ -55,7 +55,7 @@ FiniteFloat = Annotated[float, AfterValidator(_finite)]
 
 
 class Metric(StrEnum):
-    """The metric vocabulary of DESIGN.md; values are converted to the canonical unit at the edge."""
+    """The metric vocabulary of docs/architecture.md; values are converted to the canonical unit at the edge."""
 
     HEART_RATE = "heart_rate"
     PULSE_RATE = "pulse_rate"
@@ -89,7 +89,7 @@ CANONICAL_UNITS: Final[dict[Metric, str]] = {
     Metric.RESPIRATORY_RATE: "/min",
     Metric.BATTERY_LEVEL: "%",
 }
-"""UCUM unit of each metric on the wire (DESIGN.md, metric table)."""
+"""UCUM unit of each metric on the wire (docs/architecture.md, metric table)."""
 
 
 class Priority(StrEnum):
@@ -101,7 +101,7 @@ class Priority(StrEnum):
 
 
 class Category(StrEnum):
-    """Patient problems and device problems are kept apart (DESIGN.md, alarm practice)."""
+    """Patient problems and device problems are kept apart (docs/architecture.md, alarm practice)."""
 
     CLINICAL = "clinical"
     MISSING_DATA = "missing_data"

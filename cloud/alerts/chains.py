@@ -2,7 +2,7 @@
 
 A chain is data (a role and a delay per step) per organisation and priority; which steps
 are due is a pure function of the alert's times and ``now``, so the scheduler and the tests
-drive it with any clock. Acknowledgement on any channel stops the chain (DESIGN.md, alarm
+drive it with any clock. Acknowledgement on any channel stops the chain (docs/architecture.md, alarm
 practice). Snoozing holds every step not yet sent until the snooze ends.
 """
 

@@ -3,7 +3,7 @@
 Device supply: 99454 needs readings on 16–30 days of the 30-day period, 99445 on 2–15
 days. Treatment management time per calendar month: 99470 for the first 10 minutes,
 99457 for the first 20, and 99458 for each further full 20 minutes; each needs at least one
-interactive communication with the patient in the month. (DESIGN.md, clinical references.)
+interactive communication with the patient in the month. (docs/architecture.md, "Clinical references".)
 """
 
 from __future__ import annotations

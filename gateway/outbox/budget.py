@@ -1,7 +1,7 @@
 """The outbox's disk budget and the order in which it thins when full (pure policy).
 
 When the gateway stays offline long enough for the outbox to reach its budget, something
-must give. The order is fixed and documented (DESIGN.md, "Bounded"):
+must give. The order is fixed and documented (docs/architecture.md, "Bounded"):
 
 1. **Rollups**, oldest first. They summarise streams the cloud can still partly see from
    the raw readings, and they are the cheapest to lose clinically.

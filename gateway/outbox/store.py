@@ -1,7 +1,7 @@
 """Store-and-forward: a durable SQLite outbox between the signal stage and the MQTT uplink.
 
 Every reading, rollup and event is committed here before anything is published, and a row
-leaves only when the cloud's end-to-end acknowledgement for its batch arrives (DESIGN.md:
+leaves only when the cloud's end-to-end acknowledgement for its batch arrives (docs/architecture.md,
 a broker's PUBACK is not durable).
 
 Durability: WAL mode with ``synchronous=FULL`` for every transaction that stores rows. In

@@ -64,7 +64,7 @@ class Finding:
     evidence: Evidence
 
     def to_row(self) -> dict[str, Any]:
-        """The row ``vitalgate-cloud replay`` prints (DESIGN.md)."""
+        """The row ``vitalgate-cloud replay`` prints (docs/architecture.md, "Alert burden")."""
         return {
             "patient_id": self.patient_id,
             "rule": self.rule,

@@ -1,6 +1,6 @@
 """Missing data: stale continuous streams and missed daily measurements.
 
-A separate category from clinical findings (DESIGN.md, alarm practice): silence is a
+A separate category from clinical findings (docs/architecture.md, "Alarm practice"): silence is a
 device or adherence problem until proven otherwise. Continuous devices learn their usual
 interval (median gap); the stream is stale ``warn_after_s`` (default 15 min) and urgently
 stale ``urgent_after_s`` (default 30 min) past it. Spot devices learn the patient's daily

@@ -62,7 +62,7 @@ _GENERAL: Final[tuple[Rule, ...]] = (
     # [NEWS2] respiratory rate ≤ 8 and ≥ 25 score 3.
     ThresholdRule("general.rr", _P, Metric.RESPIRATORY_RATE, fire_low=8, clear_low=10,
                   fire_high=25, clear_high=22, priority=Priority.HIGH),
-    # DESIGN.md alarm practice: stale 15 min (warn) / 30 min (urgent) past the usual interval.
+    # Alarm practice (docs/architecture.md): stale 15 min (warn) / 30 min (urgent) past the usual interval.
     StaleRule("general.hr_stale", _P, Metric.HEART_RATE),
 )  # fmt: skip
 

@@ -168,7 +168,7 @@ def news2_latest(
     """NEWS2 from the latest (UTC epoch s, value) per metric (``Series.latest`` of each cleaned
     series), each used only if no older than
     its freshness window and not in the future; the others are named in ``missing``.
-    Oxygen and consciousness come from patient prompts, not devices (DESIGN.md)."""
+    Oxygen and consciousness come from patient prompts, not devices (docs/architecture.md, "Clinical references")."""
     values: dict[str, float | None] = {}
     for parameter, metrics in NEWS2_METRICS.items():
         values[parameter] = None

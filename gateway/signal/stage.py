@@ -1,6 +1,6 @@
 """The signal stage of the running gateway: edge findings and per-minute rollups.
 
-It sits between the device manager and the outbox (DESIGN.md's diagram). Each batch of wire
+It sits between the device manager and the outbox (the pipeline in docs/architecture.md). Each batch of wire
 readings feeds a ``Monitor`` that holds the cloud config's threshold rules; its findings
 become events for ``…/events``, with their evidence. Continuous streams (a strap's heart
 rate, an oximeter's continuous SpO2 and pulse) are aggregated per minute into rollups for

@@ -1,6 +1,6 @@
 """Mosquitto's queue for a slow subscriber: the default drops QoS 1 messages, ours does not.
 
-An ingest worker whose database is down acknowledges nothing (DESIGN.md, end-to-end
+An ingest worker whose database is down acknowledges nothing (docs/architecture.md, end-to-end
 acknowledgement), so everything published meanwhile queues in the broker for its session.
 At Mosquitto's defaults (``max_queued_messages 1000``) the broker silently drops what is
 beyond the queue and counts it in ``$SYS/broker/publish/messages/dropped``; with the shipped

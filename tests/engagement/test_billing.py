@@ -1,4 +1,4 @@
-"""Billing readiness against the CMS 2026 remote-monitoring rules (DESIGN.md)."""
+"""Billing readiness against the CMS 2026 remote-monitoring rules (docs/architecture.md, "Clinical references")."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 ``decode(uuid, data)`` looks the characteristic up in the registry (``registry.py``, the
 spec as a table); bad bytes raise ``ProfileError`` (a ValueError), never anything else.
-Every result has ``.readings()`` in canonical units (DESIGN.md metric table). Device clocks
+Every result has ``.readings()`` in canonical units (docs/architecture.md, "Metrics and units"). Device clocks
 (BLE Date Time) carry no zone: ``.timestamp`` reads them as UTC, ``.timestamp_in(tz)`` in
 another zone.
 """

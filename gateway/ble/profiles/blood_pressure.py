@@ -30,7 +30,7 @@ CUFF_NAME = "Intermediate Cuff Pressure (0x2A36)"
 FEATURE_NAME = "Blood Pressure Feature (0x2A49)"
 
 KPA_TO_MMHG: Final = 7.50062
-"""DESIGN.md metric table: kPa × 7.50062 = mm[Hg]."""
+"""Metric table (docs/architecture.md): kPa × 7.50062 = mm[Hg]."""
 UNKNOWN_USER: Final = 0xFF
 
 _FLAG_KPA = 0x01

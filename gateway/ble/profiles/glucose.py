@@ -35,7 +35,7 @@ CONTEXT_NAME = "Glucose Measurement Context (0x2A34)"
 
 KG_PER_L_TO_MG_DL: Final = 100_000.0
 MOL_PER_L_TO_MG_DL: Final = 18_016.0
-"""DESIGN.md metric table: kg/L × 100000 and mol/L × 18016 give mg/dL (glucose 180.16 g/mol)."""
+"""Metric table (docs/architecture.md): kg/L × 100000 and mol/L × 18016 give mg/dL (glucose 180.16 g/mol)."""
 
 
 class GlucoseType(IntEnum):

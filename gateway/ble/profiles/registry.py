@@ -42,7 +42,7 @@ LOINC: Final[dict[Metric, str]] = {
     M.BLOOD_GLUCOSE: "41653-7",
     M.RESPIRATORY_RATE: "9279-1",
 }
-"""LOINC code per metric for the FHIR export (DESIGN.md metric table). SpO2 uses 59408-5
+"""LOINC code per metric for the FHIR export (docs/architecture.md, "Metrics and units"). SpO2 uses 59408-5
 (by pulse oximetry), which the FHIR vital-signs profile pairs with 2708-6; battery has none."""
 BP_PANEL_LOINC: Final = "85354-9"
 SPO2_VITAL_SIGNS_LOINC: Final = "2708-6"
