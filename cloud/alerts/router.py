@@ -42,7 +42,7 @@ from cloud.api.deps import (
     TransportsDep,
 )
 from cloud.api.params import IdQuery, IntPath
-from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
+from cloud.auth.scope import audit_read, get_alert, get_patient, visible_patient_ids
 from cloud.errors import InvalidRequestError, NotFoundError
 from cloud.store.models import Alert, AlertStatus, AuditEvent, EscalationChain
 from cloud.store.tenancy import Patient, Role, User
@@ -50,17 +50,6 @@ from cloud.store.tenancy import Patient, Role, User
 router = APIRouter()
 API_CHANNEL = "api"
 LINK_CHANNEL = "link"
-
-
-def visible_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
-    alert = session.scalars(
-        select(Alert).where(
-            Alert.id == alert_id, Alert.patient_id.in_(visible_patient_ids(principal))
-        )
-    ).first()
-    if alert is None:
-        raise NotFoundError(f"no alert {alert_id}")
-    return alert
 
 
 @router.get("/alerts", response_model=list[AlertPublic], tags=["alerts"])
@@ -89,10 +78,10 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertPublic, tags=["alerts"])
-def get_alert(
+def read_alert(
     alert_id: IntPath, principal: CurrentUser, session: SessionDep, request: Request
 ) -> Alert:
-    alert = visible_alert(session, principal, alert_id)
+    alert = get_alert(session, principal, alert_id)
     audit_read(session, principal, request, patient_id=alert.patient_id, rows=1)
     return alert
 
@@ -108,7 +97,7 @@ def acknowledge(
     alert_id: IntPath, principal: StaffUser, session: SessionDep, request: Request, clock: ClockDep
 ) -> Alert:
     """Acknowledge: stops the escalation chain on every channel. Twice is harmless."""
-    alert = visible_alert(session, principal, alert_id)
+    alert = get_alert(session, principal, alert_id)
     lifecycle.acknowledge(session, alert, actor=principal.user_id, channel=API_CHANNEL, now=clock())
     return _done(session, principal, request, alert)
 
@@ -126,7 +115,7 @@ def snooze(
     """Notify nobody until ``until`` (or for ``minutes``); then the chain starts again."""
     now = clock()
     until = body.until or now + timedelta(minutes=body.minutes or 0)
-    alert = visible_alert(session, principal, alert_id)
+    alert = get_alert(session, principal, alert_id)
     lifecycle.snooze(
         session, alert, until=until, actor=principal.user_id, channel=API_CHANNEL, now=now
     )
@@ -144,7 +133,7 @@ def escalate(
     transports: TransportsDep,
 ) -> Alert:
     """Notify the next step of the escalation chain now."""
-    alert = visible_alert(session, principal, alert_id)
+    alert = get_alert(session, principal, alert_id)
     lifecycle.escalate(
         session,
         alert,
@@ -169,7 +158,7 @@ def assign(
     request: Request,
     clock: ClockDep,
 ) -> Alert:
-    alert = visible_alert(session, principal, alert_id)
+    alert = get_alert(session, principal, alert_id)
     lifecycle.assign(
         session,
         alert,
@@ -192,7 +181,7 @@ def resolve(
     clock: ClockDep,
     body: ResolveRequest | None = None,
 ) -> Alert:
-    alert = visible_alert(session, principal, alert_id)
+    alert = get_alert(session, principal, alert_id)
     lifecycle.resolve(
         session,
         alert,
@@ -209,7 +198,7 @@ def alert_history(
     alert_id: IntPath, principal: StaffUser, session: SessionDep, request: Request
 ) -> list[AlertEventPublic]:
     """Who did what to the alert, when, and from which channel, oldest first."""
-    alert = visible_alert(session, principal, alert_id)
+    alert = get_alert(session, principal, alert_id)
     events = [AlertEventPublic.model_validate(e) for e in lifecycle.history(session, alert.id)]
     audit_read(session, principal, request, patient_id=alert.patient_id, rows=len(events))
     return events

@@ -38,6 +38,7 @@ from cloud.engagement.messenger import PatientMessenger
 from cloud.engagement.notifier import Notifier
 from cloud.errors import CloudError, NotAuthenticatedError
 from cloud.ingest.worker import IngestWorker
+from cloud.population import router as population_router
 from cloud.readings import router as readings_router
 from cloud.reports import router as reports_router
 from cloud.settings import CloudSettings
@@ -46,6 +47,7 @@ from cloud.store.influx import TimeSeriesStore
 from cloud.tenancy import router as tenancy_router
 from cloud.thresholds import router as thresholds_router
 from cloud.trends import router as trends_router
+from cloud.web import router as web_router
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422)
@@ -190,6 +192,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
     for router in (
         auth_router.router,
         tenancy_router.router,
+        population_router.router,
         readings_router.router,
         alerts_router.router,
         engagement_router.router,
@@ -200,6 +203,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
     ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     _error_handlers(app)
+    web_router.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])

@@ -83,6 +83,11 @@ def get_principal(
         key=settings.secret_key.get_secret_value(),
         now=datetime.now(UTC),  # tokens expire in real time, whatever the app's clock
     )
+    return principal_for(session, claims, request)
+
+
+def principal_for(session: Session, claims: security.Claims, request: Request) -> Principal:
+    """The caller a verified token names, as the database says now (API and web alike)."""
     user = session.get(User, claims.user_id)
     if user is None or not user.is_active or user.organisation_id != claims.organisation_id:
         raise NotAuthenticatedError("the account behind this token is no longer active")

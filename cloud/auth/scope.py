@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from cloud.api.deps import Principal
 from cloud.errors import NotFoundError
+from cloud.store.models import Alert
 from cloud.store.tenancy import AuditEvent, CareTeamMember, Patient, Role
 
 MAX_AUDIT_QUERY = 2000
@@ -44,6 +45,18 @@ def get_patient(session: Session, principal: Principal, patient_id: str) -> Pati
     if patient is None:
         raise NotFoundError(f"no patient {patient_id!r}")
     return patient
+
+
+def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
+    """The alert, if this caller may see its patient; otherwise ``NotFoundError``."""
+    alert = session.scalars(
+        select(Alert).where(
+            Alert.id == alert_id, Alert.patient_id.in_(visible_patient_ids(principal))
+        )
+    ).first()
+    if alert is None:
+        raise NotFoundError(f"no alert {alert_id}")
+    return alert
 
 
 def audit_read(

@@ -18,7 +18,8 @@ from cloud.errors import NotAuthenticatedError
 
 ALGORITHM: Final = "HS256"
 ISSUER: Final = "vitalgate"
-TokenType = Literal["access", "refresh"]
+TokenType = Literal["access", "refresh", "web"]
+"""``web``: a browser session, carried in an HttpOnly cookie (``cloud.web.session``)."""
 
 _hasher = PasswordHash((Argon2Hasher(),))
 # Verified against when the e-mail is unknown, so a login takes as long either way.

@@ -1,0 +1,101 @@
+"""What a patient page draws: one panel per metric (blood pressure as systolic over
+diastolic in one), as plain data for uPlot, with alert markers and a weight's 7-day change.
+
+Each panel becomes a ``<figure data-metric=… data-points=…>`` whose data travels in an
+inert ``application/json`` script element, so the page needs no inline JavaScript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Final
+
+from cloud.store.models import Alert
+from cloud.trends.service import Trend
+from gateway.wire import CANONICAL_UNITS, Metric
+
+TOGETHER: Final = {"systolic_bp": "blood_pressure", "diastolic_bp": "blood_pressure"}
+"""Metrics drawn in one panel, and the panel's name."""
+TITLES: Final = {
+    "blood_pressure": "Blood pressure",
+    "heart_rate": "Heart rate",
+    "pulse_rate": "Pulse",
+    "spo2": "Oxygen saturation (SpO2)",
+    "body_temperature": "Temperature",
+    "body_weight": "Weight",
+    "blood_glucose": "Blood glucose",
+    "respiratory_rate": "Respiratory rate",
+    "battery_level": "Device battery",
+}
+HIDDEN: Final = frozenset({"mean_arterial_pressure"})
+"""Drawn inside another panel's story (MAP follows from systolic and diastolic)."""
+WEEK: Final = timedelta(days=7)
+
+
+@dataclass(slots=True)
+class Panel:
+    key: str
+    """``data-metric``: the metric, or ``blood_pressure`` for the systolic/diastolic pair."""
+    title: str
+    unit: str
+    series: list[dict[str, Any]] = field(default_factory=list)
+    markers: list[float] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def points(self) -> int:
+        return sum(len(s["x"]) for s in self.series)
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "unit": self.unit,
+            "series": self.series,
+            "markers": self.markers,
+        }
+
+
+def _unit(metric: str) -> str:
+    try:
+        return CANONICAL_UNITS[Metric(metric)]
+    except ValueError:
+        return ""
+
+
+def _weekly_change(trend: Trend) -> str | None:
+    """The change between the latest weight and the one nearest a week before it."""
+    if len(trend.points) < 2:
+        return None
+    last = trend.points[-1]
+    week_ago = min(trend.points, key=lambda p: abs((last.ts - p.ts) - WEEK))
+    if abs((last.ts - week_ago.ts) - WEEK) > timedelta(days=2):
+        return None
+    return f"7-day change: {last.value - week_ago.value:+.1f} kg"
+
+
+def chart_panels(series: Mapping[str, Trend], alerts: Sequence[Alert]) -> list[Panel]:
+    """Panels in a stable order: blood pressure first, then the rest by name."""
+    panels: dict[str, Panel] = {}
+    for metric, trend in sorted(series.items()):
+        if metric in HIDDEN or not trend.points:
+            continue
+        key = TOGETHER.get(metric, metric)
+        panel = panels.setdefault(
+            key, Panel(key, TITLES.get(key, metric.replace("_", " ").capitalize()), _unit(metric))
+        )
+        panel.series.append(
+            {
+                "label": metric.replace("_bp", "").replace("_", " "),
+                "x": [round(p.ts.timestamp(), 3) for p in trend.points],
+                "y": [round(p.value, 2) for p in trend.points],
+            }
+        )
+        if metric == "body_weight":
+            panel.note = _weekly_change(trend)
+    for alert in alerts:
+        marked = panels.get(TOGETHER.get(alert.metric, alert.metric))
+        if marked is not None:
+            marked.markers.append(round(alert.opened_at.timestamp(), 3))
+    return sorted(panels.values(), key=lambda p: (p.key != "blood_pressure", p.key))

@@ -1,0 +1,367 @@
+"""The care team's web app: sign-in, the population, a patient's trends, the alert inbox.
+
+Server-rendered (Jinja2) with htmx for partial updates and uPlot for charts, both vendored
+under ``static/vendor`` (no CDN, no build step). Each page is one more client of the
+services the API uses — ``population``, ``trends``, ``alerts.lifecycle``, ``auth.scope`` —
+with the same scope and the same audit of every read of patient data.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
+
+from cloud.alerts import lifecycle
+from cloud.api.deps import ClockDep, SessionDep, SettingsDep
+from cloud.api.params import IdPath, IntPath
+from cloud.auth import service as auth
+from cloud.auth.scope import audit_read, get_alert, get_patient, visible_patient_ids
+from cloud.engagement.billing import DAYS_99454
+from cloud.errors import AccountLockedError, NotAuthenticatedError
+from cloud.population import service as population
+from cloud.settings import CloudSettings
+from cloud.store.models import Alert, AlertStatus, GatewayRecord
+from cloud.store.rollups import Period, Rollup
+from cloud.store.tenancy import Device, Pairing, User
+from cloud.trends import service as trends
+from cloud.web import session as web
+from cloud.web.charts import chart_panels
+
+STATIC_DIR: Final = Path(__file__).parent / "static"
+WEB_CHANNEL: Final = "web"
+SPANS: Final = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30),
+                "90d": timedelta(days=90), "1y": timedelta(days=365)}  # fmt: skip
+DEFAULT_SPAN: Final = "30d"
+CHART_POINTS: Final = 600
+"""Points per chart: about one per horizontal pixel of a tablet."""
+PRIORITY_ORDER: Final = {"high": 0, "medium": 1, "low": 2}
+
+router = APIRouter(include_in_schema=False)
+templates = Environment(
+    loader=PackageLoader("cloud.web", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+)
+
+
+def _local(ts: datetime | None) -> str:
+    return "—" if ts is None else f"{ts:%Y-%m-%d %H:%M} UTC"
+
+
+def _ago(ts: datetime | None, now: datetime) -> str:
+    if ts is None:
+        return "never"
+    seconds = max(0, int((now - ts).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+templates.filters["utc"] = _local
+templates.globals["metric_name"] = lambda m: m.replace("_", " ")
+
+
+def render(name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+# ------------------------------------------------------------------ sign-in
+
+
+def _login_form(
+    request: Request,
+    settings: CloudSettings,
+    next_path: str | None,
+    error: str | None,
+    *,
+    status: int = 200,
+) -> Response:
+    token = web.login_csrf_token(request)
+    response = render(
+        "login.html.j2", status=status, next=web.safe_next(next_path), error=error, csrf=token
+    )
+    web.set_login_csrf(response, token, settings)
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, settings: SettingsDep, next: str | None = None) -> Response:
+    return _login_form(request, settings, next, None)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    *,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    if not web.login_csrf_ok(request, csrf_token):
+        return _login_form(
+            request, settings, next, "The form expired. Please sign in again.", status=403
+        )
+    now = datetime.now(UTC)  # sessions expire in real time, whatever the app's clock
+    try:
+        user = auth.authenticate(
+            session, email=email, password=password, settings=settings, now=now
+        )
+    except AccountLockedError as exc:
+        session.commit()
+        return _login_form(request, settings, next, str(exc), status=423)
+    except NotAuthenticatedError:
+        session.commit()  # keep the failure count
+        return _login_form(
+            request, settings, next, "That email and password do not match.", status=401
+        )
+    session.commit()
+    response = RedirectResponse(web.safe_next(next), status_code=303)
+    web.start(response, user=user, settings=settings, now=now)
+    return response
+
+
+@router.post("/logout")
+def logout(_user: web.StaffAction) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    web.end(response)
+    return response
+
+
+# ------------------------------------------------------------------ population
+
+
+@router.get("/")
+def population_page(
+    user: web.StaffPage,
+    *,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    program: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    mine: bool = False,
+) -> HTMLResponse:
+    now = clock()
+    filters = population.Filters(
+        program=program or None,
+        search=q or None,
+        care_team_user=user.principal.user_id if mine else None,
+    )
+    rows = population.population(session, principal=user.principal, now=now, filters=filters)
+    audit_read(session, user.principal, request, patient_id=None, rows=len(rows))
+    return render(
+        "population.html.j2", user=user, rows=rows, now=now, ago=_ago, program=program or "",
+        q=q or "", mine=mine, programs=("heart_failure", "copd", "hypertension", "diabetes", "general"),
+        need_days=DAYS_99454,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ patient
+
+
+def _metrics_of(session: SessionDep, patient_id: str, since: datetime) -> list[str]:
+    return list(
+        session.scalars(
+            select(Rollup.metric)
+            .where(
+                Rollup.patient_id == patient_id,
+                Rollup.period == Period.DAY.value,
+                Rollup.start >= since - timedelta(days=1),
+            )
+            .distinct()
+            .order_by(Rollup.metric)
+        )
+    )
+
+
+@router.get("/patients/{patient_id}")
+def patient_page(
+    patient_id: IdPath,
+    *,
+    user: web.StaffPage,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    span: Annotated[str, Query(pattern="^(1d|7d|30d|90d|1y)$")] = DEFAULT_SPAN,
+) -> HTMLResponse:
+    now = clock()
+    patient = get_patient(session, user.principal, patient_id)
+    since = now - SPANS[span]
+    series = {
+        metric: trends.trend(
+            session, patient_id=patient.id, metric=metric, since=since, until=now,
+            points=CHART_POINTS,
+        )
+        for metric in _metrics_of(session, patient.id, since)
+    }  # fmt: skip
+    alerts = list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.patient_id == patient.id, Alert.opened_at >= since)
+            .order_by(Alert.opened_at.desc())
+            .limit(50)
+        )
+    )
+    devices = session.execute(
+        select(Device, GatewayRecord)
+        .join(Pairing, Pairing.device_id == Device.id)
+        .outerjoin(GatewayRecord, GatewayRecord.id == Device.gateway_id)
+        .where(Pairing.patient_id == patient.id, Pairing.valid_to.is_(None))
+        .order_by(Device.id)
+    ).all()
+    panels = chart_panels(series, alerts)
+    rows = sum(len(t.points) for t in series.values())
+    audit_read(session, user.principal, request, patient_id=patient.id, rows=rows)
+    return render(
+        "patient.html.j2", user=user, patient=patient, panels=panels, alerts=alerts,
+        devices=devices, span=span, spans=list(SPANS), now=now, ago=_ago, json=json,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ alerts
+
+
+def _inbox(session: SessionDep, user: web.WebUser) -> list[Alert]:
+    rows = list(
+        session.scalars(
+            select(Alert)
+            .where(
+                Alert.status != AlertStatus.RESOLVED,
+                Alert.patient_id.in_(visible_patient_ids(user.principal)),
+            )
+            .order_by(Alert.opened_at.desc())
+            .limit(500)
+        )
+    )
+    rows.sort(key=lambda a: (PRIORITY_ORDER.get(a.priority, 3), a.status != AlertStatus.OPEN))
+    return rows
+
+
+@router.get("/alerts")
+def inbox_page(
+    user: web.StaffPage,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    partial: bool = False,
+) -> HTMLResponse:
+    alerts = _inbox(session, user)
+    audit_read(session, user.principal, request, patient_id=None, rows=len(alerts))
+    name = "inbox_list.html.j2" if partial else "inbox.html.j2"
+    return render(name, user=user, alerts=alerts, now=clock(), ago=_ago)
+
+
+@router.get("/alerts/{alert_id}")
+def alert_page(
+    alert_id: IntPath, user: web.StaffPage, session: SessionDep, request: Request, clock: ClockDep
+) -> HTMLResponse:
+    alert = get_alert(session, user.principal, alert_id)
+    events = list(lifecycle.history(session, alert.id))
+    actors = {e.actor_user_id for e in events if e.actor_user_id is not None}
+    names: dict[int, str] = {}
+    if actors:
+        found = session.execute(select(User.id, User.email).where(User.id.in_(actors))).all()
+        names = {row.id: row.email for row in found}
+    audit_read(session, user.principal, request, patient_id=alert.patient_id, rows=1 + len(events))
+    return render(
+        "alert.html.j2", user=user, alert=alert, events=events, names=names, now=clock(), ago=_ago
+    )
+
+
+def _back(alert_id: int, next_path: str | None) -> str:
+    return web.safe_next(next_path or f"/alerts/{alert_id}")
+
+
+@router.post("/alerts/{alert_id}/ack")
+def acknowledge(
+    alert_id: IntPath,
+    *,
+    user: web.StaffAction,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    next: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    alert = get_alert(session, user.principal, alert_id)
+    lifecycle.acknowledge(
+        session, alert, actor=user.principal.user_id, channel=WEB_CHANNEL, now=clock()
+    )
+    audit_read(session, user.principal, request, patient_id=alert.patient_id, rows=1)
+    return RedirectResponse(_back(alert_id, next), status_code=303)
+
+
+@router.post("/alerts/{alert_id}/resolve")
+def resolve(
+    alert_id: IntPath,
+    *,
+    user: web.StaffAction,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    note: Annotated[str | None, Form(max_length=2000)] = None,
+    next: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    alert = get_alert(session, user.principal, alert_id)
+    lifecycle.resolve(
+        session, alert, actor=user.principal.user_id, channel=WEB_CHANNEL, now=clock(),
+        note=note or None,
+    )  # fmt: skip
+    audit_read(session, user.principal, request, patient_id=alert.patient_id, rows=1)
+    return RedirectResponse(_back(alert_id, next), status_code=303)
+
+
+@router.post("/alerts/{alert_id}/snooze")
+def snooze(
+    alert_id: IntPath,
+    *,
+    user: web.StaffAction,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    minutes: Annotated[int, Form(ge=5, le=24 * 60)] = 60,
+    next: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    now = clock()
+    alert = get_alert(session, user.principal, alert_id)
+    lifecycle.snooze(
+        session, alert, until=now + timedelta(minutes=minutes), actor=user.principal.user_id,
+        channel=WEB_CHANNEL, now=now,
+    )  # fmt: skip
+    audit_read(session, user.principal, request, patient_id=alert.patient_id, rows=1)
+    return RedirectResponse(_back(alert_id, next), status_code=303)
+
+
+# ------------------------------------------------------------------ wiring
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, their static files, and the redirect to sign-in for a page without a
+    session (API routes keep their JSON 401)."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(web.SignInRequiredError)
+    async def sign_in(request: Request, _exc: web.SignInRequiredError) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = "/"
+        return RedirectResponse(web.sign_in_url(target), status_code=303)
+
+    @app.exception_handler(web.BadCsrfError)
+    async def bad_csrf(_request: Request, exc: web.BadCsrfError) -> Response:
+        return render(
+            "message.html.j2", status=403, title="Please reload the page", text=str(exc), user=None
+        )

@@ -1,0 +1,154 @@
+"""The care team's pages through the real app (TestClient): sign-in with CSRF, scope, the
+population ranking, charts that carry their data, and acknowledging an alert."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from sqlalchemy import select
+
+from cloud.store.models import Alert, AlertEvent
+from cloud.store.tenancy import AuditEvent
+from tests.fixtures.api import PASSWORD, World
+from tests.web.conftest import HR_READINGS
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the form carries a CSRF token"
+    return found.group(1)
+
+
+def sign_in(world: World, email: str) -> None:
+    page = world.client.get("/login")
+    r = world.client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page.text), "next": "/"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/"
+    cookie = r.headers["set-cookie"]
+    assert "vg_session=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+
+
+def test_signed_out_visitor_lands_on_the_sign_in_form(web_world: World) -> None:
+    r = web_world.client.get("/patients/p-n1?span=7d", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=/patients/p-n1%3Fspan%3D7d"
+    page = web_world.client.get(r.headers["location"])
+    assert '<label for="email">Email</label>' in page.text
+    assert '<label for="password">Password</label>' in page.text
+    assert '<button type="submit" class="primary">Sign in</button>' in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_sign_in_refuses_a_form_without_its_csrf_token_and_a_wrong_password(
+    web_world: World,
+) -> None:
+    web_world.client.get("/login")
+    r = web_world.client.post(
+        "/login", data={"email": "clin@north.test", "password": PASSWORD, "csrf_token": "x"}
+    )
+    assert r.status_code == 403
+    assert "vg_session" not in r.headers.get("set-cookie", "")
+    page = web_world.client.get("/login")
+    r = web_world.client.post(
+        "/login",
+        data={"email": "clin@north.test", "password": "wrong", "csrf_token": _csrf(page.text)},
+    )
+    assert r.status_code == 401
+    assert "do not match" in r.text
+
+
+def test_sign_in_returns_only_to_a_local_page(web_world: World) -> None:
+    page = web_world.client.get("/login")
+    r = web_world.client.post(
+        "/login",
+        data={"email": "clin@north.test", "password": PASSWORD, "csrf_token": _csrf(page.text),
+              "next": "//evil.example/phish"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.headers["location"] == "/"
+
+
+def test_population_is_ranked_by_need_and_scoped_to_the_organisation(web_world: World) -> None:
+    sign_in(web_world, "clin@north.test")
+    html = web_world.client.get("/").text
+    order = re.findall(r'<a href="/patients/([^"]+)">', html)
+    # p-n2 has an open high alert, p-n1 a medium one; south's patient is never listed.
+    assert order == ["p-n2", "p-n1"]
+    assert "p-s1" not in html
+    assert "body weight 81.6" in html
+    assert "heart rate 130" in html
+    api = web_world.get("/api/v1/population", "clin@north.test").json()
+    assert [row["patient_id"] for row in api] == ["p-n2", "p-n1"]
+    assert api[0]["clinical_alerts"] == {"high": 1}
+    hr = next(x for x in api[1]["latest"] if x["metric"] == "heart_rate")
+    assert (hr["value"], hr["direction"]) == (130.0, "up")
+
+
+def test_patient_page_charts_carry_their_points_and_are_audited(web_world: World) -> None:
+    sign_in(web_world, "clin@north.test")
+    html = web_world.client.get("/patients/p-n1?span=7d").text
+    assert f'data-metric="heart_rate" data-points="{HR_READINGS}"' in html
+    weight = web_world.client.get("/patients/p-n2?span=30d").text
+    assert 'data-metric="body_weight" data-points="2"' in weight
+    assert "7-day change: +1.6 kg" in weight
+    with web_world.session() as s:
+        audited = s.scalars(
+            select(AuditEvent.resource).where(
+                AuditEvent.patient_id == "p-n1", AuditEvent.user_id == web_world.users["clin@north.test"]
+            )
+        ).all()  # fmt: skip
+    assert "GET /patients/p-n1" in audited
+    assert web_world.client.get("/patients/p-s1").status_code == 404
+
+
+def test_a_form_post_without_csrf_changes_nothing(web_world: World) -> None:
+    sign_in(web_world, "coord@north.test")
+    alert_id = web_world.alerts["p-n1"]
+    r = web_world.client.post(f"/alerts/{alert_id}/ack", data={}, follow_redirects=False)
+    assert r.status_code == 403
+    with web_world.session() as s:
+        assert s.get(Alert, alert_id).status == "open"  # type: ignore[union-attr]
+
+
+def test_acknowledge_from_the_inbox_shows_who_and_when(web_world: World) -> None:
+    sign_in(web_world, "coord@north.test")
+    inbox = web_world.client.get("/alerts").text
+    alert_id = web_world.alerts["p-n1"]
+    assert f"/alerts/{alert_id}/ack" in inbox
+    # The coordinator is on p-n1's team only: p-n2's alert is not in their inbox.
+    assert f"/alerts/{web_world.alerts['p-n2']}/" not in inbox
+    r = web_world.client.post(
+        f"/alerts/{alert_id}/ack",
+        data={"csrf_token": _csrf(inbox), "next": "/alerts"},
+        follow_redirects=False,
+    )
+    assert (r.status_code, r.headers["location"]) == (303, "/alerts")
+    page = web_world.client.get(f"/alerts/{alert_id}").text
+    assert "status <strong>acknowledged</strong>" in page
+    assert "<strong>acknowledged</strong> by coord@north.test" in page
+    with web_world.session() as s:
+        event = s.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id)).one()
+    assert (event.action, event.channel, event.actor_user_id) == (
+        "acknowledged", "web", web_world.users["coord@north.test"],
+    )  # fmt: skip
+
+
+def test_a_patient_account_gets_no_care_team_page(web_world: World) -> None:
+    sign_in(web_world, "pat@north.test")
+    r: httpx.Response = web_world.client.get("/")
+    assert r.status_code == 403
+
+
+def test_static_assets_are_served_from_the_app(web_world: World) -> None:
+    page = web_world.client.get("/login").text
+    for src in re.findall(r'(?:src|href)="([^"#][^"]*)"', page):
+        assert src.startswith("/"), f"{src} is not served by VitalGate"
+    assert web_world.client.get("/static/vendor/uPlot.iife.min.js").status_code == 200
+    assert web_world.client.get("/static/vendor/htmx.min.js").status_code == 200
