@@ -32,6 +32,8 @@ TITLES: Final = {
 HIDDEN: Final = frozenset({"mean_arterial_pressure"})
 """Drawn inside another panel's story (MAP follows from systolic and diastolic)."""
 WEEK: Final = timedelta(days=7)
+GAP_S: Final = 6 * 3600.0
+"""Readings further apart than this are not joined by a line: a silence is shown as one."""
 
 
 @dataclass(slots=True)
@@ -46,7 +48,8 @@ class Panel:
 
     @property
     def points(self) -> int:
-        return sum(len(s["x"]) for s in self.series)
+        """Points drawn (gap markers are not points)."""
+        return sum(sum(v is not None for v in s["y"]) for s in self.series)
 
     def data(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,20 @@ def _weekly_change(trend: Trend) -> str | None:
     return f"7-day change: {last.value - week_ago.value:+.1f} kg"
 
 
+def _with_gaps(trend: Trend) -> tuple[list[float], list[float | None]]:
+    """Epoch seconds and values, with a null between readings more than ``GAP_S`` apart."""
+    x: list[float] = []
+    y: list[float | None] = []
+    for point in trend.points:
+        t = round(point.ts.timestamp(), 3)
+        if x and t - x[-1] > GAP_S:
+            x.append((t + x[-1]) / 2)
+            y.append(None)
+        x.append(t)
+        y.append(round(point.value, 2))
+    return x, y
+
+
 def chart_panels(series: Mapping[str, Trend], alerts: Sequence[Alert]) -> list[Panel]:
     """Panels in a stable order: blood pressure first, then the rest by name."""
     panels: dict[str, Panel] = {}
@@ -85,13 +102,8 @@ def chart_panels(series: Mapping[str, Trend], alerts: Sequence[Alert]) -> list[P
         panel = panels.setdefault(
             key, Panel(key, TITLES.get(key, metric.replace("_", " ").capitalize()), _unit(metric))
         )
-        panel.series.append(
-            {
-                "label": metric.replace("_bp", "").replace("_", " "),
-                "x": [round(p.ts.timestamp(), 3) for p in trend.points],
-                "y": [round(p.value, 2) for p in trend.points],
-            }
-        )
+        x, y = _with_gaps(trend)
+        panel.series.append({"label": metric.replace("_bp", "").replace("_", " "), "x": x, "y": y})
         if metric == "body_weight":
             panel.note = _weekly_change(trend)
     for alert in alerts:

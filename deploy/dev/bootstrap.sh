@@ -16,6 +16,8 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
 # The time-series store the sink tests write to (speaks the InfluxDB v2 write API).
 command -v victoria-metrics >/dev/null 2>&1 || [ -x /usr/bin/victoria-metrics ] || need+=(victoria-metrics)
+# The browser the web app's tests drive through Playwright (never a browser download).
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 if ((${#need[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -8,7 +8,8 @@ function drawChart(figure) {
   if (!holder || !source || typeof uPlot === "undefined") return;
   const data = JSON.parse(source.textContent);
   if (!data.series.length) return;
-  const aligned = uPlot.join(data.series.map((s) => [s.x, s.y]));
+  // nullMode 1 keeps an explicit null (a silence) as a gap; misaligned points are spanned.
+  const aligned = uPlot.join(data.series.map((s) => [s.x, s.y]), data.series.map(() => [1]));
   const colours = ["#0b5cad", "#a4161a", "#1f5f2a"];
   const markers = data.markers || [];
   const opts = {
@@ -17,7 +18,7 @@ function drawChart(figure) {
     scales: { x: { time: true } },
     axes: [{}, { label: data.unit }],
     series: [{}].concat(data.series.map((s, i) => ({
-      label: s.label, stroke: colours[i % colours.length], width: 2, spanGaps: true,
+      label: s.label, stroke: colours[i % colours.length], width: 2, spanGaps: false,
       points: { show: s.x.length < 200 },
     }))),
     hooks: {
@@ -35,7 +36,9 @@ function drawChart(figure) {
     },
   };
   new uPlot(opts, aligned, holder);
-  figure.dataset.drawn = String(data.series.reduce((n, s) => n + s.x.length, 0));
+  figure.dataset.drawn = String(
+    data.series.reduce((n, s) => n + s.y.filter((v) => v !== null).length, 0),
+  );
 }
 
 document.addEventListener("DOMContentLoaded", () => {
