@@ -105,7 +105,7 @@ def alert_message(
         f"Rule {alert.rule_id} v{alert.rule_version}; opened {alert.opened_at:%Y-%m-%d %H:%M} UTC"
         f"{latest}.",
         *([trend] if trend else []),
-        f"Open the alert: {public_url}/api/v1/alerts/{alert.id}",
+        f"Open the alert: {public_url}/alerts/{alert.id}",
         *([f"Acknowledge: {ack_url}", f"Or reply ACK {alert.id} by SMS."] if ack_url else []),
     ]
     body = "\n".join(lines)

@@ -74,7 +74,8 @@ def test_alert_reaches_the_coordinator_by_email_with_its_values(
         "systolic bp 182 mm[Hg] (at or above the urgent level 180 mm[Hg]; readings: 181, 182)"
         in text
     )
-    assert f"https://rpm.clinic.test/api/v1/alerts/{alert_id}" in text
+    # The link opens the alert's page in the web app (after sign-in when needed).
+    assert text.rstrip().endswith(f"Open the alert: https://rpm.clinic.test/alerts/{alert_id}")
     assert webhook.bodies()[0]["title"] == "[HIGH] systolic bp alert for patient p-7"
     with sessions() as s:
         log = s.scalars(select(Delivery).order_by(Delivery.id)).all()
