@@ -37,6 +37,7 @@ from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.messenger import PatientMessenger
 from cloud.engagement.notifier import Notifier
 from cloud.errors import CloudError, NotAuthenticatedError
+from cloud.fhir import router as fhir_router
 from cloud.ingest.worker import IngestWorker
 from cloud.population import router as population_router
 from cloud.readings import router as readings_router
@@ -202,6 +203,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
         admin_router.router,
     ):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(fhir_router.router, responses=ERROR_RESPONSES)
     _error_handlers(app)
     web_router.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
