@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import unquote
 
 from rich.console import Console
 from rich.table import Table
+
+from firmware_sim.demo_history import COORDINATOR, COORDINATOR_PASSWORD
 
 console = Console()
 
@@ -90,12 +93,18 @@ def _die_with_parent() -> None:
 
 
 class _AlertPrinter(BaseHTTPRequestHandler):
+    """Stands in for the inboxes: alert channels post to ``/alerts``, a person's contact to
+    ``/to/<address>``; each message is printed whole, with its links."""
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with contextlib.suppress(ValueError):
             msg = json.loads(body)
-            console.print(f"[bold red]ALERT[/bold red] {msg.get('title', '')}")
-            console.print(f"      {msg.get('message', '').splitlines()[0]}")
+            to = unquote(self.path.removeprefix("/to/")) if self.path.startswith("/to/") else ""
+            who = f" → {to}" if to else ""
+            console.print(f"[bold red]ALERT[/bold red]{who} {msg.get('title', '')}")
+            for line in str(msg.get("message", "")).splitlines():
+                console.print(f"      {line}", markup=False, highlight=False)
         self.send_response(200)
         self.end_headers()
 
@@ -175,6 +184,13 @@ class Demo:
             )
             if done.returncode != 0:
                 raise DemoError(f"could not set up the demo accounts: {done.stderr.strip()}")
+        from cloud.settings import CloudSettings  # noqa: PLC0415 - the demo needs the cloud extra
+        from firmware_sim.demo_history import seed_demo_world  # noqa: PLC0415
+
+        db_url = CloudSettings(data_dir=self.data_dir / "cloud").db_url
+        seed_demo_world(
+            db_url, organisation=DEMO_ORG, live_patients=[p.patient_id for p in PATIENTS]
+        )
 
     def start_cloud(self, broker_port: int, hook_port: int) -> None:
         if not _port_free(self.port):
@@ -187,6 +203,10 @@ class Demo:
             "VG_DATA_DIR": str(self.data_dir / "cloud"),
             "VG_MQTT__PORT": str(broker_port),
             "VG_ALERT_CHANNELS": json.dumps([f"json://127.0.0.1:{hook_port}/alerts"]),
+            # The care team's own contacts (their login e-mail) land in the same printer.
+            "VG_CONTACT_URLS": json.dumps(
+                {"email": f"json://127.0.0.1:{hook_port}/to/{{address}}"}
+            ),
             "VG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
         }
         self._spawn(
@@ -245,13 +265,19 @@ class Demo:
         table.add_column("where")
         url = f"http://127.0.0.1:{self.port}"
         table.add_row("MQTT broker (Mosquitto)", f"mqtt://127.0.0.1:{broker_port}")
-        table.add_row("Cloud API", f"{url}/api/v1/readings  ·  {url}/api/v1/alerts")
-        table.add_row("API docs", f"{url}/docs  (Authorize with the login below)")
+        table.add_row("Web app", f"{url}/  (sign in with a login below)")
+        table.add_row("Coordinator login", f"{COORDINATOR}  ·  password {COORDINATOR_PASSWORD}")
         table.add_row("Clinician login", f"{DEMO_LOGIN}  ·  password {DEMO_PASSWORD}")
-        table.add_row("Health / metrics", f"{url}/healthz  ·  {url}/metrics")
+        table.add_row("Cloud API", f"{url}/api/v1/readings  ·  {url}/api/v1/alerts")
+        table.add_row("API docs", f"{url}/docs  (Authorize with a login above)")
+        table.add_row("Health / metrics", f"{url}/healthz  ·  {url}/metrics/")
         for i, p in enumerate(PATIENTS, start=1):
             story = "tachycardia episode after ~20 s" if p.episode else "stable"
             table.add_row(f"gateway-{i}", f"patient {p.patient_id}, heart-rate strap ({story})")
+        table.add_row(
+            "History",
+            "4 patients, one per program, 30 days each (p-hf-01, p-copd-01, p-htn-01, p-dm-01)",
+        )
         table.add_row("Alert rules", "demo: heart rate ≥ 120 /min for 3 readings (demo-rules.json)")
         table.add_row("Data and logs", str(self.data_dir))
         console.print(table)

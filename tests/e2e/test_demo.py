@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from firmware_sim.demo import DEMO_LOGIN, DEMO_PASSWORD
+from firmware_sim.demo_history import COORDINATOR, COORDINATOR_PASSWORD, HISTORY
 from tests.fixtures.net import free_port
 from tests.fixtures.waiting import wait_until
 
@@ -71,7 +73,7 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
                 for r in httpx.get(
                     f"{api}/readings", params={"limit": 500}, headers=auth, timeout=2
                 ).json()
-                if r["metric"] == "heart_rate"
+                if r["metric"] == "heart_rate" and r["patient_id"] in {"p-001", "p-002", "p-003"}
             ],
             timeout=60,
             what="heart rate readings through the API",
@@ -79,11 +81,11 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
         assert {r["device_id"] for r in readings} <= {"hrm-1", "hrm-2", "hrm-3"}
         wait_until(
             lambda: (
-                {
+                {"p-001", "p-002", "p-003"}
+                <= {
                     r["patient_id"]
                     for r in httpx.get(f"{api}/readings", headers=auth, timeout=2).json()
                 }
-                == {"p-001", "p-002", "p-003"}
             ),
             timeout=30,
             what="readings from all three patients",
@@ -103,6 +105,18 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
             "vitalgate_ingest_readings_total" in httpx.get(f"http://127.0.0.1:{port}/metrics/").text
         )
         assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=2).status_code == 200
+        # The web app: the coordinator from the banner signs in and sees the live patients
+        # and one patient of each program with a month of history.
+        web = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, follow_redirects=True)
+        form = web.get("/login").text
+        csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+        signed = web.post("/login", data={"email": COORDINATOR, "password": COORDINATOR_PASSWORD,
+                                          "csrf_token": csrf})  # fmt: skip
+        assert signed.status_code == 200
+        listed = set(re.findall(r'<a href="/patients/([^"]+)">', signed.text))
+        assert listed == {"p-001", "p-002", "p-003", *(h.patient_id for h in HISTORY)}
+        weight = web.get("/patients/p-hf-01").text
+        assert re.search(r'data-metric="body_weight" data-points="(2[6-9]|30|31)"', weight)
         pids = json.loads((data / "pids.json").read_text())
         assert set(pids) == {"mosquitto", "cloud", "gateway-1", "gateway-2", "gateway-3"}
     finally:
@@ -115,5 +129,9 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
     assert DEMO_PASSWORD in text
     assert "ALERT" in text
     assert "p-003" in text
+    # The coordinator on p-003's care team is notified on their own contact, with the whole
+    # message and the link to the alert's page.
+    assert f"ALERT → {COORDINATOR}" in text
+    assert re.search(rf"Open the alert: http://127\.0\.0\.1:{port}/alerts/\d+", text)
     assert "All demo processes stopped." in text
     assert [name for name, pid in pids.items() if alive(pid)] == []
