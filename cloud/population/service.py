@@ -11,16 +11,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, Select, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from cloud.api.deps import Principal
 from cloud.auth.scope import visible_patient_ids
 from cloud.engagement.billing import DAYS_99454
-from cloud.reports.service import DEVICE_METRICS, data_days
+from cloud.reports.service import DEVICE_METRICS, data_day_counts
 from cloud.store.models import Alert, AlertStatus, GatewayRecord, Reading
+from cloud.store.rollups import Period, Rollup, bucket_start
 from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient
 from gateway.signal.scores import NEWS2_METRICS, news2_latest
 from gateway.wire import Metric
@@ -87,8 +88,10 @@ class Filters:
     search: str | None = None
 
 
-def _patients(session: Session, principal: Principal, filters: Filters) -> list[Patient]:
-    stmt = select(Patient).where(Patient.id.in_(visible_patient_ids(principal)))
+def _scope(principal: Principal, filters: Filters) -> Select[Any]:
+    """The ids of the patients shown, as a subquery every other query reuses (no list of
+    a thousand ids sent back to the database)."""
+    stmt = select(Patient.id).where(Patient.id.in_(visible_patient_ids(principal)))
     if filters.program:
         stmt = stmt.where(Patient.program_id == filters.program)
     if filters.care_team_user is not None:
@@ -101,10 +104,10 @@ def _patients(session: Session, principal: Principal, filters: Filters) -> list[
         stmt = stmt.where(
             or_(func.lower(Patient.id).like(like), func.lower(Patient.display_name).like(like))
         )
-    return list(session.scalars(stmt.order_by(Patient.id)))
+    return stmt
 
 
-def _open_alerts(session: Session, ids: Sequence[str], rows: dict[str, PatientRow]) -> None:
+def _open_alerts(session: Session, ids: Select[Any], rows: dict[str, PatientRow]) -> None:
     counts = session.execute(
         select(Alert.patient_id, Alert.category, Alert.priority, func.count())
         .where(Alert.patient_id.in_(ids), Alert.status != AlertStatus.RESOLVED)
@@ -126,10 +129,42 @@ def _direction(last: float, before: float | None) -> str:
     return "up" if last > before else "down"
 
 
-def _latest(
-    session: Session, ids: Sequence[str], rows: dict[str, PatientRow], now: datetime
-) -> None:
-    """The latest two usable readings per patient and metric (direction from the second)."""
+def _latest_rows(
+    session: Session, ids: Select[Any], now: datetime
+) -> Sequence[Row[str, str, float, datetime]]:
+    """(patient, metric, value, ts) of the latest two usable readings of each series."""
+    since = now - LATEST_WINDOW
+    if session.get_bind().dialect.name == "postgresql":
+        # The series come from the daily rollups; each series' last two readings are then an
+        # index walk (ix_readings_patient_metric_ts) instead of ranking every reading.
+        series = (
+            select(Rollup.patient_id, Rollup.metric)
+            .where(
+                Rollup.patient_id.in_(ids),
+                Rollup.period == Period.DAY.value,
+                Rollup.start >= bucket_start(since, Period.DAY),
+            )
+            .distinct()
+            .subquery()
+        )
+        last_two = (
+            select(Reading.value, Reading.ts)
+            .where(
+                Reading.patient_id == series.c.patient_id,
+                Reading.metric == series.c.metric,
+                Reading.usable.is_(True),
+                Reading.ts >= since,
+                Reading.ts <= now,
+            )
+            .order_by(Reading.ts.desc())
+            .limit(2)
+            .lateral()
+        )
+        return session.execute(
+            select(series.c.patient_id, series.c.metric, last_two.c.value, last_two.c.ts)
+            .join(last_two, true())
+            .order_by(series.c.patient_id, series.c.metric, last_two.c.ts.desc())
+        ).all()
     rank = (
         func.row_number()
         .over(partition_by=(Reading.patient_id, Reading.metric), order_by=Reading.ts.desc())
@@ -140,18 +175,22 @@ def _latest(
         .where(
             Reading.patient_id.in_(ids),
             Reading.usable.is_(True),
-            Reading.ts >= now - LATEST_WINDOW,
+            Reading.ts >= since,
             Reading.ts <= now,
         )
         .subquery()
     )
-    found = session.execute(
-        select(recent.c.patient_id, recent.c.metric, recent.c.value, recent.c.ts, recent.c.rank)
+    return session.execute(
+        select(recent.c.patient_id, recent.c.metric, recent.c.value, recent.c.ts)
         .where(recent.c.rank <= 2)
         .order_by(recent.c.patient_id, recent.c.metric, recent.c.rank)
     ).all()
+
+
+def _latest(session: Session, ids: Select[Any], rows: dict[str, PatientRow], now: datetime) -> None:
+    """The latest value of each metric, its direction against the one before, and NEWS2."""
     pairs: dict[tuple[str, str], list[tuple[float, datetime]]] = defaultdict(list)
-    for patient_id, metric, value, ts, _rank in found:
+    for patient_id, metric, value, ts in _latest_rows(session, ids, now):
         pairs[(patient_id, metric)].append((float(value), ts))
     for (patient_id, metric), values in pairs.items():
         row = rows[patient_id]
@@ -170,10 +209,10 @@ def _latest(
 
 
 def _gateway_problems(
-    session: Session, ids: Sequence[str], rows: dict[str, PatientRow], now: datetime
+    session: Session, ids: Select[Any], rows: dict[str, PatientRow], now: datetime
 ) -> None:
     """Gateways the patients' current pairings go through that are offline."""
-    found = session.execute(
+    offline = session.execute(
         select(Pairing.patient_id, GatewayRecord.id, GatewayRecord.state)
         .join(Device, Device.id == Pairing.device_id)
         .join(GatewayRecord, GatewayRecord.id == Device.gateway_id)
@@ -184,7 +223,7 @@ def _gateway_problems(
         )
         .distinct()
     ).all()
-    for patient_id, gateway_id, state in found:
+    for patient_id, gateway_id, state in offline:
         if state == "offline" and gateway_id not in rows[patient_id].gateway_problems:
             rows[patient_id].gateway_problems.append(gateway_id)
 
@@ -193,23 +232,20 @@ def population(
     session: Session, *, principal: Principal, now: datetime, filters: Filters | None = None
 ) -> list[PatientRow]:
     """Every patient the caller may see (after ``filters``), most in need first."""
-    patients = _patients(session, principal, filters or Filters())
+    ids = _scope(principal, filters or Filters())
+    found = session.execute(
+        select(Patient.id, Patient.display_name, Patient.program_id).where(Patient.id.in_(ids))
+    ).all()
     rows = {
-        p.id: PatientRow(patient_id=p.id, display_name=p.display_name, program=p.program_id)
-        for p in patients
+        pid: PatientRow(patient_id=pid, display_name=name, program=program)
+        for pid, name, program in found
     }
-    ids = list(rows)
-    if ids:
+    if rows:
         _open_alerts(session, ids, rows)
         _latest(session, ids, rows, now)
         _gateway_problems(session, ids, rows, now)
         today: date = now.date()
-        days = data_days(
-            session,
-            ids,
-            since=today - timedelta(days=PERIOD_DAYS - 1),
-            until=today + timedelta(days=1),
-        )
-        for patient_id, seen in days.items():
-            rows[patient_id].data_days = len(seen)
+        since, until = today - timedelta(days=PERIOD_DAYS - 1), today + timedelta(days=1)
+        for patient_id, days in data_day_counts(session, ids, since=since, until=until).items():
+            rows[patient_id].data_days = days
     return sorted(rows.values(), key=lambda r: r.need(now))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, Select, cast, func, select
 from sqlalchemy.orm import Session
 
 from cloud.engagement import billing, measures
@@ -60,6 +60,25 @@ def data_days(
     for patient_id, start in rows:
         out[patient_id].add(start.astimezone(UTC).date())
     return out
+
+
+def data_day_counts(
+    session: Session, patient_ids: Select[tuple[str]] | Sequence[str], *, since: date, until: date
+) -> dict[str, int]:
+    """How many days in ``[since, until)`` each patient has physiologic readings, counted by
+    the database (one row a patient)."""
+    rows = session.execute(
+        select(Rollup.patient_id, func.count(func.distinct(Rollup.start)))
+        .where(
+            Rollup.patient_id.in_(patient_ids),
+            Rollup.period == Period.DAY.value,
+            Rollup.metric.not_in(DEVICE_METRICS),
+            Rollup.start >= _midnight(since),
+            Rollup.start < _midnight(until),
+        )
+        .group_by(Rollup.patient_id)
+    ).all()
+    return {patient_id: int(n) for patient_id, n in rows}
 
 
 def time_logged(
