@@ -19,9 +19,17 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.alerts import history
 from cloud.alerts.chains import DEFAULT_CHAINS, AlertTimes, Step, due_steps
 from cloud.background import Loop
-from cloud.store.models import Alert, AlertEvent, Contact, Delivery, EscalationChain
+from cloud.store.models import (
+    Alert,
+    AlertStatus,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    EscalationChain,
+)
 from cloud.store.tenancy import CareTeamMember, Patient, Role, User
 from gateway.wire import Priority
 
@@ -114,7 +122,7 @@ def notify_step(
                 alert_id=alert.id,
                 channel=f"{contact[0]}:user#{user.id}",
                 target_index=-1,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,
@@ -123,15 +131,14 @@ def notify_step(
             )
         )
         reached.append(user.id)
-    session.add(
-        AlertEvent(
-            alert_id=alert.id,
-            at=now,
-            action="escalated" if index > 0 or manual else "notified",
-            actor_user_id=actor,
-            channel=channel,
-            detail={"step": index, "role": step.role, "users": reached, "unreachable": unreachable},
-        )
+    history.record(
+        session,
+        alert.id,
+        "escalated" if index > 0 or manual else "notified",
+        at=now,
+        actor=actor,
+        channel=channel,
+        detail={"step": index, "role": step.role, "users": reached, "unreachable": unreachable},
     )
     if not reached:
         log.warning("escalation.nobody_reached", alert_id=alert.id, step=index, role=step.role)
@@ -172,7 +179,7 @@ class EscalationScheduler:
                 .join(Patient, Patient.id == Alert.patient_id)
                 # Alerts from before escalation existed (no start) are escalated by hand
                 # only: an upgrade must not page everyone about last month's alerts.
-                .where(Alert.status == "open", Alert.escalation_started_at.is_not(None))
+                .where(Alert.status == AlertStatus.OPEN, Alert.escalation_started_at.is_not(None))
                 .order_by(Alert.id)
                 # Several API processes each run a scheduler: on PostgreSQL each alert is
                 # judged by one of them at a time (SQLite has one writer anyway).
@@ -196,12 +203,9 @@ class EscalationScheduler:
             # The snooze is over: the chain starts again from its first step.
             alert.escalation_step, alert.escalation_started_at = 0, alert.snoozed_until
             alert.snoozed_until = None
-            session.add(
-                AlertEvent(
-                    alert_id=alert.id, at=now, action="snooze_ended", actor_user_id=None,
-                    channel="scheduler", detail={},
-                )
-            )  # fmt: skip
+            history.record(
+                session, alert.id, "snooze_ended", at=now, actor=None, channel="scheduler"
+            )
         chain = chain_for(session, organisation_id, alert.priority)
         if alert.category in FIRST_STEP_ONLY:
             chain = chain[:1]
