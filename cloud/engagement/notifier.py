@@ -18,17 +18,21 @@ from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Mes
 from cloud.store.models import Alert, Contact, Delivery, DeliveryStatus, Reading, Task, TaskStatus
 from cloud.store.models import Message as ThreadMessage
 from cloud.store.tenancy import User
+from gateway.backoff import Backoff
 from gateway.wire import CANONICAL_UNITS, Metric
 
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS: Final = 6
 RETRY_FIRST_S: Final = 2.0
+RETRY_FACTOR: Final = 2.0
+RETRY_CAP_S: Final = 300.0
+RETRY: Final = Backoff(RETRY_FIRST_S, RETRY_FACTOR, RETRY_CAP_S)
 
 
 def retry_delay_s(attempts: int) -> float:
     """Seconds before attempt ``attempts + 1``: 2, 4, 8 … (at most 5 minutes)."""
-    return float(min(300.0, RETRY_FIRST_S * 2 ** max(0, attempts - 1)))
+    return RETRY.delay_s(attempts - 1)
 
 
 LEVEL_WORDS: Final = {
