@@ -127,6 +127,15 @@ def test_device_commands_are_left_to_the_ble_stage() -> None:
     assert set(commands.HANDLERS) == {wire.CommandName.PING}
 
 
+@pytest.mark.parametrize(("after_s", "expired"), [(-1, False), (0, True), (1, True)])
+def test_a_command_expires_at_its_expiry_instant(after_s: int, expired: bool) -> None:
+    cmd = command("ping", expires_at=T0 + timedelta(seconds=10))
+    at = T0 + timedelta(seconds=10 + after_s)
+    assert cmd.expired(now=at) is expired
+    assert commands.execute(cmd, facts(at)).ok is not expired
+    assert not command("ping").expired(now=at)
+
+
 def test_expired_commands_do_not_run() -> None:
     cmd = command("ping", expires_at=T0 + timedelta(seconds=10))
     result = commands.execute(cmd, facts(T0 + timedelta(seconds=11)))
