@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts import history
 from cloud.alerts.chains import DEFAULT_CHAINS, AlertTimes, Step, due_steps
-from cloud.background import Loop
+from cloud.background import BackgroundService
 from cloud.store.models import (
     Alert,
     AlertStatus,
@@ -145,8 +145,11 @@ def notify_step(
     return reached
 
 
-class EscalationScheduler:
+class EscalationScheduler(BackgroundService):
     """A thread that notifies due escalation steps; ``run_once(now=…)`` for tests and tools."""
+
+    thread_name = "escalation"
+    failed_event = "escalation.failed"
 
     def __init__(
         self,
@@ -160,14 +163,11 @@ class EscalationScheduler:
         self.sessions = sessions
         self.clock = clock
         self.transports = transports
-        self.interval_s = interval_s
         self.on_deliveries = on_deliveries
-        self._loop = Loop(
-            "escalation",
-            lambda: self.run_once(now=self.clock()),
-            interval_s=interval_s,
-            failed="escalation.failed",
-        )
+        super().__init__(interval_s=interval_s)
+
+    def tick(self) -> None:
+        self.run_once(now=self.clock())
 
     def run_once(self, *, now: datetime) -> list[tuple[int, int]]:
         """Notify every due step of every open alert; (alert id, step) for each notified."""
@@ -216,12 +216,3 @@ class EscalationScheduler:
             notify_step(session, alert, index, chain[index], now=now, transports=transports)
             alert.escalation_step = index + 1
         return [(alert.id, i) for i in due]
-
-    def start(self) -> None:
-        self._loop.start()
-
-    def stop(self) -> None:
-        self._loop.stop()
-
-    def wake(self) -> None:
-        self._loop.wake()

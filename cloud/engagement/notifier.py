@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
 from cloud.alerts import escalation, history, links
-from cloud.background import Loop
+from cloud.background import BackgroundService
 from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Message
 from cloud.store.models import Alert, Contact, Delivery, DeliveryStatus, Reading, Task, TaskStatus
 from cloud.store.models import Message as ThreadMessage
@@ -24,6 +24,8 @@ from gateway.wire import CANONICAL_UNITS, Metric
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS: Final = 6
+POLL_INTERVAL_S: Final = 1.0
+"""Due deliveries are looked for this often, and whenever the notifier is woken."""
 RETRY_FIRST_S: Final = 2.0
 RETRY_FACTOR: Final = 2.0
 RETRY_CAP_S: Final = 300.0
@@ -121,7 +123,7 @@ def contact_url(template: str, address: str) -> str:
     return template.replace("{address}", quote(address, safe="@+"))
 
 
-class Notifier:
+class Notifier(BackgroundService):
     """A thread that sends pending deliveries; woken when ingest opens an alert.
 
     Organisation-wide channels (``channels``, ``VG_ALERT_CHANNELS``) get every new alert;
@@ -129,6 +131,9 @@ class Notifier:
     ``transports`` (contact kind → apprise URL template, ``VG_CONTACT_URLS``). With a
     ``link_key`` each message carries a signed acknowledge link.
     """
+
+    thread_name = "notifier"
+    failed_event = "notifier.failed"
 
     def __init__(
         self,
@@ -148,25 +153,14 @@ class Notifier:
         self.link_key = link_key
         self.link_lifetime = link_lifetime
         self.clock = clock
-        self._loop = Loop(
-            "notifier",
-            lambda: self.deliver_due(now=self.clock()),
-            interval_s=1.0,
-            failed="notifier.failed",
-        )
+        super().__init__(interval_s=POLL_INTERVAL_S)
 
     @property
     def labels(self) -> list[str]:
         return [c.label for c in self.channels]
 
-    def start(self) -> None:
-        self._loop.start()
-
-    def stop(self) -> None:
-        self._loop.stop()
-
-    def wake(self) -> None:
-        self._loop.wake()
+    def tick(self) -> None:
+        self.deliver_due(now=self.clock())
 
     def deliver_due(self, *, now: datetime) -> int:
         """Attempt every delivery that is due; return how many were sent."""
