@@ -105,7 +105,7 @@ class Gateway:
             sink=self._enqueue,
             events=self._event,
             clock_fn=wall,
-            backoff_cap_s=settings.reconnect_max_s,
+            backoff_cap_s=settings.ble_reconnect_max_s,
             battery_readings=True,
         )
         self.edge = EdgeStage(
