@@ -3,13 +3,16 @@
 The notifier, the escalation scheduler, the patient messenger, the missing-data watch and
 the config publisher each do one round of work (``tick``) against the database; a round
 that fails (a database or broker outage) is logged and tried again at the next interval,
-so no outage ends a thread.
+so no outage ends a thread. Each is a ``BackgroundService``: it names its thread and its
+failure log event and implements ``tick``; starting, stopping and waking are here.
 """
 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import ClassVar
 
 import structlog
 
@@ -51,3 +54,33 @@ class Loop:
                 self._tick()
             except Exception:  # an outage must not end the thread; the next round tries again
                 log.exception(self._failed)
+
+
+class BackgroundService(ABC):
+    """A service whose work is one round, ``tick()``, run by a ``Loop`` every ``interval_s``
+    seconds and as soon as it is woken."""
+
+    thread_name: ClassVar[str]
+    failed_event: ClassVar[str]
+    """The log event of a round that raised."""
+    stop_timeout_s: ClassVar[float] = 10.0
+
+    def __init__(self, *, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._loop = Loop(
+            self.thread_name, self.tick, interval_s=interval_s, failed=self.failed_event
+        )
+
+    @abstractmethod
+    def tick(self) -> None:
+        """One round of work (on the service's thread)."""
+
+    def start(self) -> None:
+        self._loop.start()
+
+    def stop(self) -> None:
+        self._loop.stop(timeout=self.stop_timeout_s)
+
+    def wake(self) -> None:
+        """Run a round now rather than at the next interval."""
+        self._loop.wake()

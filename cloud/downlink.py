@@ -22,7 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.background import Loop
+from cloud.background import BackgroundService
 from cloud.store.models import GatewayConfigRecord
 from gateway import wire
 from gateway.uplink.settings import MqttSettings
@@ -33,7 +33,11 @@ DEFAULT_INTERVAL_S: Final = 30.0
 PUBACK_TIMEOUT_S: Final = 10.0
 
 
-class ConfigPublisher:
+class ConfigPublisher(BackgroundService):
+    thread_name = "config-publisher"
+    failed_event = "downlink.failed"
+    stop_timeout_s = 15.0
+
     def __init__(
         self,
         mqtt: MqttSettings,
@@ -44,11 +48,8 @@ class ConfigPublisher:
     ) -> None:
         self.mqtt = mqtt
         self.sessions = sessions
-        self.interval_s = interval_s
         self.connected = threading.Event()
-        self._loop = Loop(
-            "config-publisher", self._tick, interval_s=interval_s, failed="downlink.failed"
-        )
+        super().__init__(interval_s=interval_s)
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
         )
@@ -63,16 +64,12 @@ class ConfigPublisher:
     def start(self) -> None:
         self._client.connect_async(self.mqtt.host, self.mqtt.port, keepalive=self.mqtt.keepalive_s)
         self._client.loop_start()
-        self._loop.start()
+        super().start()
 
     def stop(self) -> None:
-        self._loop.stop(timeout=15)
+        super().stop()
         self._client.disconnect()
         self._client.loop_stop()
-
-    def wake(self) -> None:
-        """Publish pending configs now (after a change was committed)."""
-        self._loop.wake()
 
     def _on_connect(
         self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
@@ -81,7 +78,7 @@ class ConfigPublisher:
             log.error("downlink.connect_refused", reason=str(rc))
             return
         self.connected.set()
-        self._loop.wake()
+        self.wake()
 
     def _on_disconnect(
         self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
@@ -89,7 +86,8 @@ class ConfigPublisher:
         self.connected.clear()
         log.warning("downlink.disconnected", reason=str(rc))
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Publish pending configs (after a change was committed, or in case one was missed)."""
         if self.connected.is_set():
             self.publish_pending()
 

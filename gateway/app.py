@@ -30,7 +30,7 @@ from gateway.outbox import Kind, Outbox, Row
 from gateway.readings import to_wire
 from gateway.settings import GatewaySettings
 from gateway.signal.stage import EdgeStage
-from gateway.uplink import commands
+from gateway.uplink import remote_commands
 from gateway.uplink.config import ConfigStore, Verdict, decide
 from gateway.uplink.mqtt import Uplink
 
@@ -105,7 +105,7 @@ class Gateway:
             sink=self._enqueue,
             events=self._event,
             clock_fn=wall,
-            backoff_cap_s=settings.reconnect_max_s,
+            backoff_cap_s=settings.ble_reconnect_max_s,
             battery_readings=True,
         )
         self.edge = EdgeStage(
@@ -226,8 +226,8 @@ class Gateway:
     def _execute(self, cmd: wire.Command) -> wire.CommandResult:
         """Gateway-wide commands (ping) answer from facts; the rest belong to the BLE stage."""
         now = self.wall()
-        if cmd.name in commands.HANDLERS:
-            facts = commands.GatewayFacts(
+        if cmd.name in remote_commands.HANDLERS:
+            facts = remote_commands.GatewayFacts(
                 gateway_id=self.settings.gateway_id,
                 version=__version__,
                 now=now,
@@ -235,10 +235,10 @@ class Gateway:
                 outbox_depth=self.outbox.stats().depth,
                 devices=tuple(sorted(self.devices.store.devices)),
             )
-            return commands.execute(cmd, facts)
+            return remote_commands.execute(cmd, facts)
         result = self.devices.handle_command(cmd)
         if cmd.name is wire.CommandName.SYNC_CLOCKS and result.ok:
-            report = commands.clock_report(cmd, now=now)
+            report = remote_commands.clock_report(cmd, now=now)
             result = result.model_copy(update={"result": {**result.result, **report}})
         return result
 

@@ -1,6 +1,6 @@
 """``vitalgate-gateway``: run the gateway, ask it how it is doing, pair devices, list them.
 
-``pair`` and ``devices`` are defined with the BLE stage (``gateway.ble.commands``) and
+``pair`` and ``devices`` are defined with the BLE stage (``gateway.ble.device_cli``) and
 registered here, so the one ``vitalgate-gateway`` command carries them.
 """
 
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from gateway.ble import commands as ble_commands
+from gateway.ble import device_cli
 from gateway.logs import configure_logging
 from gateway.outbox import OutboxError
 from gateway.settings import GatewaySettings, load_settings
@@ -123,8 +123,8 @@ def _status_table(state: dict[str, Any]) -> Table:
     return table
 
 
-app.command()(ble_commands.pair)
-app.command()(ble_commands.devices)
+app.command()(device_cli.pair)
+app.command()(device_cli.devices)
 
 
 def main() -> None:

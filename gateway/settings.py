@@ -1,14 +1,18 @@
 """Gateway settings: a TOML file (``--config gateway.toml``) overridden by ``VG_`` env vars.
 
-Nested fields use ``__`` in env names, e.g. ``VG_MQTT__HOST=broker.example``.
+Nested fields use ``__`` in env names, e.g. ``VG_MQTT__HOST=broker.example``. A key
+renamed since (``RENAMED``) is still read under its former name, with a deprecation line
+in the log.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
-from pydantic import BaseModel, Field
+import structlog
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +22,12 @@ from pydantic_settings import (
 
 from gateway.uplink.settings import MqttSettings
 from gateway.wire import Identifier
+
+log = structlog.get_logger(__name__)
+
+RENAMED: Final = {"reconnect_max_s": "ble_reconnect_max_s"}
+"""Former top-level key → its name now (the BLE one stood beside ``mqtt.reconnect_max_s``)."""
+ENV_PREFIX: Final = "VG_"
 
 
 class DeviceConfig(BaseModel):
@@ -56,7 +66,9 @@ class SimSettings(BaseModel):
 
 
 class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VG_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
+    )
     _toml_file: ClassVar[Path | None] = None
 
     gateway_id: Identifier
@@ -76,8 +88,9 @@ class GatewaySettings(BaseSettings):
     ack_timeout_s: float = Field(30.0, gt=0)
     """Seconds to wait for the cloud's acknowledgement of a batch before publishing it again."""
     status_interval_s: float = Field(30.0, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0)
-    """Longest wait (s) between two attempts to reconnect a device."""
+    ble_reconnect_max_s: float = Field(30.0, gt=0)
+    """Longest wait (s) between two attempts to reconnect a device (the broker's is
+    ``mqtt.reconnect_max_s``). Formerly ``reconnect_max_s``, still read with a warning."""
     outbox_budget_mb: float = Field(256.0, gt=0)
     """Disk budget of the outbox; when reached it thins rollups, then readings, never events."""
     publish_rollups: bool = False
@@ -90,6 +103,30 @@ class GatewaySettings(BaseSettings):
     """Where the pairing page listens: loopback by default; the home network's address (or
     ``0.0.0.0``) lets a phone on the same Wi-Fi open it. It has no login: never expose it
     beyond the home network."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_names(cls, data: Any) -> Any:
+        """A renamed key given under its former name (file, argument or ``VG_`` variable)
+        counts for the new one unless that is set too; the log says what to rename."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for old, new in RENAMED.items():
+            env_old = f"{ENV_PREFIX}{old}".upper()
+            value = data.pop(old, None)
+            if value is None and new not in data:
+                value = os.environ.get(env_old)
+            if value is None:
+                continue
+            log.warning(
+                "settings.deprecated_key",
+                key=old,
+                env=env_old,
+                advice=f"rename it to {new} ({ENV_PREFIX}{new.upper()})",
+            )
+            data.setdefault(new, value)
+        return data
 
     @property
     def outbox_path(self) -> Path:

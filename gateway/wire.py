@@ -356,6 +356,11 @@ class Command(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    def expired(self, *, now: datetime) -> bool:
+        """Whether the command is too late to run at ``now``: from ``expires_at`` on (the
+        instant itself included, as for a token's ``exp``); never without one."""
+        return self.expires_at is not None and now >= self.expires_at
+
 
 class CommandResult(_Model):
     schema_: Literal["vg.command_results/1"] = Field("vg.command_results/1", alias="schema")

@@ -19,9 +19,17 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.alerts import history
 from cloud.alerts.chains import DEFAULT_CHAINS, AlertTimes, Step, due_steps
-from cloud.background import Loop
-from cloud.store.models import Alert, AlertEvent, Contact, Delivery, EscalationChain
+from cloud.background import BackgroundService
+from cloud.store.models import (
+    Alert,
+    AlertStatus,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    EscalationChain,
+)
 from cloud.store.tenancy import CareTeamMember, Patient, Role, User
 from gateway.wire import Priority
 
@@ -114,7 +122,7 @@ def notify_step(
                 alert_id=alert.id,
                 channel=f"{contact[0]}:user#{user.id}",
                 target_index=-1,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,
@@ -123,23 +131,25 @@ def notify_step(
             )
         )
         reached.append(user.id)
-    session.add(
-        AlertEvent(
-            alert_id=alert.id,
-            at=now,
-            action="escalated" if index > 0 or manual else "notified",
-            actor_user_id=actor,
-            channel=channel,
-            detail={"step": index, "role": step.role, "users": reached, "unreachable": unreachable},
-        )
+    history.record(
+        session,
+        alert.id,
+        "escalated" if index > 0 or manual else "notified",
+        at=now,
+        actor=actor,
+        channel=channel,
+        detail={"step": index, "role": step.role, "users": reached, "unreachable": unreachable},
     )
     if not reached:
         log.warning("escalation.nobody_reached", alert_id=alert.id, step=index, role=step.role)
     return reached
 
 
-class EscalationScheduler:
+class EscalationScheduler(BackgroundService):
     """A thread that notifies due escalation steps; ``run_once(now=…)`` for tests and tools."""
+
+    thread_name = "escalation"
+    failed_event = "escalation.failed"
 
     def __init__(
         self,
@@ -153,14 +163,11 @@ class EscalationScheduler:
         self.sessions = sessions
         self.clock = clock
         self.transports = transports
-        self.interval_s = interval_s
         self.on_deliveries = on_deliveries
-        self._loop = Loop(
-            "escalation",
-            lambda: self.run_once(now=self.clock()),
-            interval_s=interval_s,
-            failed="escalation.failed",
-        )
+        super().__init__(interval_s=interval_s)
+
+    def tick(self) -> None:
+        self.run_once(now=self.clock())
 
     def run_once(self, *, now: datetime) -> list[tuple[int, int]]:
         """Notify every due step of every open alert; (alert id, step) for each notified."""
@@ -172,7 +179,7 @@ class EscalationScheduler:
                 .join(Patient, Patient.id == Alert.patient_id)
                 # Alerts from before escalation existed (no start) are escalated by hand
                 # only: an upgrade must not page everyone about last month's alerts.
-                .where(Alert.status == "open", Alert.escalation_started_at.is_not(None))
+                .where(Alert.status == AlertStatus.OPEN, Alert.escalation_started_at.is_not(None))
                 .order_by(Alert.id)
                 # Several API processes each run a scheduler: on PostgreSQL each alert is
                 # judged by one of them at a time (SQLite has one writer anyway).
@@ -196,12 +203,9 @@ class EscalationScheduler:
             # The snooze is over: the chain starts again from its first step.
             alert.escalation_step, alert.escalation_started_at = 0, alert.snoozed_until
             alert.snoozed_until = None
-            session.add(
-                AlertEvent(
-                    alert_id=alert.id, at=now, action="snooze_ended", actor_user_id=None,
-                    channel="scheduler", detail={},
-                )
-            )  # fmt: skip
+            history.record(
+                session, alert.id, "snooze_ended", at=now, actor=None, channel="scheduler"
+            )
         chain = chain_for(session, organisation_id, alert.priority)
         if alert.category in FIRST_STEP_ONLY:
             chain = chain[:1]
@@ -212,12 +216,3 @@ class EscalationScheduler:
             notify_step(session, alert, index, chain[index], now=now, transports=transports)
             alert.escalation_step = index + 1
         return [(alert.id, i) for i in due]
-
-    def start(self) -> None:
-        self._loop.start()
-
-    def stop(self) -> None:
-        self._loop.stop()
-
-    def wake(self) -> None:
-        self._loop.wake()

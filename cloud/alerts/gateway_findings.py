@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cloud.alerts.service import AlertChange, add_opened, open_alert_of, resolve_all_clear
+from cloud.alerts.service import AlertChange, open_alert, open_alert_of, resolve_all_clear
 from cloud.store.models import Alert, GatewayRecord
 from cloud.store.tenancy import Device, Pairing
 from gateway import wire
@@ -38,40 +38,6 @@ RECENT_ALERTS: Final = 5
 def device_rule_id(code: str, subject: str | None) -> str:
     """``device.low_battery:hrm-1``: one alert per problem and device (or gateway)."""
     return f"device.{code}:{subject or '-'}"[:128]
-
-
-def _open(
-    session: Session,
-    *,
-    patient_id: str,
-    rule_id: str,
-    rule_version: int,
-    category: str,
-    priority: str,
-    metric: str,
-    value: float,
-    evidence: dict[str, Any],
-    now: datetime,
-    channels: Sequence[str],
-) -> Alert:
-    alert = Alert(
-        patient_id=patient_id,
-        rule_id=rule_id,
-        rule_version=rule_version,
-        category=category,
-        priority=priority,
-        metric=metric,
-        status="open",
-        opened_at=now,
-        updated_at=now,
-        resolved_at=None,
-        first_value=value,
-        last_value=value,
-        worst_value=value,
-        count=1,
-        evidence=evidence,
-    )
-    return add_opened(session, alert, now=now, channels=channels, channel="edge")
 
 
 def _edge_note(event: wire.Event, gateway_id: str) -> dict[str, Any]:
@@ -106,7 +72,7 @@ def device_event(
         alert.count += 1
         alert.last_value, alert.updated_at = value, now
         return AlertChange(alert.id, "merged")
-    alert = _open(
+    alert = open_alert(
         session,
         patient_id=event.patient_id,
         rule_id=rule_id,
@@ -125,6 +91,7 @@ def device_event(
         },
         now=now,
         channels=channels,
+        channel="edge",
     )
     return AlertChange(alert.id, "opened")
 
@@ -158,7 +125,7 @@ def clinical_event(
         alert.updated_at = now
         return AlertChange(alert.id, "merged")
     value = float(event.value) if event.value is not None else 0.0
-    alert = _open(
+    alert = open_alert(
         session,
         patient_id=event.patient_id,
         rule_id=event.rule,
@@ -180,6 +147,7 @@ def clinical_event(
         },
         now=now,
         channels=channels,
+        channel="edge",
     )
     return AlertChange(alert.id, "opened")
 
@@ -263,7 +231,7 @@ def gateway_states(
                 continue
             if alert is not None:
                 continue
-            alert = _open(
+            alert = open_alert(
                 session,
                 patient_id=patient_id,
                 rule_id=rule_id,
@@ -280,6 +248,7 @@ def gateway_states(
                 },
                 now=now,
                 channels=channels,
+                channel="edge",
             )
             changes.append(AlertChange(alert.id, "opened"))
         if offline:

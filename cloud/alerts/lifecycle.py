@@ -11,47 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from cloud.alerts import escalation
+from cloud.alerts import escalation, history
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
-from cloud.store.models import Alert, AlertEvent, AlertStatus, Delivery
+from cloud.store.models import Alert, AlertStatus, Delivery, DeliveryStatus
 from cloud.store.tenancy import Role, User
 
 OPEN: Final = AlertStatus.OPEN
 ACKNOWLEDGED: Final = AlertStatus.ACKNOWLEDGED
 RESOLVED: Final = AlertStatus.RESOLVED
-
-
-def record(
-    session: Session,
-    alert: Alert,
-    action: str,
-    *,
-    at: datetime,
-    actor: int | None,
-    channel: str,
-    **detail: Any,
-) -> AlertEvent:
-    event = AlertEvent(
-        alert_id=alert.id,
-        at=at,
-        action=action,
-        actor_user_id=actor,
-        channel=channel,
-        detail=detail,
-    )
-    session.add(event)
-    return event
-
-
-def history(session: Session, alert_id: int) -> Sequence[AlertEvent]:
-    return session.scalars(
-        select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
-    ).all()
 
 
 def _not_resolved(alert: Alert, doing: str) -> None:
@@ -65,10 +37,10 @@ def _cancel_pending_steps(session: Session, alert: Alert) -> None:
         update(Delivery)
         .where(
             Delivery.alert_id == alert.id,
-            Delivery.status == "pending",
+            Delivery.status == DeliveryStatus.PENDING,
             Delivery.user_id.is_not(None),
         )
-        .values(status="cancelled", last_error="alert acknowledged before sending")
+        .values(status=DeliveryStatus.CANCELLED, last_error="alert acknowledged before sending")
     )
 
 
@@ -83,7 +55,7 @@ def acknowledge(
     alert.snoozed_until = None
     alert.updated_at = now
     _cancel_pending_steps(session, alert)
-    record(session, alert, "acknowledged", at=now, actor=actor, channel=channel)
+    history.record(session, alert.id, "acknowledged", at=now, actor=actor, channel=channel)
     return True
 
 
@@ -107,7 +79,15 @@ def snooze(
         raise InvalidRequestError("snooze until a time in the future")
     alert.snoozed_until, alert.updated_at = until, now
     _cancel_pending_steps(session, alert)
-    record(session, alert, "snoozed", at=now, actor=actor, channel=channel, until=until.isoformat())
+    history.record(
+        session,
+        alert.id,
+        "snoozed",
+        at=now,
+        actor=actor,
+        channel=channel,
+        detail={"until": until.isoformat()},
+    )
 
 
 def resolve(
@@ -120,10 +100,17 @@ def resolve(
     note: str | None = None,
 ) -> None:
     _not_resolved(alert, "resolved again")
-    alert.status, alert.resolved_at, alert.updated_at = RESOLVED, now, now
     alert.snoozed_until = None
     _cancel_pending_steps(session, alert)
-    record(session, alert, "resolved", at=now, actor=actor, channel=channel, note=note)
+    history.resolve(
+        session,
+        alert,
+        now=now,
+        action="resolved",
+        actor=actor,
+        channel=channel,
+        detail={"note": note},
+    )
 
 
 def assign(
@@ -144,7 +131,15 @@ def assign(
     if user.role == Role.PATIENT:
         raise InvalidRequestError("an alert is assigned to a member of the care team")
     alert.assigned_to, alert.updated_at = user_id, now
-    record(session, alert, "assigned", at=now, actor=actor, channel=channel, user_id=user_id)
+    history.record(
+        session,
+        alert.id,
+        "assigned",
+        at=now,
+        actor=actor,
+        channel=channel,
+        detail={"user_id": user_id},
+    )
 
 
 def escalate(

@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-import jwt
-
+from cloud.auth.security import Refusal, TokenRefusedError, sign, verify
 from cloud.errors import NotAuthenticatedError
 
-ALGORITHM: Final = "HS256"
-ISSUER: Final = "vitalgate"
 TOKEN_TYPE: Final = "alert_ack"  # noqa: S105 - a token type, not a secret
 DEFAULT_LIFETIME: Final = timedelta(hours=24)
+NOT_VALID: Final = "this acknowledge link is not valid; open the alert in VitalGate instead"
+REFUSALS: Final = {
+    Refusal.TYPE: "this token is not an acknowledge link",
+    Refusal.EXPIRED: "this acknowledge link has expired; open the alert in VitalGate instead",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,38 +35,18 @@ class AckClaims:
 def issue_ack_token(
     *, alert_id: int, user_id: int | None, key: str, now: datetime, lifetime: timedelta
 ) -> str:
-    payload: dict[str, Any] = {
-        "iss": ISSUER,
-        "typ": TOKEN_TYPE,
-        "alert": alert_id,
-        "iat": int(now.timestamp()),
-        "exp": int((now + lifetime).timestamp()),
-    }
+    claims: dict[str, Any] = {"typ": TOKEN_TYPE, "alert": alert_id}
     if user_id is not None:
-        payload["sub"] = str(user_id)
-    return jwt.encode(payload, key, algorithm=ALGORITHM)
+        claims["sub"] = str(user_id)
+    return sign(claims, key=key, now=now, lifetime=lifetime)
 
 
 def read_ack_token(token: str, *, key: str, now: datetime) -> AckClaims:
     """Verify signature, type and expiry (against ``now``, so a fake clock applies)."""
     try:
-        payload = jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            options={"require": ["exp", "iat", "typ", "alert"], "verify_exp": False},
-        )
-    except jwt.PyJWTError as exc:
-        raise NotAuthenticatedError(
-            "this acknowledge link is not valid; open the alert in VitalGate instead"
-        ) from exc
-    if payload["typ"] != TOKEN_TYPE:
-        raise NotAuthenticatedError("this token is not an acknowledge link")
-    if int(payload["exp"]) <= now.timestamp():
-        raise NotAuthenticatedError(
-            "this acknowledge link has expired; open the alert in VitalGate instead"
-        )
+        payload = verify(token, key=key, token_type=TOKEN_TYPE, require=("alert",), now=now)
+    except TokenRefusedError as exc:
+        raise NotAuthenticatedError(REFUSALS.get(exc.refusal, NOT_VALID)) from exc
     try:
         sub = payload.get("sub")
         return AckClaims(

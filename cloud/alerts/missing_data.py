@@ -24,7 +24,7 @@ from cloud.alerts.service import (
     load_series,
     record_shadow,
 )
-from cloud.background import Loop
+from cloud.background import BackgroundService
 from cloud.store.models import Reading
 from gateway.signal import rules as signal_rules
 from gateway.signal.series import to_epoch
@@ -36,7 +36,10 @@ LOOKBACK: Final = timedelta(days=15)
 DEFAULT_INTERVAL_S: Final = 60.0
 
 
-class MissingDataWatch:
+class MissingDataWatch(BackgroundService):
+    thread_name = "missing-data"
+    failed_event = "missing_data.failed"
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -49,12 +52,9 @@ class MissingDataWatch:
         self.sessions = sessions
         self.rulebook = rulebook
         self.channels = list(channels)
-        self.interval_s = interval_s
         self.on_alerts = on_alerts
         self._last: datetime | None = None
-        self._loop = Loop(
-            "missing-data", self._tick, interval_s=interval_s, failed="missing_data.failed"
-        )
+        super().__init__(interval_s=interval_s)
 
     def run_once(self, *, now: datetime, since: datetime | None = None) -> list[AlertChange]:
         """Judge silence as of ``now``; report findings after ``since`` (default: last run)."""
@@ -92,13 +92,7 @@ class MissingDataWatch:
         self._last = now
         return changes
 
-    def start(self) -> None:
-        self._loop.start()
-
-    def stop(self) -> None:
-        self._loop.stop()
-
-    def _tick(self) -> None:
+    def tick(self) -> None:
         changes = self.run_once(now=datetime.now(UTC))
         if self.on_alerts is not None and any(c.change == "opened" for c in changes):
             self.on_alerts()

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.alerts import escalation, lifecycle, links
+from cloud.alerts import escalation, history, lifecycle, links
 from cloud.alerts.chains import Step
 from cloud.alerts.schemas import (
     AlertEventPublic,
@@ -199,7 +199,7 @@ def alert_history(
 ) -> list[AlertEventPublic]:
     """Who did what to the alert, when, and from which channel, oldest first."""
     alert = get_alert(session, principal, alert_id)
-    events = [AlertEventPublic.model_validate(e) for e in lifecycle.history(session, alert.id)]
+    events = [AlertEventPublic.model_validate(e) for e in history.entries(session, alert.id)]
     audit_read(session, principal, request, patient_id=alert.patient_id, rows=len(events))
     return events
 

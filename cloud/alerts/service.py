@@ -21,8 +21,16 @@ from sqlalchemy import String, Text, cast, select, text, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+from cloud.alerts import history
 from cloud.alerts.rulebook import RuleBook
-from cloud.store.models import Alert, AlertEvent, Delivery, Reading, ShadowFinding
+from cloud.store.models import (
+    Alert,
+    AlertStatus,
+    Delivery,
+    DeliveryStatus,
+    Reading,
+    ShadowFinding,
+)
 from gateway import wire
 from gateway.signal import rules as signal_rules
 from gateway.signal.baseline import BaselineRule, CusumRule
@@ -32,7 +40,7 @@ from gateway.signal.missing import MissedMeasurementRule, StaleRule
 from gateway.signal.rules import Rule
 from gateway.signal.series import Series, from_epoch, to_epoch
 
-OPEN_STATES: Final = ("open", "acknowledged")
+OPEN_STATES: Final = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 MIN_LOOKBACK_S: Final = 3600.0
 BASELINE_LOOKBACK_S: Final = 15 * 86400.0
 MAX_HISTORY_ROWS: Final = 20_000
@@ -359,37 +367,71 @@ def _open(session: Session, finding: Finding, *, now: datetime, channels: Sequen
     worst = values[0]
     for v in values[1:]:
         worst = _worse(finding, worst, v)
-    alert = Alert(
+    return open_alert(
+        session,
         patient_id=finding.patient_id,
         rule_id=finding.rule,
         rule_version=finding.rule_version,
         category=finding.category.value,
         priority=finding.priority.value,
         metric=finding.metric.value,
-        status="open",
+        value=finding.value,
+        worst_value=worst,
+        evidence={**finding.to_dict(), "finding_id": finding.id},
+        now=now,
+        channels=channels,
+        channel="ingest",
+    )
+
+
+def open_alert(
+    session: Session,
+    *,
+    patient_id: str,
+    rule_id: str,
+    rule_version: int,
+    category: str,
+    priority: str,
+    metric: str,
+    value: float,
+    evidence: dict[str, Any],
+    now: datetime,
+    channels: Sequence[str],
+    channel: str,
+    worst_value: float | None = None,
+) -> Alert:
+    """Open an alert (the only place one is built): store it, its ``opened`` history entry
+    and its deliveries; start its escalation. ``worst_value`` defaults to ``value``."""
+    alert = Alert(
+        patient_id=patient_id,
+        rule_id=rule_id,
+        rule_version=rule_version,
+        category=category,
+        priority=priority,
+        metric=metric,
+        status=AlertStatus.OPEN,
         opened_at=now,
         updated_at=now,
         resolved_at=None,
-        first_value=finding.value,
-        last_value=finding.value,
-        worst_value=worst,
+        first_value=value,
+        last_value=value,
+        worst_value=value if worst_value is None else worst_value,
         count=1,
-        evidence={**finding.to_dict(), "finding_id": finding.id},
+        evidence=evidence,
+        escalation_step=0,
+        escalation_started_at=now,
     )
-    return add_opened(session, alert, now=now, channels=channels, channel="ingest")
-
-
-def add_opened(
-    session: Session, alert: Alert, *, now: datetime, channels: Sequence[str], channel: str
-) -> Alert:
-    """Store a new alert, its ``opened`` history entry and its deliveries; start escalation."""
-    alert.escalation_step, alert.escalation_started_at = 0, now
     session.add(alert)
     session.flush()
-    session.add(
-        AlertEvent(alert_id=alert.id, at=now, action="opened", actor_user_id=None,
-                   channel=channel, detail={"value": alert.first_value})
-    )  # fmt: skip
+    history.record(
+        session,
+        alert.id,
+        "opened",
+        at=now,
+        actor=None,
+        channel=channel,
+        detail={"value": alert.first_value},
+    )
     queue_deliveries(session, alert, channels=channels, now=now)
     return alert
 
@@ -399,14 +441,18 @@ def resolve_all_clear(
     evidence: dict[str, Any], channel: str,
 ) -> AlertChange:  # fmt: skip
     """The condition has ended: resolve the alert and record the all-clear in its history."""
-    alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
     if value is not None:
         alert.last_value = value
     alert.evidence = {**alert.evidence, "all_clear": evidence}
-    session.add(
-        AlertEvent(alert_id=alert.id, at=now, action="all_clear", actor_user_id=None,
-                   channel=channel, detail={"value": value})
-    )  # fmt: skip
+    history.resolve(
+        session,
+        alert,
+        now=now,
+        action="all_clear",
+        actor=None,
+        channel=channel,
+        detail={"value": value},
+    )
     return AlertChange(alert.id, "resolved")
 
 
@@ -420,7 +466,7 @@ def queue_deliveries(
                 alert_id=alert.id,
                 channel=label,
                 target_index=index,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,

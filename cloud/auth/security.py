@@ -1,13 +1,18 @@
 """Password hashing (argon2 through pwdlib) and signed tokens (JWT, HS256).
 
 Pure functions of their inputs: the clock is a ``now=`` parameter, the key an argument.
+``sign`` and ``verify`` are the one JWT helper: the API's access and refresh tokens here,
+the e-mailed acknowledge links (``cloud.alerts.links``) too; a token's ``typ`` keeps one
+kind from standing in for another.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Final, Literal
 
 import jwt
@@ -36,6 +41,61 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         _hasher.verify(password, _DUMMY_HASH)
         return False
     return _hasher.verify(password, password_hash)
+
+
+class Refusal(StrEnum):
+    """Why ``verify`` refused a token."""
+
+    SIGNATURE = "signature"
+    INVALID = "invalid"
+    """Not a token of ours: malformed, another issuer or algorithm, a claim missing."""
+    TYPE = "type"
+    EXPIRED = "expired"
+
+
+class TokenRefusedError(Exception):
+    """A token ``verify`` refused: ``refusal`` says why, for the caller to word it."""
+
+    def __init__(self, refusal: Refusal, detail: str) -> None:
+        super().__init__(detail)
+        self.refusal = refusal
+        self.detail = detail
+
+
+def sign(claims: Mapping[str, Any], *, key: str, now: datetime, lifetime: timedelta) -> str:
+    """A signed token with our issuer, issued ``now`` and valid for ``lifetime``."""
+    payload: dict[str, Any] = {
+        "iss": ISSUER,
+        **claims,
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+    }
+    return jwt.encode(payload, key, algorithm=ALGORITHM)
+
+
+def verify(
+    token: str, *, key: str, token_type: str, require: Iterable[str], now: datetime
+) -> dict[str, Any]:
+    """The claims of a token with a valid signature, our issuer, ``typ`` == ``token_type``,
+    the ``require``d claims and an expiry after ``now`` (so a fake clock applies); else
+    ``TokenRefusedError`` (the ``typ`` it carried, for ``Refusal.TYPE``)."""
+    try:
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", *require, "typ"], "verify_exp": False},
+        )
+    except jwt.InvalidSignatureError as exc:
+        raise TokenRefusedError(Refusal.SIGNATURE, str(exc)) from exc
+    except jwt.PyJWTError as exc:
+        raise TokenRefusedError(Refusal.INVALID, str(exc)) from exc
+    if payload["typ"] != token_type:
+        raise TokenRefusedError(Refusal.TYPE, str(payload["typ"]))
+    if int(payload["exp"]) <= now.timestamp():
+        raise TokenRefusedError(Refusal.EXPIRED, "expired")
+    return payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,40 +129,22 @@ def issue_token(
         jti=secrets.token_urlsafe(24),
         expires_at=now + lifetime,
     )
-    payload: dict[str, Any] = {
-        "iss": ISSUER,
+    payload = {
         "sub": str(user_id),
         "org": organisation_id,
         "role": role,
         "typ": token_type,
         "jti": claims.jti,
-        "iat": int(now.timestamp()),
-        "exp": int(claims.expires_at.timestamp()),
     }
-    return jwt.encode(payload, key, algorithm=ALGORITHM), claims
+    return sign(payload, key=key, now=now, lifetime=lifetime), claims
 
 
 def read_token(token: str, *, expected: TokenType, key: str, now: datetime) -> Claims:
     """Verify signature, issuer, expiry and type; refuse anything else with a reason."""
     try:
-        payload = jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "jti", "typ"], "verify_exp": False},
-        )
-    except jwt.InvalidSignatureError as exc:
-        raise NotAuthenticatedError("token signature is not valid: log in again") from exc
-    except jwt.PyJWTError as exc:
-        raise NotAuthenticatedError(f"token is not valid ({exc}): log in again") from exc
-    if payload["typ"] != expected:
-        raise NotAuthenticatedError(
-            f"a {payload['typ']} token cannot be used here; send the {expected} token"
-        )
-    if int(payload["exp"]) <= now.timestamp():
-        advice = "use the refresh token" if expected == "access" else "log in again"
-        raise NotAuthenticatedError(f"token expired: {advice}")
+        payload = verify(token, key=key, token_type=expected, require=("sub", "jti"), now=now)
+    except TokenRefusedError as exc:
+        raise NotAuthenticatedError(_refusal_message(exc, expected)) from exc
     try:
         return Claims(
             user_id=int(payload["sub"]),
@@ -114,3 +156,14 @@ def read_token(token: str, *, expected: TokenType, key: str, now: datetime) -> C
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise NotAuthenticatedError("token claims are malformed: log in again") from exc
+
+
+def _refusal_message(exc: TokenRefusedError, expected: TokenType) -> str:
+    if exc.refusal is Refusal.SIGNATURE:
+        return "token signature is not valid: log in again"
+    if exc.refusal is Refusal.TYPE:
+        return f"a {exc.detail} token cannot be used here; send the {expected} token"
+    if exc.refusal is Refusal.EXPIRED:
+        advice = "use the refresh token" if expected == "access" else "log in again"
+        return f"token expired: {advice}"
+    return f"token is not valid ({exc.detail}): log in again"

@@ -22,13 +22,13 @@ import structlog
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from cloud.alerts import lifecycle
+from cloud.alerts import history, lifecycle
 from cloud.api.deps import Principal
 from cloud.auth.scope import visible_patient_ids
 from cloud.engagement import patient_messages
 from cloud.engagement.replies import MAX_TEXT, ReplyIntent, parse_reply
 from cloud.errors import CloudError
-from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Message, Task
+from cloud.store.models import Alert, AlertStatus, Contact, Delivery, Message, Task, TaskStatus
 from cloud.store.tenancy import Patient, Role, User
 
 log = structlog.get_logger(__name__)
@@ -123,7 +123,10 @@ def _from_patient(
     message.rating = reply.rating
     alert = session.scalars(
         select(Alert)
-        .where(Alert.patient_id == patient.id, Alert.status.in_(("open", "acknowledged")))
+        .where(
+            Alert.patient_id == patient.id,
+            Alert.status.in_((AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)),
+        )
         .order_by(Alert.opened_at.desc(), Alert.id.desc())
     ).first()
     message.organisation_id, message.patient_id = patient.organisation_id, patient.id
@@ -144,19 +147,16 @@ def _from_patient(
     if reason is not None:
         task = Task(
             organisation_id=patient.organisation_id, patient_id=patient.id, reason=reason,
-            alert_id=message.alert_id, message_id=message.id, status="open", created_at=now,
+            alert_id=message.alert_id, message_id=message.id, status=TaskStatus.OPEN, created_at=now,
             done_at=None, done_by=None, note=None,
         )  # fmt: skip
         session.add(task)
         session.flush()
         task_id = task.id
     if alert is not None:
-        session.add(
-            AlertEvent(
-                alert_id=alert.id, at=now, action="patient_reply", actor_user_id=None,
-                channel=message.channel,
-                detail={"intent": reply.intent.value, "message_id": message.id, "task_id": task_id},
-            )
+        history.record(
+            session, alert.id, "patient_reply", at=now, actor=None, channel=message.channel,
+            detail={"intent": reply.intent.value, "message_id": message.id, "task_id": task_id},
         )  # fmt: skip
     log.info(
         "inbound.patient_reply", message_id=message.id, intent=reply.intent.value, task_id=task_id
@@ -183,7 +183,7 @@ def _from_staff(session: Session, message: Message, user: User, *, now: datetime
         told = select(Delivery.alert_id).where(Delivery.user_id == user.id)
         stmt = (
             select(Alert)
-            .where(Alert.id.in_(told), Alert.status == "open", visible)
+            .where(Alert.id.in_(told), Alert.status == AlertStatus.OPEN, visible)
             .order_by(Alert.id.desc())
         )
     alert = session.scalars(stmt).first()

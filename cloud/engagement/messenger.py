@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.background import Loop
+from cloud.background import BackgroundService
 from cloud.engagement import patient_schedule
 from cloud.engagement.patient_messages import Outcome
 
@@ -41,7 +41,10 @@ def _my_turn(session: Session) -> bool:
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY}))
 
 
-class PatientMessenger:
+class PatientMessenger(BackgroundService):
+    thread_name = "patient-messages"
+    failed_event = "patient_messages.failed"
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -54,14 +57,11 @@ class PatientMessenger:
         self.sessions = sessions
         self.clock = clock
         self.transports = transports
-        self.interval_s = interval_s
         self.on_messages = on_messages
-        self._loop = Loop(
-            "patient-messages",
-            lambda: self.run_once(now=self.clock()),
-            interval_s=interval_s,
-            failed="patient_messages.failed",
-        )
+        super().__init__(interval_s=interval_s)
+
+    def tick(self) -> None:
+        self.run_once(now=self.clock())
 
     def run_once(self, *, now: datetime) -> list[Outcome]:
         """Queue every patient message due at ``now``; what happened to each."""
@@ -74,12 +74,3 @@ class PatientMessenger:
         if self.on_messages is not None and any(o.message_id for o in outcomes):
             self.on_messages()
         return outcomes
-
-    def start(self) -> None:
-        self._loop.start()
-
-    def stop(self) -> None:
-        self._loop.stop()
-
-    def wake(self) -> None:
-        self._loop.wake()

@@ -12,23 +12,29 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
-from cloud.alerts import escalation, links
-from cloud.background import Loop
+from cloud.alerts import escalation, history, links
+from cloud.background import BackgroundService
 from cloud.engagement.channels import AppriseChannel, Channel, ChannelError, Message
-from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Reading, Task
+from cloud.store.models import Alert, Contact, Delivery, DeliveryStatus, Reading, Task, TaskStatus
 from cloud.store.models import Message as ThreadMessage
 from cloud.store.tenancy import User
+from gateway.backoff import Backoff
 from gateway.wire import CANONICAL_UNITS, Metric
 
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS: Final = 6
+POLL_INTERVAL_S: Final = 1.0
+"""Due deliveries are looked for this often, and whenever the notifier is woken."""
 RETRY_FIRST_S: Final = 2.0
+RETRY_FACTOR: Final = 2.0
+RETRY_CAP_S: Final = 300.0
+RETRY: Final = Backoff(RETRY_FIRST_S, RETRY_FACTOR, RETRY_CAP_S)
 
 
 def retry_delay_s(attempts: int) -> float:
     """Seconds before attempt ``attempts + 1``: 2, 4, 8 … (at most 5 minutes)."""
-    return float(min(300.0, RETRY_FIRST_S * 2 ** max(0, attempts - 1)))
+    return RETRY.delay_s(attempts - 1)
 
 
 LEVEL_WORDS: Final = {
@@ -117,7 +123,7 @@ def contact_url(template: str, address: str) -> str:
     return template.replace("{address}", quote(address, safe="@+"))
 
 
-class Notifier:
+class Notifier(BackgroundService):
     """A thread that sends pending deliveries; woken when ingest opens an alert.
 
     Organisation-wide channels (``channels``, ``VG_ALERT_CHANNELS``) get every new alert;
@@ -125,6 +131,9 @@ class Notifier:
     ``transports`` (contact kind → apprise URL template, ``VG_CONTACT_URLS``). With a
     ``link_key`` each message carries a signed acknowledge link.
     """
+
+    thread_name = "notifier"
+    failed_event = "notifier.failed"
 
     def __init__(
         self,
@@ -144,25 +153,14 @@ class Notifier:
         self.link_key = link_key
         self.link_lifetime = link_lifetime
         self.clock = clock
-        self._loop = Loop(
-            "notifier",
-            lambda: self.deliver_due(now=self.clock()),
-            interval_s=1.0,
-            failed="notifier.failed",
-        )
+        super().__init__(interval_s=POLL_INTERVAL_S)
 
     @property
     def labels(self) -> list[str]:
         return [c.label for c in self.channels]
 
-    def start(self) -> None:
-        self._loop.start()
-
-    def stop(self) -> None:
-        self._loop.stop()
-
-    def wake(self) -> None:
-        self._loop.wake()
+    def tick(self) -> None:
+        self.deliver_due(now=self.clock())
 
     def deliver_due(self, *, now: datetime) -> int:
         """Attempt every delivery that is due; return how many were sent."""
@@ -170,7 +168,7 @@ class Notifier:
         with self.sessions.begin() as session:
             due = session.scalars(
                 select(Delivery)
-                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
                 .order_by(Delivery.id)
                 .limit(100)
             ).all()
@@ -240,8 +238,8 @@ class Notifier:
         delivery.attempts += 1
         composed = self._compose(session, delivery, now=now)
         if isinstance(composed, str):
-            delivery.status, delivery.last_error = "failed", composed
-            self._message_outcome(session, delivery, "failed")
+            delivery.status, delivery.last_error = DeliveryStatus.FAILED, composed
+            self._message_outcome(session, delivery, DeliveryStatus.FAILED)
             return 0
         channel, message = composed
         ids = {"alert_id": delivery.alert_id, "message_id": delivery.message_id}
@@ -250,19 +248,19 @@ class Notifier:
         except ChannelError as exc:
             delivery.last_error = str(exc)
             if delivery.attempts >= MAX_ATTEMPTS:
-                delivery.status = "failed"
-                self._message_outcome(session, delivery, "failed")
+                delivery.status = DeliveryStatus.FAILED
+                self._message_outcome(session, delivery, DeliveryStatus.FAILED)
                 _surface_on_alert(
                     session, delivery, now=now, fallback=self._fall_back(session, delivery, now=now)
                 )
-                metrics.DELIVERIES.labels(status="failed").inc()
+                metrics.DELIVERIES.labels(status=DeliveryStatus.FAILED).inc()
                 log.error("delivery.failed", channel=channel.label, **ids)
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=retry_delay_s(delivery.attempts))
             return 0
-        delivery.status, delivery.sent_at = "sent", now
-        self._message_outcome(session, delivery, "sent")
-        metrics.DELIVERIES.labels(status="sent").inc()
+        delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
+        self._message_outcome(session, delivery, DeliveryStatus.SENT)
+        metrics.DELIVERIES.labels(status=DeliveryStatus.SENT).inc()
         log.info("delivery.sent", channel=channel.label, **ids)
         return 1
 
@@ -291,8 +289,8 @@ class Notifier:
                 session.add(
                     Delivery(
                         alert_id=delivery.alert_id, channel=label, target_index=-1,
-                        status="pending", attempts=0, created_at=now, next_attempt_at=now,
-                        user_id=user.id, step=delivery.step,
+                        status=DeliveryStatus.PENDING, attempts=0, created_at=now,
+                        next_attempt_at=now, user_id=user.id, step=delivery.step,
                     )
                 )  # fmt: skip
                 return label
@@ -326,20 +324,18 @@ class Notifier:
             Task(
                 organisation_id=row.organisation_id, patient_id=row.patient_id,
                 reason="message_failed", alert_id=row.alert_id, message_id=row.id,
-                status="open", created_at=now, done_at=None, done_by=None,
+                status=TaskStatus.OPEN, created_at=now, done_at=None, done_by=None,
                 note=f"{delivery.channel.split('#', 1)[0]} failed after {delivery.attempts} "
                 f"attempts; " + (f"sent on to {label.split('#', 1)[0]}" if label else
                                  "no other contact to try"),
             )
         )  # fmt: skip
         if row.alert_id is not None:  # a re-measure prompt: its alert shows it too
-            session.add(
-                AlertEvent(
-                    alert_id=row.alert_id, at=now, action="delivery_failed", actor_user_id=None,
-                    channel=row.channel[:32],
-                    detail={"message_id": row.id, "attempts": delivery.attempts,
-                            "channel": delivery.channel, "fallback": label},
-                )
+            history.record(
+                session, row.alert_id, "delivery_failed", at=now, actor=None,
+                channel=row.channel[:32],
+                detail={"message_id": row.id, "attempts": delivery.attempts,
+                        "channel": delivery.channel, "fallback": label},
             )  # fmt: skip
         if following is None:
             return None
@@ -347,7 +343,7 @@ class Notifier:
         session.add(
             Delivery(
                 alert_id=None, message_id=row.id, channel=label, target_index=-1,
-                status="pending", attempts=0, created_at=now, next_attempt_at=now,
+                status=DeliveryStatus.PENDING, attempts=0, created_at=now, next_attempt_at=now,
             )
         )  # fmt: skip
         return label
@@ -369,14 +365,12 @@ def _surface_on_alert(
     """A person the chain could not reach shows in the alert's history, for whoever looks."""
     if delivery.alert_id is None:
         return
-    session.add(
-        AlertEvent(
-            alert_id=delivery.alert_id, at=now, action="delivery_failed", actor_user_id=None,
-            channel=delivery.channel.split(":", 1)[0].split("#", 1)[0][:32],
-            detail={"user_id": delivery.user_id, "step": delivery.step,
-                    "attempts": delivery.attempts, "channel": delivery.channel,
-                    "fallback": fallback},
-        )
+    history.record(
+        session, delivery.alert_id, "delivery_failed", at=now, actor=None,
+        channel=delivery.channel.split(":", 1)[0].split("#", 1)[0][:32],
+        detail={"user_id": delivery.user_id, "step": delivery.step,
+                "attempts": delivery.attempts, "channel": delivery.channel,
+                "fallback": fallback},
     )  # fmt: skip
 
 

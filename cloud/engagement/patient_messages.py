@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloud.engagement import policy, preferences, templates
-from cloud.store.models import Contact, Delivery, Message, Task
+from cloud.store.models import Contact, Delivery, DeliveryStatus, Message, Task, TaskStatus
 from cloud.store.tenancy import Organisation, Patient
 
 log = structlog.get_logger(__name__)
@@ -146,7 +146,7 @@ def queue(
     session.add(
         Delivery(
             alert_id=None, message_id=message.id, channel=f"{contact.kind}:patient#{contact.id}",
-            target_index=-1, status="pending", attempts=0, created_at=now,
+            target_index=-1, status=DeliveryStatus.PENDING, attempts=0, created_at=now,
             next_attempt_at=decision.send_at,
         )
     )  # fmt: skip
@@ -179,8 +179,8 @@ def _template_failed(
     session.add(
         Task(
             organisation_id=patient.organisation_id, patient_id=patient.id,
-            reason="message_failed", alert_id=alert_id, message_id=message.id, status="open",
-            created_at=now, done_at=None, done_by=None, note=str(exc),
+            reason="message_failed", alert_id=alert_id, message_id=message.id,
+            status=TaskStatus.OPEN, created_at=now, done_at=None, done_by=None, note=str(exc),
         )
     )  # fmt: skip
     log.error("patient_message.template_failed", patient_id=patient.id, kind=kind.value,

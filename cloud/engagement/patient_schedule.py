@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from cloud.engagement import policy, preferences, templates
 from cloud.engagement.patient_messages import Kind, Outcome, last_sent, local_day, queue
-from cloud.store.models import Alert, Reading
+from cloud.store.models import Alert, AlertStatus, Reading
 from cloud.store.tenancy import Patient
 
 BP_METRICS: Final = ("systolic_bp", "diastolic_bp")
@@ -80,7 +80,7 @@ def remeasure_due(session: Session, *, now: datetime, transports: Sequence[str])
     alerts = session.scalars(
         select(Alert)
         .where(
-            Alert.status == "open",
+            Alert.status == AlertStatus.OPEN,
             Alert.category == "clinical",
             Alert.metric.in_(BP_METRICS),
             Alert.opened_at >= now - REMEASURE_WITHIN,

@@ -52,7 +52,7 @@ from cloud.errors import (
     NotFoundError,
 )
 from cloud.settings import CloudSettings
-from cloud.store.models import Contact, Delivery, Message, Task
+from cloud.store.models import Contact, Delivery, DeliveryStatus, Message, Task, TaskStatus
 from cloud.store.tenancy import User
 
 router = APIRouter()
@@ -279,7 +279,8 @@ def message_patient(
     session.add(
         Delivery(
             alert_id=None, message_id=message.id, channel=f"{contact.kind}:patient",
-            target_index=-1, status="pending", attempts=0, created_at=now, next_attempt_at=now,
+            target_index=-1, status=DeliveryStatus.PENDING, attempts=0, created_at=now,
+            next_attempt_at=now,
         )
     )  # fmt: skip
     audit_read(session, principal, request, patient_id=patient.id, rows=1)
@@ -299,7 +300,9 @@ def worklist(
     response: Response,
     page: PageDep,
     *,
-    task_status: Annotated[str, Query(alias="status", pattern="^(open|done|all)$")] = "open",
+    task_status: Annotated[
+        str, Query(alias="status", pattern="^(open|done|all)$")
+    ] = TaskStatus.OPEN,
     patient_id: IdQuery | None = None,
 ) -> list[Task]:
     """Tasks for the care team (call the patient, read a reply), oldest open first."""
@@ -335,9 +338,9 @@ def complete_task(
     ).first()
     if task is None:
         raise NotFoundError(f"no task {task_id}")
-    if task.status == "done":
+    if task.status == TaskStatus.DONE:
         raise ConflictError(f"task {task_id} was completed at {task.done_at:%Y-%m-%d %H:%M} UTC")
-    task.status, task.done_at, task.done_by = "done", clock(), principal.user_id
+    task.status, task.done_at, task.done_by = TaskStatus.DONE, clock(), principal.user_id
     task.note = body.note if body else None
     audit_read(session, principal, request, patient_id=task.patient_id, rows=1)
     session.refresh(task)

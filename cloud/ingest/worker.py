@@ -51,13 +51,17 @@ from cloud.store.quarantine import quarantine
 from cloud.store.readings import reading_row, upsert_readings
 from cloud.store.rollups import add_to_rollups
 from gateway import wire
+from gateway.backoff import Backoff
 from gateway.uplink.settings import MqttSettings
 
 log = structlog.get_logger(__name__)
 
 SUBSCRIBED_LEAVES: Final = ("readings", "status", "events", "rollups")
 DB_RETRY_FIRST_S: Final = 0.5
+DB_RETRY_FACTOR: Final = 2.0
 DB_RETRY_MAX_S: Final = 30.0
+DB_RETRY: Final = Backoff(DB_RETRY_FIRST_S, DB_RETRY_FACTOR, DB_RETRY_MAX_S)
+"""Waits between commit attempts while the database is away: 0.5 s, 1 s, 2 s … 30 s."""
 MAX_PAYLOAD_BYTES: Final = 1_000_000
 SESSION_EXPIRY_S: Final = 60
 """Long enough for a restart to resume the session (the broker then redelivers what was in
@@ -215,8 +219,9 @@ class IngestWorker:
         return batch
 
     def _commit_with_retry(self, batch: list[paho.MQTTMessage]) -> None:
-        delay = DB_RETRY_FIRST_S
+        attempt = 0
         while not self._stop.is_set():
+            delay = DB_RETRY.delay_s(attempt)
             try:
                 self.process(batch, now=datetime.now(UTC))
                 return
@@ -237,7 +242,7 @@ class IngestWorker:
                     "report the log",
                 )
             self._stop.wait(delay)
-            delay = min(DB_RETRY_MAX_S, delay * 2)
+            attempt += 1
 
     def process(self, batch: list[paho.MQTTMessage], *, now: datetime) -> None:
         """Validate, store, evaluate and commit one batch; then acknowledge it."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -146,6 +147,13 @@ class PatientPreferences(Base):
     updated_by: Mapped[int | None] = mapped_column(Integer)
 
 
+class TaskStatus(StrEnum):
+    """A worklist task is open until someone on the care team marks it done."""
+
+    OPEN = "open"
+    DONE = "done"
+
+
 class Task(Base):
     """A worklist item for the care team: call the patient, read what they wrote."""
 
@@ -159,7 +167,7 @@ class Task(Base):
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(8))
-    """``open`` or ``done``."""
+    """A ``TaskStatus``: ``open`` or ``done``."""
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
     done_by: Mapped[int | None] = mapped_column(Integer)

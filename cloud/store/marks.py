@@ -21,9 +21,8 @@ transaction), so the reading id breaks ties.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import BigInteger, Integer, String, Table, bindparam, select, text, update
+from sqlalchemy import BigInteger, Integer, String, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cloud.store.base import ID, WIRE_ID, Base
@@ -74,28 +73,6 @@ def next_seqs(session: Session, count: int) -> int:
         .returning(ReadingSequence.value)
     ).scalar_one()
     return int(top) - count + 1
-
-
-def number_unnumbered(session: Session, *, limit: int = 10_000) -> int:
-    """On SQLite, number readings stored without ``seq`` (written around ``upsert_readings``).
-
-    A safety net, so no insert path can hide a reading from the sink; the numbers are taken
-    under the write lock like any other, so they still follow commit order.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return 0  # the column's default numbers every row there
-    from cloud.store.models import Reading  # noqa: PLC0415 - models imports this module
-
-    ids = list(session.scalars(select(Reading.id).where(Reading.seq.is_(None)).limit(limit)))
-    if not ids:
-        return 0
-    first = next_seqs(session, len(ids))
-    table = cast(Table, Reading.__table__)  # core UPDATE: one statement, many rows
-    session.execute(
-        update(table).where(table.c.id == bindparam("rid")).values(seq=bindparam("new_seq")),
-        [{"rid": rid, "new_seq": first + i} for i, rid in enumerate(ids)],
-    )
-    return len(ids)
 
 
 def visible_horizon(session: Session) -> int | None:

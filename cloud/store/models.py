@@ -29,6 +29,7 @@ from cloud.store.lifecycle import (
     Message,
     PatientPreferences,
     Task,
+    TaskStatus,
 )
 from cloud.store.marks import PendingSeriesDeletion, ReadingSequence, SinkMark
 from cloud.store.quarantine import QuarantinedReading
@@ -78,6 +79,7 @@ __all__ = [
     "ShadowFinding",
     "SinkMark",
     "Task",
+    "TaskStatus",
     "TimeEntry",
     "User",
 ]

@@ -33,9 +33,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.errors import NotFoundError
 from cloud.store.edge_records import EdgeEvent, EdgeRollup
 from cloud.store.influx import SeriesPoint, TimeSeriesStore
-from cloud.store.lifecycle import AlertEvent, Contact, Message, PatientPreferences, Task
+from cloud.store.lifecycle import (
+    AlertEvent,
+    Contact,
+    Message,
+    PatientPreferences,
+    Task,
+    TaskStatus,
+)
 from cloud.store.marks import PendingSeriesDeletion
-from cloud.store.models import Alert, DeadLetter, Delivery, QuarantinedReading, Reading
+from cloud.store.models import (
+    Alert,
+    AlertStatus,
+    DeadLetter,
+    Delivery,
+    QuarantinedReading,
+    Reading,
+)
 from cloud.store.rollups import Period, Rollup, bucket_start
 from cloud.store.rules import PatientRuleSet, ShadowFinding
 from cloud.store.sink import points_select
@@ -96,7 +110,7 @@ def purge_organisation(session: Session, *, organisation_id: str, cutoff: dateti
     counts = _alerts_and_deliveries(
         session,
         (Alert.patient_id.in_(patients))
-        & (Alert.status == "resolved")
+        & (Alert.status == AlertStatus.RESOLVED)
         & (Alert.resolved_at < cutoff),
     )
     counts["readings"] = _delete(
@@ -118,7 +132,9 @@ def purge_organisation(session: Session, *, organisation_id: str, cutoff: dateti
     counts["tasks"] = _delete(
         session,
         delete(Task).where(
-            Task.organisation_id == organisation_id, Task.status == "done", Task.done_at < cutoff
+            Task.organisation_id == organisation_id,
+            Task.status == TaskStatus.DONE,
+            Task.done_at < cutoff,
         ),
     )
     counts["edge_events"] = _delete(

@@ -28,12 +28,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.store.influx import SeriesPoint, TimeSeriesError, TimeSeriesStore
 from cloud.store.marks import (
     PendingSeriesDeletion,
-    number_unnumbered,
     read_mark,
     save_mark,
     visible_horizon,
 )
 from cloud.store.models import GatewayRecord, Reading
+from cloud.store.readings import number_unnumbered
 from cloud.store.tenancy import Patient
 
 log = structlog.get_logger(__name__)

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
-from cloud.alerts import lifecycle
+from cloud.alerts import history, lifecycle
 from cloud.api.deps import ClockDep, SessionDep, SettingsDep
 from cloud.api.params import IdPath, IntPath
 from cloud.auth import service as auth
@@ -269,7 +269,7 @@ def alert_page(
     alert_id: IntPath, user: web.StaffPage, session: SessionDep, request: Request, clock: ClockDep
 ) -> HTMLResponse:
     alert = get_alert(session, user.principal, alert_id)
-    events = list(lifecycle.history(session, alert.id))
+    events = list(history.entries(session, alert.id))
     actors = {e.actor_user_id for e in events if e.actor_user_id is not None}
     names: dict[int, str] = {}
     if actors:

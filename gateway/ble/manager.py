@@ -172,7 +172,7 @@ class DeviceManager:
                 result=extra,
             )
 
-        if command.expires_at is not None and command.expires_at <= now:
+        if command.expired(now=now):
             return result(False, "the command expired before it arrived")
         if command.name is wire.CommandName.START_PAIRING:
             try:

@@ -1,30 +1,18 @@
 """Retry policy for device links: named budgets, and backoff as a pure function of the error.
 
 In the manner of bleak-retry-connector's ``calculate_backoff_time``: what went wrong decides
-how long to wait. A device that is not advertising is asleep or away (spot devices wake only
-when used, so they are polled quickly); a link that failed once is retried fast, then slower;
-a timeout points at the adapter, which ``gateway.ble.adapter`` watches.
+how long to wait (the formula is ``gateway.backoff``'s, without jitter). A device that is
+not advertising is asleep or away (spot devices wake only when used, so they are polled
+quickly); a link that failed once is retried fast, then slower; a timeout points at the
+adapter, which ``gateway.ble.adapter`` watches.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
+from gateway.backoff import Backoff
 from gateway.ble.link import BleError, ConnectionLostError, DeviceNotFoundError
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Wait ``first_s`` · ``factor`` ** attempt seconds, at most ``cap_s``."""
-
-    first_s: float
-    factor: float
-    cap_s: float
-
-    def delay_s(self, attempt: int) -> float:
-        return float(min(self.cap_s, self.first_s * self.factor ** max(0, attempt)))
-
 
 SPOT_NOT_ADVERTISING: Final = Backoff(1.0, 1.5, 5.0)
 """A cuff, scale or thermometer advertises only for a minute after a measurement: keep

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import ClassVar, Final
 
 import numpy as np
 
 from gateway import wire
 from gateway.signal import baseline, missing, trends
+from gateway.signal.change import ChangeRule
 from gateway.signal.clean import PLAUSIBLE
 from gateway.signal.findings import (
     Evaluation,
@@ -136,28 +137,16 @@ class ThresholdRule:
 
 
 @dataclass(frozen=True, slots=True)
-class RateRule:
+class RateRule(ChangeRule):
     """Rate of change: the current value against the lowest (rise) or highest (fall) usable
     value in the preceding ``window_s`` seconds. Fires at ``rise``/``fall`` (positive amounts
     in the metric's unit), clears below ``clear_fraction`` of that amount."""
 
-    rule_id: str
-    patient_id: str
-    metric: wire.Metric
-    window_s: float
-    rise: float | None = None
-    fall: float | None = None
-    clear_fraction: float = 1.0
-    version: int = 1
-    priority: wire.Priority = wire.Priority.MEDIUM
-    persistence: Persistence = field(default_factory=Persistence)
-    category: wire.Category = wire.Category.CLINICAL
+    KIND: ClassVar[str] = "rate"
+    NEEDS: ClassVar[str] = "window_s > 0 and 0 < clear_fraction ≤ 1"
 
-    def __post_init__(self) -> None:
-        if self.rise is None and self.fall is None:
-            raise SignalError(f"rule {self.rule_id}: a rate rule needs rise or fall")
-        if not self.window_s > 0 or not 0 < self.clear_fraction <= 1:
-            raise SignalError(f"rule {self.rule_id}: window_s > 0 and 0 < clear_fraction ≤ 1")
+    def sound(self) -> bool:
+        return 0 < self.clear_fraction <= 1
 
 
 def range_reduce(x: F64, lo: np.ndarray, hi: np.ndarray, op: np.ufunc) -> F64:

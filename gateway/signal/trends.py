@@ -7,20 +7,20 @@ all windows cost O(N). Slopes are in units per day.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from gateway import wire
+from gateway.signal.change import ChangeRule
 from gateway.signal.findings import (
     Evaluation,
     Level,
-    Persistence,
     RuleState,
     episodes,
     level_findings,
 )
-from gateway.signal.series import DAY, F64, Series, SignalError
+from gateway.signal.series import DAY, F64, Series
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -70,29 +70,19 @@ def rolling_slope(t: F64, v: F64, window_s: float) -> Trend:
 
 
 @dataclass(frozen=True, slots=True)
-class TrendRule:
+class TrendRule(ChangeRule):
     """Fires when the fitted change over the window, ``slope × window``, reaches ``rise``
     (or falls by ``fall``), from at least ``min_samples`` usable samples spanning at least
     half the window; clears below ``clear_fraction`` of the amount."""
 
-    rule_id: str
-    patient_id: str
-    metric: wire.Metric
-    window_s: float
-    rise: float | None = None
-    fall: float | None = None
-    min_samples: int = 2
-    clear_fraction: float = 0.5
-    version: int = 1
-    priority: wire.Priority = wire.Priority.MEDIUM
-    persistence: Persistence = field(default_factory=Persistence)
-    category: wire.Category = wire.Category.CLINICAL
+    KIND: ClassVar[str] = "trend"
+    NEEDS: ClassVar[str] = "needs window_s > 0 and min_samples ≥ 2"
 
-    def __post_init__(self) -> None:
-        if self.rise is None and self.fall is None:
-            raise SignalError(f"rule {self.rule_id}: a trend rule needs rise or fall")
-        if not self.window_s > 0 or self.min_samples < 2:
-            raise SignalError(f"rule {self.rule_id}: needs window_s > 0 and min_samples ≥ 2")
+    clear_fraction: float = 0.5
+    min_samples: int = 2
+
+    def sound(self) -> bool:
+        return self.min_samples >= 2
 
 
 def evaluate_trend(

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from firmware_sim.devices import BloodPressureCuff, GlucoseMeter, PulseOximeter, Scale
 from firmware_sim.radio import SimLink, SimRadio
 from gateway import wire
-from gateway.ble import commands
+from gateway.ble import device_cli
 from gateway.ble.link import Advertisement
 from gateway.ble.manager import DeviceManager, devices_from_settings
 from gateway.ble.pairing import PairingRequest, PairingState, candidate, open_window
@@ -159,7 +159,7 @@ def test_cli_pair_follows_the_window_until_the_first_reading(tmp_path: Path) -> 
     async def body() -> int:
         task = asyncio.create_task(m.run())
         try:
-            cli = asyncio.create_task(asyncio.to_thread(runner.invoke, commands.app, args))
+            cli = asyncio.create_task(asyncio.to_thread(runner.invoke, device_cli.app, args))
             await until(lambda: cuff.subscribed(0x2A35), timeout=10)
             cuff.measure()
             result = await asyncio.wait_for(cli, 10)
@@ -171,12 +171,12 @@ def test_cli_pair_follows_the_window_until_the_first_reading(tmp_path: Path) -> 
                 await task
 
     assert asyncio.run(body()) == 0
-    listing = runner.invoke(commands.app, ["devices", "--data-dir", str(tmp_path)])
+    listing = runner.invoke(device_cli.app, ["devices", "--data-dir", str(tmp_path)])
     assert listing.exit_code == 0
     assert "Paired devices" in listing.output
     assert "90 %" in listing.output
     rows = json.loads(
-        runner.invoke(commands.app, ["devices", "--data-dir", str(tmp_path), "--json"]).output
+        runner.invoke(device_cli.app, ["devices", "--data-dir", str(tmp_path), "--json"]).output
     )
     assert rows[0]["device_id"] == "bp_cuff-0c0000000002"
     assert rows[0]["patients"] == [{"patient_id": "pat-9", "user_index": None}]
@@ -187,10 +187,10 @@ def test_cli_pair_follows_the_window_until_the_first_reading(tmp_path: Path) -> 
 def test_cli_pair_says_when_the_gateway_is_not_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(commands, "PICKUP_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(device_cli, "PICKUP_TIMEOUT_S", 0.3)
     runner = CliRunner()
     result = runner.invoke(
-        commands.app, ["pair", "scale", "-p", "ann:1", "-p", "bob:2", "--data-dir", str(tmp_path)]
+        device_cli.app, ["pair", "scale", "-p", "ann:1", "-p", "bob:2", "--data-dir", str(tmp_path)]
     )
     assert result.exit_code == 2
     assert "vitalgate-gateway run" in result.output
@@ -199,12 +199,12 @@ def test_cli_pair_says_when_the_gateway_is_not_running(
         {"patient_id": "ann", "user_index": 1},
         {"patient_id": "bob", "user_index": 2},
     ]
-    empty = runner.invoke(commands.app, ["devices", "--data-dir", str(tmp_path / "none")])
+    empty = runner.invoke(device_cli.app, ["devices", "--data-dir", str(tmp_path / "none")])
     assert empty.exit_code == 1
     assert "No paired devices" in empty.output
     assert (
         runner.invoke(
-            commands.app, ["pair", "scale", "-p", "x:y", "--data-dir", str(tmp_path)]
+            device_cli.app, ["pair", "scale", "-p", "x:y", "--data-dir", str(tmp_path)]
         ).exit_code
         == 2
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway import wire
-from gateway.uplink import commands
+from gateway.uplink import remote_commands
 from gateway.uplink.backoff import RECONNECT_CAP_S, reconnect_delay_s
 from gateway.uplink.config import ConfigStore, Verdict, decide
 
@@ -91,8 +91,8 @@ def test_config_store_round_trips_and_survives_garbage(tmp_path: Path) -> None:
     assert store.load() is None  # falls back to the settings file, logged
 
 
-def facts(now: datetime = T0) -> commands.GatewayFacts:
-    return commands.GatewayFacts(
+def facts(now: datetime = T0) -> remote_commands.GatewayFacts:
+    return remote_commands.GatewayFacts(
         gateway_id="gw-1",
         version="0.1.0",
         now=now,
@@ -107,7 +107,7 @@ def command(name: str, **kw: object) -> wire.Command:
 
 
 def test_ping_reports_the_gateway() -> None:
-    result = commands.execute(command("ping"), facts())
+    result = remote_commands.execute(command("ping"), facts())
     assert result.ok
     assert result.result == {
         "version": "0.1.0",
@@ -119,17 +119,26 @@ def test_ping_reports_the_gateway() -> None:
 
 
 def test_sync_clocks_reports_the_gateway_time_and_offset() -> None:
-    report = commands.clock_report(command("sync_clocks"), now=T0 + timedelta(seconds=90))
+    report = remote_commands.clock_report(command("sync_clocks"), now=T0 + timedelta(seconds=90))
     assert report == {"gateway_time": "2026-11-23T12:01:30Z", "offset_s": 90.0}
 
 
 def test_device_commands_are_left_to_the_ble_stage() -> None:
-    assert set(commands.HANDLERS) == {wire.CommandName.PING}
+    assert set(remote_commands.HANDLERS) == {wire.CommandName.PING}
+
+
+@pytest.mark.parametrize(("after_s", "expired"), [(-1, False), (0, True), (1, True)])
+def test_a_command_expires_at_its_expiry_instant(after_s: int, expired: bool) -> None:
+    cmd = command("ping", expires_at=T0 + timedelta(seconds=10))
+    at = T0 + timedelta(seconds=10 + after_s)
+    assert cmd.expired(now=at) is expired
+    assert remote_commands.execute(cmd, facts(at)).ok is not expired
+    assert not command("ping").expired(now=at)
 
 
 def test_expired_commands_do_not_run() -> None:
     cmd = command("ping", expires_at=T0 + timedelta(seconds=10))
-    result = commands.execute(cmd, facts(T0 + timedelta(seconds=11)))
+    result = remote_commands.execute(cmd, facts(T0 + timedelta(seconds=11)))
     assert not result.ok
     assert "expired" in (result.detail or "")
     assert result.result == {}

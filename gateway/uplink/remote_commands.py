@@ -67,7 +67,7 @@ HANDLERS: Final[dict[wire.CommandName, Handler]] = {
 def execute(cmd: wire.Command, facts: GatewayFacts) -> wire.CommandResult:
     """Run one command (or refuse it, if expired) and describe the outcome."""
     outcome: Outcome
-    if cmd.expires_at is not None and facts.now > cmd.expires_at:
+    if cmd.expires_at is not None and cmd.expired(now=facts.now):  # not None: for mypy
         outcome = (False, f"expired at {_iso(cmd.expires_at)}; not executed", {})
     else:
         outcome = HANDLERS[cmd.name](cmd, facts)  # KeyError: a BLE command, not routed there
