@@ -63,6 +63,14 @@ def run(config: ConfigOption = None, log_level: str = "INFO") -> None:
     """Run the gateway until stopped (Ctrl-C or SIGTERM)."""
     configure_logging(level=log_level)
     settings = _settings(config)
+    if settings.downlink_key is None and not settings.allow_unsigned_downlink:
+        err.print(
+            "[red]The gateway cannot run:[/red] no downlink_key is set, so it could not tell "
+            "the cloud's configs and commands from forged ones. Set downlink_key to the "
+            "downlink-signing.pub that `vitalgate-cloud gateway provision` wrote, or set "
+            "allow_unsigned_downlink = true on a test bench."
+        )
+        raise typer.Exit(2)
     link, background = _build_link(settings)
     from gateway.app import Gateway  # noqa: PLC0415 - keeps `--help` fast
 
