@@ -98,7 +98,8 @@ class IngestWorker:
     ) -> None:
         self.mqtt = mqtt
         self.signer = signer or DownlinkSigner(None)
-        """Signs the acks: a forged ack would make a gateway delete readings never stored."""
+        """Signs the acks: a forged ack would make a gateway delete readings never stored.
+        One signature per gateway per batch (about 0.1–0.25 ms; see README, signed downlink)."""
         self.sessions = sessions
         self.group = group
         self.batch_max = batch_max
