@@ -123,6 +123,11 @@ def _status_table(state: dict[str, Any]) -> Table:
     table.add_row("thinned (budget)", str(state.get("outbox_thinned", 0)))
     version = state.get("config_version")
     table.add_row("config version", "none yet" if version is None else str(version))
+    verified = state.get("downlink_verified")
+    table.add_row("cloud signature", "checked" if verified else "NOT checked")
+    refused = state.get("downlink_refused")
+    if refused:
+        table.add_row("refused downlink", f"{refused['count']} (last: {refused['last_reason']})")
     table.add_row("as of", state["ts"])
     for dev in state.get("devices", []):
         table.add_row(

@@ -70,6 +70,7 @@ def test_status_reports_outbox_broker_and_config(tmp_path: Path) -> None:
     assert "NOT connected" in table.output
     assert "outbox depth" in table.output
     assert "none yet" in table.output
+    assert "NOT checked" in table.output
 
 
 def test_run_refuses_to_start_without_the_clouds_key_unless_told_so(tmp_path: Path) -> None:
