@@ -11,8 +11,8 @@ are signed, so a gateway written by anyone can verify them::
 - JCS is the JSON Canonicalization Scheme (RFC 8785) of the JSON object as received, with
   its top-level ``signature`` member removed: members sorted by UTF-16 code units, no
   whitespace, strings escaped as ECMAScript's ``JSON.stringify`` does, numbers in
-  ECMAScript's shortest form (``130.0`` is written ``130``). Integers must lie within
-  ±2**53 (IEEE 754 doubles).
+  ECMAScript's shortest form (``130.0`` is written ``130``). Every number is read as an
+  IEEE 754 double, as ECMAScript reads it (an integer beyond 2**53 becomes the nearest).
 - The signature travels in the message as ``"signature": {"alg": "Ed25519", "key_id":
   "<16 hex>", "value": "<base64>"}`` (``wire.Signature``); ``key_id`` is the first 8 bytes
   (hex) of the SHA-256 of the raw 32-byte public key.
@@ -44,6 +44,7 @@ CONTEXT: Final = b"vg.downlink/1"
 """Domain separation: these bytes never mean anything else signed with the same key."""
 SIGNATURE_FIELD: Final = "signature"
 MAX_SAFE_INTEGER: Final = 2**53
+"""Integers up to this are exact doubles, written as they are."""
 
 M = TypeVar("M", bound=BaseModel)
 SigningKey = Ed25519PrivateKey
@@ -94,9 +95,12 @@ def _scalar(value: Any) -> str:
     if value is None or isinstance(value, bool):
         return json.dumps(value)  # null, true, false
     if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise SigningError(f"integer {value} is beyond IEEE 754 double precision")
-        return str(value)
+        if abs(value) <= MAX_SAFE_INTEGER:
+            return str(value)
+        try:  # beyond 2**53 a JSON number means the nearest double, as in ECMAScript
+            return _number(float(value))
+        except OverflowError as exc:
+            raise SigningError("an integer beyond the range of IEEE 754 doubles") from exc
     if isinstance(value, float):
         return _number(value)
     if isinstance(value, str):

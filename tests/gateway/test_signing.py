@@ -13,6 +13,8 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cloud.downlink import DownlinkSigner
 from cloud.settings import CloudSettings
@@ -54,8 +56,8 @@ OTHER = Ed25519PrivateKey.generate()
         ),
         # ECMAScript number forms (RFC 8785 appendix B).
         (
-            "[130.0, -0.0, 1e21, 1e20, 1e-6, 1e-7, 5e-324, 0.1]",
-            "[130,0,1e+21,100000000000000000000,0.000001,1e-7,5e-324,0.1]",
+            "[130.0, -0.0, 1e21, 1e20, 1e-6, 1e-7, 5e-324, 0.1, 9007199254740993]",
+            "[130,0,1e+21,100000000000000000000,0.000001,1e-7,5e-324,0.1,9007199254740992]",
         ),
         ('{"b": {"y": [], "x": {}}, "a": "\\u007f"}', '{"a":"\x7f","b":{"x":{},"y":[]}}'),
     ],
@@ -65,9 +67,30 @@ def test_canonical_json_matches_rfc_8785(given: str, canonical: str) -> None:
     assert signing.canonical_json(json.loads(given)) == canonical.encode()
 
 
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON)
+def test_canonical_json_is_json_of_the_same_value_and_a_fixed_point(value: object) -> None:
+    canonical = signing.canonical_json(value)
+    assert signing.canonical_json(json.loads(canonical)) == canonical
+
+
 @pytest.mark.parametrize(
     ("value", "words"),
-    [(2**53 + 1, "precision"), (float("nan"), "NaN"), ("\ud800", "surrogate")],
+    [
+        (10**400, "beyond the range"),
+        (float("nan"), "NaN"),
+        ("\ud800", "surrogate"),
+    ],
 )
 def test_values_without_a_canonical_form_are_refused(value: object, words: str) -> None:
     with pytest.raises(signing.SigningError, match=words):
