@@ -188,7 +188,9 @@ def sign(message: M, *, gateway_id: str, key: Ed25519PrivateKey) -> M:
     body = json.loads(wire.encode(unsigned))
     value = key.sign(signed_bytes(body, gateway_id=gateway_id))
     signature = wire.Signature(
-        key_id=key_id(key.public_key()), value=base64.b64encode(value).decode()
+        alg=wire.SIGNATURE_ALG,
+        key_id=key_id(key.public_key()),
+        value=base64.b64encode(value).decode(),
     )
     return message.model_copy(update={SIGNATURE_FIELD: signature})
 

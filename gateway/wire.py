@@ -263,13 +263,14 @@ SIGNATURE_PATTERN: Final = r"^[A-Za-z0-9+/]{86}==$"
 class Signature(_Model):
     """The cloud's Ed25519 signature on a downlink message (config, command, ack).
 
-    Signed bytes (``gateway.signing``, docs/architecture.md): ``vg.downlink/1``, a line
-    feed, the id of the gateway the message is addressed to (its topic), a line feed, then
-    the message without its ``signature`` member in the JSON Canonicalization Scheme
-    (RFC 8785).
+    Signed bytes (specified in ``gateway/signing.py``): ``vg.downlink/1``, a line feed, the
+    id of the gateway the message is addressed to (its topic), a line feed, then the
+    message without its ``signature`` member in the JSON Canonicalization Scheme (RFC 8785).
+    ``key_id``: the first 8 bytes (hex) of the SHA-256 of the raw 32-byte public key;
+    ``value``: the 64-byte signature in padded standard base64.
     """
 
-    alg: Literal["Ed25519"] = SIGNATURE_ALG
+    alg: Literal["Ed25519"]
     key_id: str = Field(pattern=KEY_ID_PATTERN)
     """First 8 bytes (hex) of the SHA-256 of the raw 32-byte public key: says which key signed."""
     value: str = Field(pattern=SIGNATURE_PATTERN)

@@ -182,6 +182,11 @@ REFUSED: list[tuple[str, Callable[[], bytes], str]] = [
         lambda: sealed(config(3)).replace(b'"alg":"Ed25519"', b'"alg":"none"'),
         "malformed signature",
     ),
+    (
+        "signature-without-alg",
+        lambda: sealed(config(3)).replace(b'"alg":"Ed25519",', b""),
+        "malformed signature: alg",
+    ),
 ]
 
 
