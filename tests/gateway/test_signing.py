@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from cloud.downlink import DownlinkSigner
 from cloud.settings import CloudSettings
@@ -312,5 +313,11 @@ def test_the_cloud_signs_with_the_key_in_its_pki_dir(tmp_path: Path) -> None:
     payload = signer.encode(wire.Ack(batch_ids=("b1",)), gateway_id=GW)
     signing.verify(json.loads(payload), gateway_id=GW, key=signing.load_public_key(public))
 
-    unsigned = DownlinkSigner.from_settings(CloudSettings(secret_key="x" * 40))
+    with capture_logs() as logs:
+        unsigned = DownlinkSigner.from_settings(CloudSettings(secret_key="x" * 40))
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["downlink.unsigned"]
     assert b"signature" not in unsigned.encode(wire.Ack(batch_ids=("b1",)), gateway_id=GW)
+
+    (tmp_path / "pki" / "downlink-signing.key").write_text("not a key")
+    with pytest.raises(signing.SigningError, match="pki init"):
+        DownlinkSigner.from_settings(settings)
