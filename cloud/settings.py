@@ -61,6 +61,13 @@ class CloudSettings(BaseSettings):
     """Unacknowledged messages a worker holds at most (its MQTT 5 Receive Maximum)."""
     ingest_session_expiry_s: int = Field(60, ge=0)
     """How long the broker keeps a stopped worker's session (and its share of the stream)."""
+    pki_dir: Path | None = None
+    """The cloud's PKI (``vitalgate-cloud pki init --dir``): CA, certificates, and the key
+    that signs downlink messages."""
+    downlink_signing_key: Path | None = None
+    """Ed25519 private key (PKCS #8 PEM) signing every config, command and ack the cloud
+    sends; default ``<pki_dir>/downlink-signing.key``. Unset: downlink goes unsigned (tests,
+    the plain demo), which gateways with a ``downlink_key`` refuse."""
     downlink_enabled: bool | None = None
     """Publish gateway configs (retained ``…/config``) from this process; default: when ingest
     runs here."""
@@ -108,6 +115,8 @@ class CloudSettings(BaseSettings):
             )
         if len(secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"VG_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
+        if self.downlink_signing_key is None and self.pki_dir is not None:
+            self.downlink_signing_key = self.pki_dir / "downlink-signing.key"
         return self
 
     @property

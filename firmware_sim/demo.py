@@ -295,6 +295,7 @@ def _gateway_toml(
         f'data_dir = "{gw_dir}"',
         'link = "sim"',
         "flush_interval_s = 0.5",
+        "allow_unsigned_downlink = true",  # one machine, no PKI: the cloud signs nothing yet
         "[mqtt]",
         f"port = {broker_port}",
         "[[devices]]",

@@ -5,7 +5,9 @@ device events → signal stage (edge findings of the config's threshold rules, p
 rollups of streams) → outbox (SQLite WAL) → uplink (MQTT).
 
 The downlink runs the other way: the cloud's retained config gives the device manager its
-pairings in one step, and commands are answered on ``…/command_results``.
+pairings in one step, and commands are answered on ``…/command_results``. With the cloud's
+verification key (``downlink_key``) nothing unsigned, wrongly signed, older than what runs
+or replayed is applied; refusals are counted in the status.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Final
 
 import structlog
 
-from gateway import __version__, wire
+from gateway import __version__, signing, wire
 from gateway.ble import web
 from gateway.ble.link import BleLink
 from gateway.ble.manager import DeviceManager, pairings_from_settings
@@ -32,7 +34,9 @@ from gateway.settings import GatewaySettings
 from gateway.signal.stage import EdgeStage
 from gateway.uplink import remote_commands
 from gateway.uplink.config import ConfigStore, Verdict, decide
+from gateway.uplink.errors import UplinkError
 from gateway.uplink.mqtt import Uplink
+from gateway.uplink.trust import Refusals, SeenCommands, command_refusal
 
 log = structlog.get_logger(__name__)
 
@@ -77,6 +81,15 @@ def event_row(event: wire.Event) -> Row:
     return (Kind.EVENT, wire.encode(event).decode(), None)
 
 
+def _verify_key(settings: GatewaySettings) -> signing.VerifyKey | None:
+    if settings.downlink_key is None:
+        return None
+    try:
+        return signing.load_public_key(settings.downlink_key)
+    except signing.SigningError as exc:
+        raise UplinkError(str(exc)) from exc
+
+
 class Gateway:
     def __init__(
         self, settings: GatewaySettings, link: BleLink, *, wall: WallClock = _utcnow
@@ -88,6 +101,9 @@ class Gateway:
         self.queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_LIMIT)
         self.dropped = 0
         self._waiting: set[asyncio.Task[None]] = set()
+        self.verify_key = _verify_key(settings)
+        self.refusals = Refusals()
+        self.seen_commands = SeenCommands(settings.data_dir / "commands_seen.json")
         self.config_store = ConfigStore(settings.config_path)
         self.config = self.config_store.load()
         if self.config is not None and self.config.gateway_id != settings.gateway_id:
@@ -129,6 +145,8 @@ class Gateway:
             status_interval_s=settings.status_interval_s,
             on_config=self._on_config,
             on_command=self._on_command,
+            verify_key=self.verify_key,
+            refusals=self.refusals,
             wall=wall,
         )
 
@@ -163,6 +181,8 @@ class Gateway:
             outbox_oldest_age_s=stats.oldest_age_s,
             config_version=self.config.version if self.config else None,
             devices=self.devices.statuses(),
+            downlink_verified=self.verify_key is not None,
+            downlink_refused=self.refusals.summary,
         )
 
     def local_state(self) -> dict[str, Any]:
@@ -185,8 +205,8 @@ class Gateway:
         """paho thread: accept a newer config, persist it, then apply it on the loop."""
         decision = decide(self._accepted, config, gateway_id=self.settings.gateway_id)
         if decision.verdict is not Verdict.APPLY:
-            if decision.verdict is not Verdict.SAME:
-                log.warning("config.ignored", verdict=decision.verdict, reason=decision.reason)
+            if decision.verdict is not Verdict.SAME:  # the retained copy, again: not news
+                self.uplink.refused("config", decision.reason)
             return
         self.config_store.save(config)  # durable before it takes effect
         self._accepted = config
@@ -213,8 +233,20 @@ class Gateway:
                 self._loop.call_soon_threadsafe(self._run_command, cmd)
 
     def _run_command(self, cmd: wire.Command) -> None:
-        """Loop thread: run a command once and publish its result."""
+        """Loop thread: run a command once and publish its result. With signatures checked,
+        a command id seen before (or a command older than a day) is refused; the result of
+        the first run, if still known, is sent again (QoS 1 may deliver a command twice)."""
         result = self._results.get(cmd.command_id)
+        if self.verify_key is not None:
+            reason = command_refusal(
+                cmd, seen=cmd.command_id in self.seen_commands, now=self.wall()
+            )
+            if reason is not None:
+                self.uplink.refused("commands", reason)
+                if result is not None:
+                    self.uplink.publish_result(result)
+                return
+            self.seen_commands.add(cmd, now=self.wall())  # before it runs: never twice
         if result is None:
             result = self._execute(cmd)
             self._results[cmd.command_id] = result
@@ -290,7 +322,14 @@ class Gateway:
             gateway_id=self.settings.gateway_id,
             devices=len(self.devices.store.devices),
             config_version=self.config.version if self.config else None,
+            downlink_verified=self.verify_key is not None,
         )
+        if self.verify_key is None:
+            log.warning(
+                "gateway.downlink_unverified",
+                advice="configs, commands and acks are applied without checking the cloud's "
+                "signature; set downlink_key to the downlink-signing.pub of the cloud",
+            )
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._loop = asyncio.get_running_loop()
         page = None

@@ -63,6 +63,14 @@ def run(config: ConfigOption = None, log_level: str = "INFO") -> None:
     """Run the gateway until stopped (Ctrl-C or SIGTERM)."""
     configure_logging(level=log_level)
     settings = _settings(config)
+    if settings.downlink_key is None and not settings.allow_unsigned_downlink:
+        err.print(
+            "[red]The gateway cannot run:[/red] no downlink_key is set, so it could not tell "
+            "the cloud's configs and commands from forged ones. Set downlink_key to the "
+            "downlink-signing.pub that `vitalgate-cloud gateway provision` wrote, or set "
+            "allow_unsigned_downlink = true on a test bench."
+        )
+        raise typer.Exit(2)
     link, background = _build_link(settings)
     from gateway.app import Gateway  # noqa: PLC0415 - keeps `--help` fast
 
@@ -115,6 +123,11 @@ def _status_table(state: dict[str, Any]) -> Table:
     table.add_row("thinned (budget)", str(state.get("outbox_thinned", 0)))
     version = state.get("config_version")
     table.add_row("config version", "none yet" if version is None else str(version))
+    verified = state.get("downlink_verified")
+    table.add_row("cloud signature", "checked" if verified else "NOT checked")
+    refused = state.get("downlink_refused")
+    if refused:
+        table.add_row("refused downlink", f"{refused['count']} (last: {refused['last_reason']})")
     table.add_row("as of", state["ts"])
     for dev in state.get("devices", []):
         table.add_row(

@@ -97,6 +97,13 @@ class GatewaySettings(BaseSettings):
     """Send per-minute rollups of streams on ``…/rollups`` (the cloud stores and acknowledges
     them). Off by default: the cloud keeps its own rollups of the raw readings, so these only
     matter for a gateway that uplinks rollups instead of every sample."""
+    downlink_key: Path | None = None
+    """The cloud's downlink verification key (``downlink-signing.pub``, PEM): every config,
+    command and ack must carry the cloud's signature, and configs must be newer than the one
+    running; anything else is refused and counted in the status."""
+    allow_unsigned_downlink: bool = False
+    """Run without ``downlink_key``, applying downlink messages unchecked (tests, a demo on
+    one machine). ``vitalgate-gateway run`` refuses to start without one or the other."""
     web_port: int | None = Field(None, ge=0, le=65535)
     """Serve the local pairing page (``gateway.ble.web``) on this port; off when unset."""
     web_host: str = "127.0.0.1"

@@ -254,6 +254,37 @@ class DeviceStatus(_Model):
     last_seen: UtcDatetime | None = None
 
 
+SIGNATURE_ALG: Final = "Ed25519"
+KEY_ID_PATTERN: Final = r"^[0-9a-f]{16}$"
+SIGNATURE_PATTERN: Final = r"^[A-Za-z0-9+/]{86}==$"
+"""Standard base64 (RFC 4648 §4, padded) of a 64-byte Ed25519 signature."""
+
+
+class Signature(_Model):
+    """The cloud's Ed25519 signature on a downlink message (config, command, ack).
+
+    Signed bytes (specified in ``gateway/signing.py``): ``vg.downlink/1``, a line feed, the
+    id of the gateway the message is addressed to (its topic), a line feed, then the
+    message without its ``signature`` member in the JSON Canonicalization Scheme (RFC 8785).
+    ``key_id``: the first 8 bytes (hex) of the SHA-256 of the raw 32-byte public key;
+    ``value``: the 64-byte signature in padded standard base64.
+    """
+
+    alg: Literal["Ed25519"]
+    key_id: str = Field(pattern=KEY_ID_PATTERN)
+    """First 8 bytes (hex) of the SHA-256 of the raw 32-byte public key: says which key signed."""
+    value: str = Field(pattern=SIGNATURE_PATTERN)
+
+
+class DownlinkRefusals(_Model):
+    """Downlink messages the gateway refused since it started, and why the last one was."""
+
+    count: int = Field(ge=1)
+    last_reason: str = Field(max_length=256)
+    last_leaf: Literal["config", "commands", "acks"]
+    last_at: UtcDatetime
+
+
 class GatewayState(StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
@@ -271,6 +302,9 @@ class Status(_Model):
     outbox_oldest_age_s: float | None = Field(None, ge=0)
     config_version: int | None = Field(None, ge=0)
     devices: tuple[DeviceStatus, ...] = ()
+    downlink_verified: bool | None = None
+    """True when the gateway checks the cloud's signature on every config, command and ack."""
+    downlink_refused: DownlinkRefusals | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -335,6 +369,7 @@ class GatewayConfig(_Model):
     pairings: tuple[Pairing, ...] = ()
     thresholds: tuple[ThresholdRule, ...] = ()
     schedules: dict[str, Any] = Field(default_factory=dict)
+    signature: Signature | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -353,6 +388,8 @@ class Command(_Model):
     issued_at: UtcDatetime
     expires_at: UtcDatetime | None = None
     args: dict[str, Any] = Field(default_factory=dict)
+    signature: Signature | None = None
+    """Commands name no gateway: the signature binds one to the gateway of its topic."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -379,6 +416,7 @@ class Ack(_Model):
 
     schema_: Literal["vg.acks/1"] = Field("vg.acks/1", alias="schema")
     batch_ids: tuple[Identifier, ...] = Field(min_length=1)
+    signature: Signature | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -31,7 +31,7 @@ from cloud.alerts.rulebook import RuleBook
 from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
-from cloud.downlink import ConfigPublisher
+from cloud.downlink import ConfigPublisher, DownlinkSigner
 from cloud.engagement import router as engagement_router
 from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.messenger import PatientMessenger
@@ -124,6 +124,7 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
 
     rulebook = RuleBook.load(program=settings.alert_program, rules_file=settings.alert_rules_file)
     watch = MissingDataWatch(sessions, rulebook, channels=notifier.labels, on_alerts=on_alerts)
+    signer = DownlinkSigner.from_settings(settings)
     ingest = None
     if settings.ingest_enabled:
         ingest = IngestWorker(
@@ -138,11 +139,15 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
             channel_labels=notifier.labels,
             on_alerts=on_alerts,
             rulebook=rulebook,
+            signer=signer,
         )
     downlink = None
     if settings.publishes_configs:
         downlink = ConfigPublisher(
-            settings.mqtt, sessions, client_id=f"{settings.ingest_client_id}-downlink"
+            settings.mqtt,
+            sessions,
+            client_id=f"{settings.ingest_client_id}-downlink",
+            signer=signer,
         )
     timeseries = TimeSeriesStore(settings.influx) if settings.influx.enabled else None
     return Services(

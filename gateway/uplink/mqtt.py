@@ -9,13 +9,16 @@ monotonic clock only, so a jump of the wall clock neither stalls nor floods re-s
 
 Keeps a retained ``status`` with a last will that says ``offline``; reconnects with jittered
 exponential backoff (``gateway.uplink.backoff``). Downlink messages (``config``,
-``commands``) are validated here and handed to callbacks, on paho's network thread.
+``commands``, ``acks``) are validated here, their signature checked when the gateway has
+the cloud's verification key (``gateway.signing``), and handed to callbacks, on paho's
+network thread; a refused one is counted in the status (``gateway.uplink.trust``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import socket
 import ssl
@@ -32,11 +35,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway import wire
+from gateway import signing, wire
 from gateway.outbox import TOPIC_LEAF, Batch, Outbox
 from gateway.uplink.backoff import reconnect_delay_s
 from gateway.uplink.errors import UplinkError
 from gateway.uplink.settings import MqttSettings
+from gateway.uplink.trust import Leaf, Refusals
 
 __all__ = ["Uplink", "UplinkError"]
 
@@ -46,6 +50,9 @@ StatusFactory = Callable[[], wire.Status]
 ConfigHandler = Callable[[wire.GatewayConfig], None]
 CommandHandler = Callable[[wire.Command], None]
 WallClock = Callable[[], datetime]
+REFUSAL_STATUS_MIN_S = 1.0
+"""A refusal refreshes the retained status soon, but at most this often (a flood of forged
+messages must not become a flood of status messages)."""
 
 
 def _utcnow() -> datetime:
@@ -97,6 +104,8 @@ class Uplink:
         status_interval_s: float = 30.0,
         on_config: ConfigHandler | None = None,
         on_command: CommandHandler | None = None,
+        verify_key: signing.VerifyKey | None = None,
+        refusals: Refusals | None = None,
         wall: WallClock = _utcnow,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -116,6 +125,10 @@ class Uplink:
         self.reconnect_attempt = 0
         self._on_config = on_config
         self._on_command = on_command
+        self.verify_key = verify_key
+        self.refusals = refusals if refusals is not None else Refusals()
+        self._last_refusal_status = -REFUSAL_STATUS_MIN_S
+        self._refusal_unreported = False
         self._wall = wall
         self._rand = rand
         self._check_leftovers = True
@@ -214,17 +227,45 @@ class Uplink:
             self.outbox.mark_sent(batch_id)
 
     def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        payload = bytes(msg.payload)
         try:
             _, leaf = wire.split_topic(msg.topic, self.settings.topic_root)
-            message = wire.decode(bytes(msg.payload), expect=wire.TOPIC_SCHEMAS[leaf])
         except wire.WireError as exc:
-            if msg.payload:  # an empty retained message only clears the topic
-                log.warning("uplink.bad_downlink", topic=msg.topic[:128], reason=str(exc)[:200])
+            log.warning("uplink.bad_downlink", topic=msg.topic[:128], reason=str(exc)[:200])
+            return
+        if not payload or leaf not in wire.DOWNLINK_LEAVES:
+            return  # an empty retained message only clears the topic
+        try:
+            if self.verify_key is not None:
+                self._verify(payload)
+            message = wire.decode(payload, expect=wire.TOPIC_SCHEMAS[leaf])
+        except signing.SignatureError as exc:
+            self.refused(cast(Leaf, leaf), str(exc))
+            return
+        except (wire.WireError, RecursionError, OverflowError) as exc:
+            self.refused(cast(Leaf, leaf), f"malformed: {exc}")
             return
         try:
             self._dispatch(message)
         except Exception:  # a bad handler must not kill paho's network thread
             log.exception("uplink.downlink_failed", topic=msg.topic[:128])
+
+    def _verify(self, payload: bytes) -> None:
+        """Raise SignatureError unless ``payload`` carries the cloud's signature for us."""
+        assert self.verify_key is not None
+        try:
+            body = json.loads(payload)
+        except (ValueError, RecursionError) as exc:
+            raise signing.SignatureError(f"not JSON: {str(exc)[:100]}") from exc
+        if not isinstance(body, dict):
+            raise signing.SignatureError("not a JSON object")
+        signing.verify(body, gateway_id=self.gateway_id, key=self.verify_key)
+
+    def refused(self, leaf: Leaf, reason: str) -> None:
+        """Count a refused downlink message and say so in the retained status (thread-safe)."""
+        self.refusals.add(leaf, reason, now=self._wall())
+        self._refusal_unreported = True
+        self.wake()
 
     def _dispatch(self, message: wire.WireMessage) -> None:
         if isinstance(message, wire.Ack):
@@ -310,8 +351,12 @@ class Uplink:
                 last_resend_check = now
                 await asyncio.to_thread(self._resend_overdue)
             await asyncio.to_thread(self._fill_window)
-            if now - last_status >= self.status_interval_s:
-                last_status = now
+            refusal_due = (
+                self._refusal_unreported and now - self._last_refusal_status >= REFUSAL_STATUS_MIN_S
+            )
+            if refusal_due or now - last_status >= self.status_interval_s:
+                last_status = self._last_refusal_status = now
+                self._refusal_unreported = False
                 self._publish_status()
 
     def _fill_window(self) -> None:

@@ -1,6 +1,7 @@
 """Changing a patient's thresholds publishes their gateway's retained config over real
 Mosquitto; the real gateway applies it and acknowledges the version in its status, which
-the cloud stores and shows."""
+the cloud stores and shows. The cloud signs its configs and acks, and the gateway, which
+holds the cloud's key, checks every one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from gateway import wire
 from gateway.uplink.settings import MqttSettings
 from tests.fixtures.api import T0, World, running_world
 from tests.fixtures.gateway import GatewayThread, gateway_settings
+from tests.fixtures.keys import write_downlink_keys
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.waiting import wait_until
 
@@ -38,16 +40,18 @@ def test_thresholds_reach_the_gateway_and_its_ack_is_shown(
     radio = SimRadio()
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:08:01", seed=8))
     mqtt = MqttSettings(host=broker.host, port=broker.port)
+    _, public = write_downlink_keys(tmp_path / "pki")
     with running_world(
         f"sqlite:///{tmp_path / 'cloud.sqlite3'}", tmp_path / "cloud", mqtt=mqtt,
-        ingest_enabled=True, ingest_client_id="ingest-th",
+        ingest_enabled=True, ingest_client_id="ingest-th", pki_dir=tmp_path / "pki",
     ) as world:  # fmt: skip
         post(world, "/api/v1/gateways", {"id": GW})
         post(world, "/api/v1/devices", {"id": "hrm-th-1", "kind": "hr_strap",
                                         "address": strap.address, "gateway_id": GW})  # fmt: skip
         post(world, "/api/v1/pairings", {"device_id": "hrm-th-1", "patient_id": "p-n1",
                                          "valid_from": T0.isoformat()})  # fmt: skip
-        gw = GatewayThread(gateway_settings(broker, tmp_path / "gw", gateway_id=GW), radio)
+        settings = gateway_settings(broker, tmp_path / "gw", gateway_id=GW, downlink_key=public)
+        gw = GatewayThread(settings, radio)
         gateway = gw.start()
         try:
             wait_until(gateway.uplink.connected.is_set, what="the gateway to connect")
@@ -93,6 +97,12 @@ def test_thresholds_reach_the_gateway_and_its_ack_is_shown(
                        what="config v2 applied")  # fmt: skip
             assert gateway.config is not None
             assert {t.rule_id: t.fire_high for t in gateway.config.thresholds}["general.hr"] == 131
+            assert gateway.config.signature is not None
+
+            # The strap's battery reading is stored and the signed ack empties the outbox.
+            gw.wait_drained()
+            assert gateway.uplink.acked_batches >= 1
+            assert gateway.status().downlink_refused is None
         finally:
             gw.stop()
     retained = wire.decode((tmp_path / "gw" / "config.json").read_bytes())

@@ -39,6 +39,8 @@ def test_the_shipped_example_loads_and_env_vars_override_it(
     assert settings.mqtt.tls
     assert settings.outbox_budget_bytes == 64 * 1024 * 1024
     assert settings.config_path == Path("/var/lib/vitalgate/config.json")
+    assert settings.downlink_key == Path("/etc/vitalgate/downlink-signing.pub")
+    assert not settings.allow_unsigned_downlink
 
 
 def test_status_reports_outbox_broker_and_config(tmp_path: Path) -> None:
@@ -68,12 +70,29 @@ def test_status_reports_outbox_broker_and_config(tmp_path: Path) -> None:
     assert "NOT connected" in table.output
     assert "outbox depth" in table.output
     assert "none yet" in table.output
+    assert "NOT checked" in table.output
+
+
+def test_run_refuses_to_start_without_the_clouds_key_unless_told_so(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'gateway_id = "gw-cli"\ndata_dir = "{tmp_path / "data"}"\nlink = "sim"\n')
+    refused = subprocess.run(
+        [sys.executable, "-m", "gateway", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "allow_unsigned_downlink = true" in " ".join(refused.stderr.split())
+    assert not (tmp_path / "data").exists()  # nothing started
 
 
 def test_run_refuses_unreadable_tls_files_with_advice(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(
         f'gateway_id = "gw-cli"\ndata_dir = "{tmp_path / "data"}"\nlink = "sim"\n'
+        "allow_unsigned_downlink = true\n"
         f'[mqtt]\ntls = true\ncert_file = "{tmp_path / "missing.crt"}"\n'
     )
     proc = subprocess.run(
