@@ -31,6 +31,10 @@ class ProfileError(ValueError):
     """Bytes that do not follow the characteristic's layout; the message names both."""
 
 
+class AdvertisementError(ProfileError):
+    """An advertisement payload that cannot be read (malformed, or a key that does not fit)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileReading:
     """One value of a decoded measurement in the canonical unit of its metric.
