@@ -53,10 +53,7 @@ def test_bthome_readings_use_the_wire_vocabulary_and_say_what_they_left_out() ->
         ProfileReading(Metric.BATTERY_LEVEL, 93.0, "%"),
         ProfileReading(Metric.BODY_TEMPERATURE, 23.97, "Cel"),
     ]
-    assert packet.ignored == [
-        ("packet_id", "identifies the packet, for de-duplication"),
-        ("humidity", "an environment value, not a vital sign"),
-    ]
+    assert packet.ignored == [("humidity", "an environment value, not a vital sign")]
     pounds = decode_bthome(bytes.fromhex("40073e1d"), address=ATC)
     # 74.86 lb × 0.45359237 = 33.9559248182 kg (rounded to 1e-9 like every conversion).
     assert pounds.readings() == [ProfileReading(Metric.BODY_WEIGHT, 33.955924818, "[lb_av]")]

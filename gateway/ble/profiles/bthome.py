@@ -38,6 +38,7 @@ KEY_SIZE: Final = 16
 MIC_SIZE: Final = 4
 COUNTER_SIZE: Final = 4
 
+PACKET_ID: Final = 0x00
 FLAG_ENCRYPTED: Final = 0x01
 FLAG_MAC_INCLUDED: Final = 0x02
 FLAG_TRIGGER_BASED: Final = 0x04
@@ -186,12 +187,17 @@ class BTHomeAdvertisement:
 
     @property
     def ignored(self) -> list[tuple[str, str]]:
-        """(object name, why no reading) for every object that maps to no wire metric."""
-        return [(o.name, o.spec.why_not) for o in self.objects if o.spec.metric is None]
+        """(object name, why no reading) for every object that maps to no wire metric (the
+        packet id is not listed: it serves de-duplication)."""
+        return [
+            (o.name, o.spec.why_not)
+            for o in self.objects
+            if o.spec.metric is None and o.object_id != PACKET_ID
+        ]
 
     @property
     def packet_id(self) -> int | None:
-        return next((int(o.value) for o in self.objects if o.object_id == 0x00), None)
+        return next((int(o.value) for o in self.objects if o.object_id == PACKET_ID), None)
 
     @property
     def timestamp(self) -> datetime | None:
