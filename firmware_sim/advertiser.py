@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from firmware_sim.encoders import ENCODERS
 from firmware_sim.encoders.advertising import advertising_data, encode_bthome
+from firmware_sim.peripheral import SimPeripheral
+from gateway.ble.profiles.advertising import service_data_of
 from gateway.ble.profiles.bthome import PACKET_ID, BTHomeAdvertisement, BTHomeObject
 from gateway.ble.uuids import normalize_uuid
 
@@ -74,3 +76,17 @@ class SigAdvertiser:
     def measure(self, value: object) -> bytes:
         data = ENCODERS[normalize_uuid(self.characteristic)](value)
         return advertising_data({self.uuid16: data}, name=self.name)
+
+
+class PassivePeripheral(SimPeripheral):
+    """A sensor on the simulated radio that only advertises (no GATT table, no bonding):
+    ``broadcast`` puts an advertiser's packet in the air for scanners to hear."""
+
+    def __init__(self, address: str, *, name: str | None = None) -> None:
+        super().__init__(address, name=name, service_uuids=())
+        self.bondable = False
+
+    def broadcast(self, advertising_data: bytes) -> None:
+        self.service_data = {
+            normalize_uuid(uuid): data for uuid, data in service_data_of(advertising_data).items()
+        }
