@@ -86,7 +86,10 @@ class Observation:
 def resolves(irk: bytes, address: str) -> bool:
     """Whether ``address`` is a resolvable private address generated from ``irk``:
     hash == ah(irk, prand) = e(irk, 0…0 | prand) mod 2²⁴ (Core Vol 3 Part H §2.2.2)."""
-    raw = address_bytes(address)
+    try:
+        raw = address_bytes(address)
+    except AdvertisementError:  # not a MAC (a platform that hides addresses behind UUIDs)
+        return False
     if raw[0] >> 6 != 0b01 or len(irk) != 16:
         return False
     # ah() is one AES block under the IRK: exactly what the specification defines, not

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from firmware_sim.advertiser import BTHomeAdvertiser, SigAdvertiser
 from gateway.ble.passive import Observation, PassiveSensor, PassiveTracker, resolves
 from gateway.ble.profiles import DeviceKind, TemperatureMeasurement
@@ -165,3 +168,24 @@ def test_objects_without_a_metric_are_named_with_the_reason() -> None:
         SCALE.address, service_data_of(scale.measure({0x06: 80.3, 0x03: 45.5})), now=T0
     )
     assert "humidity not read: an environment value, not a vital sign" in seen.notes
+
+
+def test_a_sender_without_a_mac_address_is_ignored_not_fatal() -> None:
+    # Some platforms name devices by a UUID instead of their address.
+    tracker = _tracker()
+    [seen] = tracker.observe(
+        "2D5B1C7E-0000-4000-8000-00805F9B34FB", {0xFCD2: bytes.fromhex("40065e1f")}, now=T0
+    )
+    assert seen.device_id is None
+    assert not seen.readings
+
+
+@settings(max_examples=300)
+@given(
+    address=st.sampled_from([SCALE.address, THERMO.address, RPA, "11:11:11:11:11:11", "x"]),
+    uuid=st.sampled_from([0xFCD2, 0x2A1C, 0x181D, 0x180F, 0xFEAA]) | st.integers(0, 0xFFFF),
+    data=st.binary(max_size=30),
+)
+def test_random_advertisements_never_raise(address: str, uuid: int, data: bytes) -> None:
+    for seen in _tracker().observe(address, {uuid: data}, now=T0):
+        assert seen.readings == () or seen.device_id is not None

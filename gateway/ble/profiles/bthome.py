@@ -255,9 +255,9 @@ def decode_objects(payload: bytes) -> tuple[tuple[BTHomeObject, ...], str | None
     while pos < len(payload):
         object_id = payload[pos]
         spec = BY_ID.get(object_id)
-        if spec is None:
-            left = len(payload) - pos
-            return tuple(objects), f"unknown object id 0x{object_id:02x}: {left} byte(s) not read", out_of_order  # fmt: skip
+        if spec is None:  # its length is unknown too: nothing after it can be delimited
+            why = f"unknown object id 0x{object_id:02x}: {len(payload) - pos} byte(s) not read"
+            return tuple(objects), why, out_of_order
         out_of_order |= object_id < previous
         previous = object_id
         start = pos + 1
