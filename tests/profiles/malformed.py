@@ -86,6 +86,15 @@ MALFORMED = [
     Bad(0x2A34, "01010000", "carbohydrate needs bytes 4..5"),
     Bad(0x2A34, "0801000807", "exercise intensity needs"),
     Bad(0x2A34, "080100080765", "exercise intensity 101 % > 100"),
+    # Nordic glucose/GlucoseMeasurementDataCallbackTest onInvalidDataReceived: the time
+    # offset flagged but left out, so the fields shift and the status runs short.
+    Bad(0x2A18, "1b0000e207041a0b091e1e00120501", "sensor status annunciation needs bytes 15..16"),
+    # Nordic glucose/GlucoseMeasurementContextDataCallbackTest onInvalidDataReceived: flags
+    # 0xff, extended flags 0xb3 (ignored), carbohydrate id, then nothing.
+    Bad(0x2A34, "ff0000b303", "carbohydrate needs bytes 5..6, value has 5"),
+    # Nordic's _empty case sends flags 0 and sequence 1 in 17 bytes; its decoder ignores the
+    # 14 bytes no flag announces, VitalGate refuses an inconsistent length.
+    Bad(0x2A34, "000100" + "00" * 14, "14 unexpected trailing byte(s)"),
     # RACP responses
     Bad(0x2A52, "0500", "number of records needs"),
     Bad(0x2A52, "0600", "request op code needs"),
@@ -93,6 +102,11 @@ MALFORMED = [
     Bad(0x2A52, "0100", "is a request, not a response"),
     Bad(0x2A52, "05010a00", "null operator"),
     Bad(0x2A52, "07000a00", "unknown op code value 7"),
+    # Nordic RecordAccessControlPointDataCallbackTest accepts a 1- or 4-byte count; GLS 1.0
+    # §3.6.2 fixes the operand at uint16, so these are refused.
+    Bad(0x2A52, "050001", "number of records needs bytes 2..3, value has 3"),
+    Bad(0x2A52, "050004030201", "2 unexpected trailing byte(s)"),
+    Bad(0x2A52, "0101", "a response must use the null operator"),  # Nordic: tooShort
     # Device characteristics
     Bad(0x2A08, "ea070b17081e", "date time needs"),
     Bad(0x2A08, "ea070b17083c0f", "minutes 60 > 59"),

@@ -21,6 +21,7 @@ from gateway.ble.profiles import (
     BodySensorLocation,
     CurrentTime,
     DateTime,
+    DateTimeValue,
     GlucoseContext,
     GlucoseMeasurement,
     HeartRateMeasurement,
@@ -35,8 +36,15 @@ from gateway.ble.profiles import (
     WeightMeasurement,
     WeightScaleFeature,
 )
-from gateway.ble.profiles.glucose import CarbohydrateId, GlucoseType, SampleLocation
-from gateway.ble.profiles.racp import OpCode
+from gateway.ble.profiles.glucose import (
+    CarbohydrateId,
+    GlucoseType,
+    Meal,
+    MedicationId,
+    SampleLocation,
+)
+from gateway.ble.profiles.heart_rate import SensorLocation
+from gateway.ble.profiles.racp import OpCode, ResponseCode
 from gateway.ble.profiles.temperature import TemperatureType
 from tests.profiles._vector import STAMP, STAMP_HEX, Vector
 
@@ -412,6 +420,114 @@ PUBLISHED = [
             ("nonpulsatile_signal", "questionable_pulse"),
         ),
         f"{_SPEZI}/PLXTests (features)",
+    ),
+    # Nordic bps/IntermediateCuffPressureDataCallbackTest "full": flags 0x1e, cuff 4 mmHg (the
+    # diastolic and MAP fields, zero here, are unused in 0x2A36), same tail as the BPM "full".
+    Vector(
+        0x2A36,
+        "1e040000000000000004111429" + "3b3c00012700",
+        IntermediateCuffPressure(
+            4.0,
+            time_stamp=DateTime(0, 4, 17, 20, 41, 59),
+            pulse_rate=60.0,
+            user_id=1,
+            status=(
+                "body_movement",
+                "cuff_too_loose",
+                "irregular_pulse",
+                "improper_measurement_position",
+            ),
+        ),
+        f"{_NORDIC}/bps/IntermediateCuffPressureDataCallbackTest (full)",
+    ),
+    # Nordic glucose/GlucoseMeasurementDataCallbackTest: flags 0x1b, sequence 1,
+    # 2019-02-27 11:10:30, offset −5 min, SFLOAT 0x001e = 30 (kg/L as sent), type/location
+    # 0x12 (capillary plasma, finger), status 0x0105 (bits 0, 2, 8).
+    Vector(
+        0x2A18,
+        "1b0100e307021b0b0a1efbff1e00120501",
+        GlucoseMeasurement(
+            1,
+            DateTime(2019, 2, 27, 11, 10, 30),
+            -5,
+            30.0,
+            False,
+            GlucoseType.CAPILLARY_PLASMA,
+            SampleLocation.FINGER,
+            ("battery_low", "sample_size_insufficient", "temperature_too_low"),
+            context_follows=True,
+        ),
+        f"{_NORDIC}/glucose/GlucoseMeasurementDataCallbackTest",
+    ),
+    # The field set of Nordic glucose/GlucoseMeasurementContextDataCallbackTest "full":
+    # flags 0xff, extended flags 0xb3 (Nordic ignores them too), dinner, meal casual,
+    # tester/health 0x12 (professional, minor issues), 60 s at 50 %, long-acting insulin,
+    # litres (bit 5). Its amounts are floats converted by Nordic's encoder; here written as
+    # SFLOAT by hand: 100 → 0x0064, 123.5 = 1235 × 10⁻¹ → 0xf4d3, 34.5 = 345 × 10⁻¹ → 0xf159.
+    Vector(
+        0x2A34,
+        "ff0000b303640004123c003204d3f459f1",
+        GlucoseContext(
+            0,
+            (CarbohydrateId.DINNER, 100.0),
+            Meal.CASUAL,
+            2,
+            1,
+            60,
+            50,
+            (MedicationId.LONG_ACTING_INSULIN, 123.5),
+            True,
+            34.5,
+        ),
+        f"after {_NORDIC}/glucose/GlucoseMeasurementContextDataCallbackTest (full)",
+    ),
+    # Nordic RecordAccessControlPointDataCallbackTest: success for op 1; op code 12 echoed
+    # as not supported; the unknown error code 10 stays a number.
+    Vector(
+        0x2A52,
+        "06000101",
+        RacpResponseCode(OpCode.REPORT_STORED_RECORDS, ResponseCode.SUCCESS),
+        f"{_NORDIC}/RecordAccessControlPointDataCallbackTest",
+    ),
+    Vector(
+        0x2A52,
+        "06000c02",
+        RacpResponseCode(12, ResponseCode.OP_CODE_NOT_SUPPORTED),
+        f"{_NORDIC}/RecordAccessControlPointDataCallbackTest (op code not supported)",
+    ),
+    Vector(
+        0x2A52,
+        "0600010a",
+        RacpResponseCode(OpCode.REPORT_STORED_RECORDS, 10),
+        f"{_NORDIC}/RecordAccessControlPointDataCallbackTest (unknown error code)",
+    ),
+    # Nordic hr/BodySensorLocationDataCallbackTest: ear lobe (5).
+    Vector(
+        0x2A38,
+        "05",
+        BodySensorLocation(SensorLocation.EAR_LOBE),
+        f"{_NORDIC}/hr/BodySensorLocationDataCallbackTest",
+    ),
+    # Nordic DateTimeDataCallbackTest: 2018-04-17 15:51:00, and a time with the date unknown.
+    Vector(
+        0x2A08,
+        "e20704110f3300",
+        DateTimeValue(DateTime(2018, 4, 17, 15, 51, 0)),
+        f"{_NORDIC}/DateTimeDataCallbackTest (today)",
+    ),
+    Vector(
+        0x2A08,
+        "00000000121a20",
+        DateTimeValue(DateTime(0, 0, 0, 18, 26, 32)),
+        f"{_NORDIC}/DateTimeDataCallbackTest (date not known)",
+    ),
+    # blevalueparser CurrentTimeTest Manual_255: 2023-01-02 20:22:07, Monday (1),
+    # fractions 255/256 s, adjust reason 0x01 (manual).
+    Vector(
+        0x2A2B,
+        "e7070102141607" + "01ff01",
+        CurrentTime(DateTime(2023, 1, 2, 20, 22, 7), 1, 255, ("manual_time_update",)),
+        f"{_BVP}/currenttimetest.cpp (Manual_255)",
     ),
     # Spezi WeightScaleTests: weight raw 123 (× 0.005 kg = 0.615), time 13:12:12 date
     # unknown, user 23; and BMI raw 230 (23.0) with height raw 1760 (1.76 m).
