@@ -282,7 +282,7 @@ class Device(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def ServiceData(self) -> DBusDict:  # noqa: N802
-        return {}
+        return service_data_property(self.peripheral)
 
     @dbus_property(access=PropertyAccess.READ)
     def Connected(self) -> DBusBool:  # noqa: N802
@@ -417,6 +417,11 @@ class GattCharacteristic(ServiceInterface):
         return flags
 
 
+def service_data_property(peripheral: SimPeripheral) -> dict[str, Variant]:
+    """Device1.ServiceData as BlueZ gives it: UUID → byte array."""
+    return {uuid: Variant("ay", data) for uuid, data in peripheral.service_data.items()}
+
+
 class FakeBlueZ:
     """Serve the peripherals of ``radio`` as BlueZ would, on the bus at ``bus_address``."""
 
@@ -451,8 +456,12 @@ class FakeBlueZ:
                 self.devices[device.path] = device
                 self.bus.export(device.path, device)
             elif not known.connected:
-                # BlueZ reports a known device's new advertisement as a change of RSSI.
-                known.emit_properties_changed({"RSSI": peripheral.rssi})
+                # BlueZ reports a known device's new advertisement as a change of RSSI
+                # (and of its service data, where a passive sensor's new reading is).
+                changed: dict[str, Any] = {"RSSI": peripheral.rssi}
+                if peripheral.service_data:
+                    changed["ServiceData"] = service_data_property(peripheral)
+                known.emit_properties_changed(changed)
 
     def remove(self, path: str) -> None:
         device = self.devices.pop(path, None)

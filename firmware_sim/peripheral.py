@@ -41,12 +41,15 @@ class SimPeripheral:
         service_uuids: tuple[int | str, ...],
         rssi: int = -60,
         manufacturer_data: dict[int, bytes] | None = None,
+        service_data: dict[str, bytes] | None = None,
     ) -> None:
         self.address = address
         self.name = name
         self.service_uuids = tuple(normalize_uuid(u) for u in service_uuids)
         self.rssi = rssi
         self.manufacturer_data = dict(manufacturer_data or {})
+        self.service_data = {normalize_uuid(u): d for u, d in (service_data or {}).items()}
+        """Service data in the advertisement (a passive sensor's readings)."""
         self.advertising = True
         self.connected = False
         self.chars: dict[str, SimCharacteristic] = {}
@@ -58,7 +61,12 @@ class SimPeripheral:
 
     def advertisement(self) -> Advertisement:
         return Advertisement(
-            self.address, self.name, self.rssi, self.service_uuids, dict(self.manufacturer_data)
+            self.address,
+            self.name,
+            self.rssi,
+            self.service_uuids,
+            dict(self.manufacturer_data),
+            dict(self.service_data),
         )
 
     def add_characteristic(self, uuid: int | str, **kwargs: object) -> SimCharacteristic:

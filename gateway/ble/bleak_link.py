@@ -141,6 +141,7 @@ class BleakLink:
                     rssi=adv.rssi,
                     service_uuids=tuple(normalize_uuid(u) for u in adv.service_uuids),
                     manufacturer_data=dict(adv.manufacturer_data),
+                    service_data={normalize_uuid(u): bytes(d) for u, d in adv.service_data.items()},
                 )
             )
         return out

@@ -41,6 +41,8 @@ class Advertisement:
     rssi: int | None
     service_uuids: tuple[str, ...] = ()
     manufacturer_data: dict[int, bytes] = field(default_factory=dict)
+    service_data: dict[str, bytes] = field(default_factory=dict)
+    """Service UUID (normal form) → its data: where a passive sensor puts its readings."""
 
 
 @runtime_checkable

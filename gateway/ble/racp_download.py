@@ -84,9 +84,11 @@ async def download(
             f"{conn.address}: record download interrupted ({why}); it resumes on the next "
             "connection: keep the meter near the gateway until it finishes"
         )
-    response = answer.result()
-    if response.response not in (ResponseCode.SUCCESS, ResponseCode.NO_RECORDS_FOUND):
-        raise RacpError(
-            f"{conn.address}: the meter refused the record download ({response.response.name})"
-        )
-    return DownloadOutcome(request, response.response)
+    code = answer.result().response
+    if not isinstance(code, ResponseCode) or code not in (
+        ResponseCode.SUCCESS,
+        ResponseCode.NO_RECORDS_FOUND,
+    ):
+        why = code.name if isinstance(code, ResponseCode) else f"unknown response code {code}"
+        raise RacpError(f"{conn.address}: the meter refused the record download ({why})")
+    return DownloadOutcome(request, code)

@@ -10,6 +10,8 @@ from tests.profiles.vectors import (
     ALL,
     BLOOD_PRESSURE,
     HEART_RATE,
+    PUBLISHED,
+    RESERVED,
     SFLOAT_SPECIAL_VECTORS,
     Vector,
 )
@@ -57,3 +59,23 @@ def test_uuid_forms_reach_the_same_decoder(uuid: int | str) -> None:
 def test_unknown_or_invalid_uuid_is_a_profile_error(uuid: int | str) -> None:
     with pytest.raises(ProfileError):
         decode(uuid, b"\x00")
+
+
+WITH_RESERVED_BITS_OR_CODES = {
+    0x2A37, 0x2A38, 0x2A35, 0x2A36, 0x2A49, 0x2A1C, 0x2A1E, 0x2A1D, 0x2A5E, 0x2A5F, 0x2A60,
+    0x2A9D, 0x2A9E, 0x2A9C, 0x2A18, 0x2A34, 0x2A52, 0x2A2B,
+}  # fmt: skip
+"""Every characteristic whose layout has reserved-for-future-use bits or codes."""
+
+
+def test_every_characteristic_with_reserved_bits_has_a_reserved_vector() -> None:
+    assert {v.uuid for v in RESERVED} == WITH_RESERVED_BITS_OR_CODES
+    assert all(v.source for v in RESERVED + PUBLISHED)
+
+
+def test_reserved_flag_bit_keeps_defined_fields_and_drops_undelimited_rr_intervals() -> None:
+    # Flags 0x30: RFU bit 5 + RR present. The bytes after the heart rate may be RR intervals
+    # or the field bit 5 will one day announce: the heart rate stays, no RR is invented.
+    result = decode(0x2A37, bytes.fromhex("304800040004"))
+    assert (result.heart_rate, result.rr_intervals) == (72, ())
+    assert decode(0x2A37, bytes.fromhex("104800040004")).rr_intervals == (1.0, 1.0)

@@ -2,6 +2,9 @@
 
 ``decode(uuid, data)`` looks the characteristic up in the registry (``registry.py``, the
 spec as a table); bad bytes raise ``ProfileError`` (a ValueError), never anything else.
+Bits and codes reserved for future use are not bad bytes: they are ignored or read as
+"unknown", as the Core Specification asks of a receiver. Advertisement payloads (BTHome v2,
+the SIG service-data form) are read by ``advertising.decode_service_data``.
 Every result has ``.readings()`` in canonical units (docs/architecture.md, "Metrics and units"). Device clocks
 (BLE Date Time) carry no zone: ``.timestamp`` reads them as UTC, ``.timestamp_in(tz)`` in
 another zone.

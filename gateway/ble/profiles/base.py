@@ -31,6 +31,10 @@ class ProfileError(ValueError):
     """Bytes that do not follow the characteristic's layout; the message names both."""
 
 
+class AdvertisementError(ProfileError):
+    """An advertisement payload that cannot be read (malformed, or a key that does not fit)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileReading:
     """One value of a decoded measurement in the canonical unit of its metric.
@@ -146,21 +150,18 @@ class FlagTable:
 
     A single-bit row has ``mask == match``; a multi-bit field (the cuff's pulse-rate range)
     has one row per value. Bits outside every mask, and multi-bit values with no row, are
-    reserved: decoding refuses them.
+    reserved for future use: the Core Specification says a receiver ignores them, so they
+    decode to no name (a newer device's status word must not sink the whole measurement).
     """
 
-    __slots__ = ("_fields", "_known", "_memo", "_rows", "what")
+    __slots__ = ("_known", "_memo", "_rows", "what")
 
     def __init__(self, what: str, rows: Iterable[tuple[int, int, str]]) -> None:
         self.what = what
         self._rows = tuple(rows)
         self._known = 0
-        fields: dict[int, set[int]] = {}
-        for mask, match, _ in self._rows:
+        for mask, _, _ in self._rows:
             self._known |= mask
-            if mask & (mask - 1):
-                fields.setdefault(mask, set()).add(match)
-        self._fields = {mask: frozenset(v) for mask, v in fields.items()}
         self._memo: dict[int, tuple[str, ...]] = {}
 
     @classmethod
@@ -172,23 +173,20 @@ class FlagTable:
     def names(self) -> tuple[str, ...]:
         return tuple(name for *_, name in self._rows)
 
-    def decode(self, owner: str, value: int) -> tuple[str, ...]:
-        """Names of the set flags, in table order; ProfileError for reserved bits or values."""
+    def decode(self, value: int) -> tuple[str, ...]:
+        """Names of the set flags, in table order; reserved bits and values are ignored."""
         names = self._memo.get(value)
         if names is None:
-            names = self._decode(owner, value)
+            names = tuple(
+                name for mask, match, name in self._rows if match and value & mask == match
+            )
             if len(self._memo) < 4096:
                 self._memo[value] = names
         return names
 
-    def _decode(self, owner: str, value: int) -> tuple[str, ...]:
-        reserved = value & ~self._known
-        if reserved:
-            raise ProfileError(f"{owner}: reserved {self.what} bits set (0x{reserved:x})")
-        for mask, allowed in self._fields.items():
-            if value & mask and value & mask not in allowed:
-                raise ProfileError(f"{owner}: reserved {self.what} value 0x{value & mask:x}")
-        return tuple(name for mask, match, name in self._rows if match and value & mask == match)
+    def reserved(self, value: int) -> int:
+        """The bits of ``value`` outside every row: reserved for future use."""
+        return value & ~self._known
 
     def encode(self, names: Iterable[str]) -> int:
         """The word with the named flags set (the inverse of ``decode``)."""
@@ -200,11 +198,28 @@ class FlagTable:
 
 
 def lookup(enum: type[E], owner: str, what: str, raw: int) -> E:
-    """``enum(raw)``, or ProfileError naming the characteristic for a reserved code."""
+    """``enum(raw)``, or ProfileError naming the characteristic for a code it cannot act on.
+
+    Only for codes that decide how the rest of the value is laid out (a control point's op
+    code); any other reserved code is ``known_or_raw``'s.
+    """
     try:
         return enum(raw)
     except ValueError:
-        raise ProfileError(f"{owner}: reserved {what} value {raw}") from None
+        raise ProfileError(f"{owner}: unknown {what} value {raw}") from None
+
+
+def known_or_raw(enum: type[E], raw: int) -> E | int:
+    """``enum(raw)`` for a defined code; a reserved one stays a plain int, meaning "unknown".
+
+    The Core Specification (Vol 1, Part E, reserved for future use) has a receiver treat a
+    reserved value as unknown rather than reject the value it came in: a newer device may
+    use codes this version does not know.
+    """
+    try:
+        return enum(raw)
+    except ValueError:
+        return raw
 
 
 # --- Cursor ------------------------------------------------------------------------------
@@ -281,8 +296,11 @@ class Cursor:
         )
 
     def flags(self, table: FlagTable, *, size: int = 1) -> tuple[str, ...]:
-        raw = int.from_bytes(self._take(size, table.what), "little")
-        return table.decode(self._name, raw)
+        """A status or feature word by name; reserved bits are ignored (see ``FlagTable``)."""
+        return table.decode(self.uint(size, table.what))
+
+    def uint(self, size: int, what: str) -> int:
+        return int.from_bytes(self._take(size, what), "little")
 
     def rest(self) -> bytes:
         return self._take(self.remaining(), "rest")
@@ -290,9 +308,15 @@ class Cursor:
     def remaining(self) -> int:
         return len(self._data) - self.pos
 
-    def done(self) -> None:
-        """Refuse trailing bytes: an over-long value is as suspect as a short one."""
-        if self.pos != len(self._data):
+    def done(self, *, future_fields: bool = False) -> None:
+        """Refuse trailing bytes: an over-long value is as suspect as a short one.
+
+        ``future_fields``: the flags had a bit reserved for future use set. A newer version
+        of the specification appends the field such a bit announces after the defined ones,
+        so trailing bytes are then that unknown field and are ignored; the fields before
+        them were read at their defined places.
+        """
+        if self.pos != len(self._data) and not future_fields:
             raise ProfileError(
                 f"{self._name}: {len(self._data) - self.pos} unexpected trailing byte(s)"
             )

@@ -5,7 +5,8 @@ Layout (Blood Pressure Service 1.0, §3.1–3.3; GATT Specification Supplement �
 flags u8 | systolic SFLOAT | diastolic SFLOAT | MAP SFLOAT | time stamp (Date Time)? |
 pulse rate SFLOAT? | user id u8? | measurement status u16?
 flags bit 0: unit kPa (else mmHg); bit 1: time stamp; bit 2: pulse rate; bit 3: user id;
-bit 4: measurement status; bits 5–7 reserved. In 0x2A36 the systolic field carries the
+bit 4: measurement status; bits 5–7 reserved for future use: ignored on receipt, and bytes
+after the defined fields then belong to a field this version does not know. In 0x2A36 the systolic field carries the
 current cuff pressure and the diastolic and MAP fields are unused (NaN).
 """
 
@@ -18,7 +19,6 @@ from gateway.ble.profiles.base import (
     Cursor,
     DateTime,
     FlagTable,
-    ProfileError,
     ProfileReading,
     Timed,
     converted,
@@ -51,7 +51,8 @@ MEASUREMENT_STATUS: Final = FlagTable(
         (0x0020, 0x0020, "improper_measurement_position"),
     ],
 )
-"""Bits 0–5 of the measurement status (§3.1.1.7); bits 3–4 value 3 and bits 6–15 reserved."""
+"""Bits 0–5 of the measurement status (§3.1.1.7); bits 3–4 value 3 and bits 6–15 reserved,
+ignored on receipt (no name)."""
 
 UNUSABLE_STATUS: Final = frozenset(
     {"body_movement", "cuff_too_loose", "improper_measurement_position"}
@@ -69,6 +70,7 @@ FEATURES: Final = FlagTable.bits(
         (5, "multiple_bonds"),
     ],
 )
+"""BLS 1.0 §3.3.1 bits 0–5; the bits newer versions define (6–15 here) are ignored."""
 
 
 def _unit(kpa: bool) -> str:
@@ -131,8 +133,6 @@ class IntermediateCuffPressure(Timed):
 def _decode_common(name: str, data: bytes) -> tuple[int, list[float | None], Cursor]:
     cur = Cursor(name, data)
     flags = cur.u8("flags")
-    if flags & _FLAGS_RESERVED:
-        raise ProfileError(f"{name}: reserved flag bits set (flags=0x{flags:02x})")
     values = [cur.sfloat("systolic"), cur.sfloat("diastolic"), cur.sfloat("mean arterial")]
     return flags, values, cur
 
@@ -144,7 +144,7 @@ def _decode_tail(
     pulse = cur.sfloat("pulse rate") if flags & _FLAG_PULSE else None
     user = cur.u8("user id") if flags & _FLAG_USER else None
     status = cur.flags(MEASUREMENT_STATUS, size=2) if flags & _FLAG_STATUS else None
-    cur.done()
+    cur.done(future_fields=bool(flags & _FLAGS_RESERVED))
     return stamp, pulse, user, status
 
 
@@ -173,5 +173,5 @@ class BloodPressureFeature:
 def decode_blood_pressure_feature(data: bytes) -> BloodPressureFeature:
     cur = Cursor(FEATURE_NAME, data)
     features = cur.flags(FEATURES, size=2)
-    cur.done()
+    cur.done()  # a feature word announces no fields: its length is fixed
     return BloodPressureFeature(features)

@@ -5,7 +5,8 @@ flags u16 | body fat percentage u16 (0.1 %) | then, each present when its flag b
 in this order (the ``FIELDS`` table): time stamp (bit 1), user id (2), basal metabolism kJ
 (3), muscle percentage (4), muscle mass (5), fat free mass (6), soft lean mass (7), body
 water mass (8), impedance 0.1 Ω (9), weight (10), height (11). Bit 0: imperial units;
-bit 12: multiple-packet measurement; bits 13–15 reserved.
+bit 12: multiple-packet measurement; bits 13–15 reserved for future use: ignored on receipt,
+and bytes after the defined fields then belong to a field this version does not know.
 """
 
 from __future__ import annotations
@@ -96,14 +97,12 @@ def _read(cur: Cursor, kind: str, field: str, imperial: bool) -> object:
 def decode_body_composition(data: bytes) -> BodyCompositionMeasurement:
     cur = Cursor(NAME, data)
     flags = cur.u16("flags")
-    if flags & FLAGS_RESERVED:
-        raise ProfileError(f"{NAME}: reserved flag bits set (flags=0x{flags:04x})")
     imperial = bool(flags & FLAG_IMPERIAL)
     fat = cur.u16("body fat percentage")
     values = {
         field: _read(cur, kind, field, imperial) for bit, field, kind in FIELDS if flags & bit
     }
-    cur.done()
+    cur.done(future_fields=bool(flags & FLAGS_RESERVED))
     if fat == UNSUCCESSFUL and len(values) > ("time_stamp" in values) + ("user_id" in values):
         raise ProfileError(f"{NAME}: measurement unsuccessful but values present")
     return BodyCompositionMeasurement(

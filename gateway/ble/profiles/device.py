@@ -3,7 +3,8 @@ to set a device's clock), Battery Level 0x2A19 and Device Information strings.
 
 Current Time (Current Time Service 1.1 §3.1; GATT Specification Supplement §3.62): Date Time
 (7 bytes) | day of week u8 (0 unknown, 1 Monday … 7 Sunday) | fractions256 u8 |
-adjust reason u8 (bit 0 manual, 1 external reference, 2 time zone, 3 DST; 4–7 reserved).
+adjust reason u8 (bit 0 manual, 1 external reference, 2 time zone, 3 DST; 4–7 reserved, ignored).
+A day of week 8–255 is reserved and reads as 0, "unknown".
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def decode_current_time(data: bytes) -> CurrentTime:
     stamp = cur.date_time("date time")
     weekday = cur.u8("day of week")
     if weekday > 7:
-        raise ProfileError(f"{CURRENT_TIME_NAME}: day of week {weekday} > 7")
+        weekday = 0  # reserved: treated as unknown
     fraction = cur.u8("fractions256")
     reason = cur.flags(ADJUST_REASON)
     cur.done()

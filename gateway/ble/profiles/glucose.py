@@ -9,6 +9,9 @@ flags bit 0 time offset, 1 concentration/type/location, 2 unit mol/L (else kg/L)
 carbohydrate SFLOAT kg? (bit 0) | meal u8? (1) | tester/health u8? (2) | exercise duration
 u16 s + intensity u8 %? (3) | medication id u8 + medication SFLOAT kg or L? (4; bit 5 = litres)
 | HbA1c SFLOAT %? (6).
+Reserved flag bits (0x2A18 bits 5–7, every extended flag of 0x2A34) are ignored on receipt,
+and bytes after the defined fields then belong to a field this version does not know;
+reserved codes (type, location, meal…) decode to the plain number, meaning "unknown".
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from gateway.ble.profiles.base import (
     ProfileReading,
     add_minutes,
     converted,
-    lookup,
+    known_or_raw,
 )
 from gateway.wire import Metric
 
@@ -39,7 +42,7 @@ MOL_PER_L_TO_MG_DL: Final = 18_016.0
 
 
 class GlucoseType(IntEnum):
-    """Sample type, low nibble of the type/location byte; 0 and 11–15 reserved."""
+    """Sample type, low nibble of the type/location byte; 0 and 11–15 reserved (unknown)."""
 
     CAPILLARY_WHOLE_BLOOD = 1
     CAPILLARY_PLASMA = 2
@@ -54,7 +57,7 @@ class GlucoseType(IntEnum):
 
 
 class SampleLocation(IntEnum):
-    """Sample location, high nibble of the type/location byte; 0 and 5–14 reserved."""
+    """Sample location, high nibble of the type/location byte; 0 and 5–14 reserved (unknown)."""
 
     FINGER = 1
     ALTERNATE_SITE_TEST = 2
@@ -80,7 +83,7 @@ SENSOR_STATUS: Final = FlagTable.bits(
         (11, "time_fault"),
     ],
 )
-"""Bits 0–11; 12–15 reserved."""
+"""Bits 0–11; 12–15 reserved (ignored)."""
 
 UNUSABLE_STATUS: Final = frozenset(SENSOR_STATUS.names) - {"battery_low", "time_fault"}
 """Annunciations that make the value itself suspect (a flat battery or a clock fault do not)."""
@@ -95,8 +98,9 @@ class GlucoseMeasurement:
     time_offset_min: int | None = None
     concentration: float | None = None
     mol_per_l: bool = False
-    glucose_type: GlucoseType | None = None
-    sample_location: SampleLocation | None = None
+    glucose_type: GlucoseType | int | None = None
+    """A plain int: a reserved code, the sample type is unknown."""
+    sample_location: SampleLocation | int | None = None
     sensor_status: tuple[str, ...] | None = None
     context_follows: bool = False
 
@@ -130,8 +134,6 @@ class GlucoseMeasurement:
 def decode_glucose(data: bytes) -> GlucoseMeasurement:
     cur = Cursor(NAME, data)
     flags = cur.u8("flags")
-    if flags & 0xE0:
-        raise ProfileError(f"{NAME}: reserved flag bits set (flags=0x{flags:02x})")
     sequence = cur.u16("sequence number")
     base = cur.date_time("base time")
     offset = cur.s16("time offset") if flags & 0x01 else None
@@ -139,10 +141,10 @@ def decode_glucose(data: bytes) -> GlucoseMeasurement:
     if flags & 0x02:
         concentration = cur.sfloat("concentration")
         packed = cur.u8("type-sample location")
-        kind = lookup(GlucoseType, NAME, "type", packed & 0x0F)
-        location = lookup(SampleLocation, NAME, "sample location", packed >> 4)
+        kind = known_or_raw(GlucoseType, packed & 0x0F)
+        location = known_or_raw(SampleLocation, packed >> 4)
     status = cur.flags(SENSOR_STATUS, size=2) if flags & 0x08 else None
-    cur.done()
+    cur.done(future_fields=bool(flags & 0xE0))
     if base.year == 9999:  # only the last year can overflow (the offset is at most ±23 days)
         try:
             add_minutes(base.to_datetime(), offset or 0)
@@ -198,18 +200,21 @@ class MedicationId(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class GlucoseContext:
-    """What the patient said about a glucose record (meal, exercise, medication…)."""
+    """What the patient said about a glucose record (meal, exercise, medication…).
+
+    Every code field holds the enum member, or a plain int for a reserved code (unknown).
+    """
 
     sequence_number: int
-    carbohydrate: tuple[CarbohydrateId, float | None] | None = None
+    carbohydrate: tuple[CarbohydrateId | int, float | None] | None = None
     """(carbohydrate id, amount in kg as sent, None = no value); None when absent."""
-    meal: Meal | None = None
-    tester: Tester | None = None
-    health: Health | None = None
+    meal: Meal | int | None = None
+    tester: Tester | int | None = None
+    health: Health | int | None = None
     exercise_duration_s: int | None = None
     """0xFFFF means "overrun" (longer than the field holds)."""
     exercise_intensity_percent: int | None = None
-    medication: tuple[MedicationId, float | None] | None = None
+    medication: tuple[MedicationId | int, float | None] | None = None
     medication_in_litres: bool = False
     hba1c_percent: float | None = None
 
@@ -224,14 +229,14 @@ class GlucoseContext:
 def _context_fields(cur: Cursor, flags: int) -> dict[str, object]:
     out: dict[str, object] = {}
     if flags & 0x01:
-        carb = lookup(CarbohydrateId, CONTEXT_NAME, "carbohydrate id", cur.u8("carbohydrate id"))
+        carb = known_or_raw(CarbohydrateId, cur.u8("carbohydrate id"))
         out["carbohydrate"] = (carb, cur.sfloat("carbohydrate"))
     if flags & 0x02:
-        out["meal"] = lookup(Meal, CONTEXT_NAME, "meal", cur.u8("meal"))
+        out["meal"] = known_or_raw(Meal, cur.u8("meal"))
     if flags & 0x04:
         packed = cur.u8("tester-health")
-        out["tester"] = lookup(Tester, CONTEXT_NAME, "tester", packed & 0x0F)
-        out["health"] = lookup(Health, CONTEXT_NAME, "health", packed >> 4)
+        out["tester"] = known_or_raw(Tester, packed & 0x0F)
+        out["health"] = known_or_raw(Health, packed >> 4)
     if flags & 0x08:
         out["exercise_duration_s"] = cur.u16("exercise duration")
         intensity = cur.u8("exercise intensity")
@@ -239,7 +244,7 @@ def _context_fields(cur: Cursor, flags: int) -> dict[str, object]:
             raise ProfileError(f"{CONTEXT_NAME}: exercise intensity {intensity} % > 100")
         out["exercise_intensity_percent"] = intensity
     if flags & 0x10:
-        med = lookup(MedicationId, CONTEXT_NAME, "medication id", cur.u8("medication id"))
+        med = known_or_raw(MedicationId, cur.u8("medication id"))
         out["medication"] = (med, cur.sfloat("medication"))
     if flags & 0x40:
         out["hba1c_percent"] = cur.sfloat("HbA1c")
@@ -250,10 +255,9 @@ def decode_glucose_context(data: bytes) -> GlucoseContext:
     cur = Cursor(CONTEXT_NAME, data)
     flags = cur.u8("flags")
     sequence = cur.u16("sequence number")
-    if flags & 0x80 and cur.u8("extended flags"):
-        raise ProfileError(f"{CONTEXT_NAME}: reserved extended flag bits set")
+    extended = cur.u8("extended flags") if flags & 0x80 else 0
     fields = _context_fields(cur, flags)
-    cur.done()
+    cur.done(future_fields=bool(extended))  # every extended flag is reserved
     return GlucoseContext(
         sequence,
         medication_in_litres=bool(flags & 0x20),

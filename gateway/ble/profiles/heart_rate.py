@@ -3,7 +3,10 @@
 Layout (Heart Rate Service 1.0, §3.1; GATT Specification Supplement §3.113):
 flags u8 | heart rate u8 or u16 | energy expended u16 (kJ)? | RR intervals u16 (1/1024 s)*
 flags bit 0: value format uint16; bits 1–2: sensor contact status (bit 2 = supported, bit 1 =
-detected); bit 3: energy expended present; bit 4: RR intervals present; bits 5–7 reserved.
+detected); bit 3: energy expended present; bit 4: RR intervals present; bits 5–7 reserved
+for future use, ignored on receipt. RR intervals run to the end of the value, so when a
+reserved bit is set (a field a newer specification may append) they cannot be told apart
+from that field: the heart rate and energy are kept, the RR intervals left out.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from gateway.ble.profiles.base import Cursor, ProfileError, ProfileReading, lookup
+from gateway.ble.profiles.base import Cursor, ProfileError, ProfileReading, known_or_raw
 from gateway.wire import Metric
 
 NAME = "Heart Rate Measurement (0x2A37)"
@@ -59,8 +62,7 @@ class HeartRateMeasurement:
 def decode_heart_rate(data: bytes) -> HeartRateMeasurement:
     cur = Cursor(NAME, data)
     flags = cur.u8("flags")
-    if flags & _FLAGS_RESERVED:
-        raise ProfileError(f"{NAME}: reserved flag bits set (flags=0x{flags:02x})")
+    future = bool(flags & _FLAGS_RESERVED)
     u16 = bool(flags & _FLAG_U16)
     hr = cur.u16("heart rate") if u16 else cur.u8("heart rate")
     contact: bool | None = None
@@ -68,12 +70,12 @@ def decode_heart_rate(data: bytes) -> HeartRateMeasurement:
         contact = bool(flags & _FLAG_CONTACT_DETECTED)
     energy = cur.u16("energy expended") if flags & _FLAG_ENERGY else None
     rr: list[float] = []
-    if flags & _FLAG_RR:
+    if flags & _FLAG_RR and not future:
         if cur.remaining() == 0 or cur.remaining() % 2:
             raise ProfileError(f"{NAME}: RR-interval field must be whole uint16 values")
         while cur.remaining():
             rr.append(cur.u16("RR interval") * RR_RESOLUTION_S)
-    cur.done()
+    cur.done(future_fields=future)
     return HeartRateMeasurement(
         heart_rate=hr,
         sensor_contact=contact,
@@ -84,7 +86,8 @@ def decode_heart_rate(data: bytes) -> HeartRateMeasurement:
 
 
 class SensorLocation(IntEnum):
-    """Body Sensor Location values (Heart Rate Service 1.0, §3.2); 7–255 are reserved."""
+    """Body Sensor Location values (Heart Rate Service 1.0, §3.2); 7–255 are reserved and
+    decode to the plain number (unknown location)."""
 
     OTHER = 0
     CHEST = 1
@@ -97,7 +100,8 @@ class SensorLocation(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class BodySensorLocation:
-    location: SensorLocation
+    location: SensorLocation | int
+    """A reserved code stays a plain int: a location this version does not know."""
 
     def readings(self) -> list[ProfileReading]:
         return []
@@ -105,6 +109,6 @@ class BodySensorLocation:
 
 def decode_body_sensor_location(data: bytes) -> BodySensorLocation:
     cur = Cursor(LOCATION_NAME, data)
-    location = lookup(SensorLocation, LOCATION_NAME, "location", cur.u8("location"))
+    location = known_or_raw(SensorLocation, cur.u8("location"))
     cur.done()
     return BodySensorLocation(location)

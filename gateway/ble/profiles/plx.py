@@ -10,6 +10,9 @@ Layouts (Pulse Oximeter Service 1.0.1, §3.1–3.3; GATT Specification Supplemen
         measurement status u16? | device and sensor status u24? | PAI SFLOAT?
         flags bit 0 fast, 1 slow, 2 measurement status, 3 device/sensor status, 4 PAI; 5–7 reserved.
 0x2A60: supported features u16 | measurement status support u16? | device/sensor support u24?
+Reserved bits (flags, status words, features) are ignored on receipt; when a reserved flag
+or feature bit is set, bytes after the defined fields belong to a field this version does
+not know and are skipped.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from gateway.ble.profiles.base import (
     Cursor,
     DateTime,
     FlagTable,
-    ProfileError,
     ProfileReading,
     Timed,
 )
@@ -48,7 +50,7 @@ MEASUREMENT_STATUS: Final = FlagTable.bits(
         (15, "invalid_measurement"),
     ],
 )
-"""PLXS §3.1.1.4; bits 0–4 reserved."""
+"""PLXS §3.1.1.4; bits 0–4 reserved (ignored)."""
 
 DEVICE_SENSOR_STATUS: Final = FlagTable.bits(
     "device and sensor status",
@@ -71,7 +73,7 @@ DEVICE_SENSOR_STATUS: Final = FlagTable.bits(
         (15, "sensor_disconnected"),
     ],
 )
-"""PLXS §3.1.1.5; bits 16–23 reserved."""
+"""PLXS §3.1.1.5; bits 16–23 reserved (ignored)."""
 
 SUPPORTED_FEATURES: Final = FlagTable.bits(
     "supported features",
@@ -86,7 +88,7 @@ SUPPORTED_FEATURES: Final = FlagTable.bits(
         (7, "multiple_bonds"),
     ],
 )
-"""PLXS §3.3.1.1; bits 8–15 reserved."""
+"""PLXS §3.3.1.1; bits 8–15 reserved (ignored)."""
 
 UNUSABLE: Final = frozenset(
     {
@@ -155,14 +157,12 @@ class PlxSpotCheck(Timed):
 def decode_plx_spot_check(data: bytes) -> PlxSpotCheck:
     cur = Cursor(SPOT_NAME, data)
     flags = cur.u8("flags")
-    if flags & _SPOT_RESERVED:
-        raise ProfileError(f"{SPOT_NAME}: reserved flag bits set (flags=0x{flags:02x})")
     pair = _pair(cur, "spot-check")
     stamp = cur.date_time("time stamp") if flags & 0x01 else None
     status = cur.flags(MEASUREMENT_STATUS, size=2) if flags & 0x02 else None
     device = cur.flags(DEVICE_SENSOR_STATUS, size=3) if flags & 0x04 else None
     pai = cur.sfloat("pulse amplitude index") if flags & 0x08 else None
-    cur.done()
+    cur.done(future_fields=bool(flags & _SPOT_RESERVED))
     return PlxSpotCheck(
         pair.spo2, pair.pulse_rate, stamp, status, device, pai, clock_not_set=bool(flags & 0x10)
     )
@@ -189,15 +189,13 @@ class PlxContinuous:
 def decode_plx_continuous(data: bytes) -> PlxContinuous:
     cur = Cursor(CONTINUOUS_NAME, data)
     flags = cur.u8("flags")
-    if flags & _CONT_RESERVED:
-        raise ProfileError(f"{CONTINUOUS_NAME}: reserved flag bits set (flags=0x{flags:02x})")
     normal = _pair(cur, "normal")
     fast = _pair(cur, "fast") if flags & 0x01 else None
     slow = _pair(cur, "slow") if flags & 0x02 else None
     status = cur.flags(MEASUREMENT_STATUS, size=2) if flags & 0x04 else None
     device = cur.flags(DEVICE_SENSOR_STATUS, size=3) if flags & 0x08 else None
     pai = cur.sfloat("pulse amplitude index") if flags & 0x10 else None
-    cur.done()
+    cur.done(future_fields=bool(flags & _CONT_RESERVED))
     return PlxContinuous(normal, fast, slow, status, device, pai)
 
 
@@ -213,12 +211,13 @@ class PlxFeatures:
 
 def decode_plx_features(data: bytes) -> PlxFeatures:
     cur = Cursor(FEATURES_NAME, data)
-    features = cur.flags(SUPPORTED_FEATURES, size=2)
+    word = cur.uint(2, "supported features")
+    features = SUPPORTED_FEATURES.decode(word)
     status = None
     device = None
     if "measurement_status" in features:
         status = cur.flags(MEASUREMENT_STATUS, size=2)
     if "device_and_sensor_status" in features:
         device = cur.flags(DEVICE_SENSOR_STATUS, size=3)
-    cur.done()
+    cur.done(future_fields=bool(SUPPORTED_FEATURES.reserved(word)))
     return PlxFeatures(features, status, device)

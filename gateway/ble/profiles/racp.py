@@ -5,6 +5,8 @@ Requests (written by the gateway, ``encode_request``): op code u8 | operator u8 
 Responses (indicated by the meter, ``decode_racp``): number of stored records (op code 5,
 operator 0, u16 count) or a response code (op code 6, operator 0, request op code u8,
 response code u8). ``decode_request`` parses requests, for simulated meters.
+An unknown op code is refused (it decides the layout of what follows); a reserved response
+code decodes to the plain number, an outcome this version does not know (not a success).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
-from gateway.ble.profiles.base import Cursor, ProfileError, ProfileReading, lookup
+from gateway.ble.profiles.base import Cursor, ProfileError, ProfileReading, known_or_raw, lookup
 
 NAME = "Record Access Control Point (0x2A52)"
 FILTER_SEQUENCE_NUMBER: Final = 0x01
@@ -133,7 +135,8 @@ class RacpNumberOfRecords:
 class RacpResponseCode:
     request_op_code: OpCode | int
     """The request this answers; a plain number when the meter echoes an unknown op code."""
-    response: ResponseCode
+    response: ResponseCode | int
+    """A plain number for a reserved response code: an outcome this version does not know."""
 
     @property
     def ok(self) -> bool:
@@ -159,9 +162,7 @@ def decode_racp(data: bytes) -> RacpResponse:
         raw = cur.u8("request op code")
         # A meter echoes an op code it does not support, so unknown ones stay numbers.
         request: OpCode | int = OpCode(raw) if raw in _KNOWN_OPS else raw
-        result = RacpResponseCode(
-            request, lookup(ResponseCode, NAME, "response code", cur.u8("response code"))
-        )
+        result = RacpResponseCode(request, known_or_raw(ResponseCode, cur.u8("response code")))
     else:
         raise ProfileError(f"{NAME}: op code {op.name} is a request, not a response")
     cur.done()

@@ -3,7 +3,9 @@ Temperature 0x2A1E, Temperature Type 0x2A1D.
 
 Layout (Health Thermometer Service 1.0, §3.1; GATT Specification Supplement §3.225):
 flags u8 | temperature FLOAT (32-bit IEEE 11073) | time stamp (Date Time)? | type u8?
-flags bit 0: unit °F (else °C); bit 1: time stamp; bit 2: temperature type; bits 3–7 reserved.
+flags bit 0: unit °F (else °C); bit 1: time stamp; bit 2: temperature type; bits 3–7 reserved
+for future use: ignored on receipt, and bytes after the defined fields then belong to a field
+this version does not know.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ from enum import IntEnum
 from gateway.ble.profiles.base import (
     Cursor,
     DateTime,
-    ProfileError,
     ProfileReading,
     Timed,
     converted,
-    lookup,
+    known_or_raw,
 )
 from gateway.wire import Metric
 
@@ -33,7 +34,8 @@ _FLAGS_RESERVED = 0xF8
 
 
 class TemperatureType(IntEnum):
-    """Where the temperature was taken (GATT Specification Supplement §3.226); 0, 10–255 reserved."""
+    """Where the temperature was taken (GATT Specification Supplement §3.226); 0 and 10–255
+    are reserved and decode to the plain number (unknown site)."""
 
     ARMPIT = 1
     BODY = 2
@@ -53,7 +55,8 @@ class TemperatureMeasurement(Timed):
     temperature: float | None
     fahrenheit: bool = False
     time_stamp: DateTime | None = None
-    temperature_type: TemperatureType | None = None
+    temperature_type: TemperatureType | int | None = None
+    """None: not sent; a plain int: a reserved code, the site is unknown."""
     intermediate: bool = False
     """True for 0x2A1E: a value shown while the reading settles, not the final one."""
 
@@ -69,14 +72,12 @@ class TemperatureMeasurement(Timed):
 def _decode(name: str, data: bytes, *, intermediate: bool) -> TemperatureMeasurement:
     cur = Cursor(name, data)
     flags = cur.u8("flags")
-    if flags & _FLAGS_RESERVED:
-        raise ProfileError(f"{name}: reserved flag bits set (flags=0x{flags:02x})")
     value = cur.float32("temperature")
     stamp = cur.date_time("time stamp") if flags & _FLAG_TIME else None
     kind = None
     if flags & _FLAG_TYPE:
-        kind = lookup(TemperatureType, name, "temperature type", cur.u8("temperature type"))
-    cur.done()
+        kind = known_or_raw(TemperatureType, cur.u8("temperature type"))
+    cur.done(future_fields=bool(flags & _FLAGS_RESERVED))
     return TemperatureMeasurement(
         value, bool(flags & _FLAG_FAHRENHEIT), stamp, kind, intermediate=intermediate
     )
@@ -94,7 +95,8 @@ def decode_intermediate_temperature(data: bytes) -> TemperatureMeasurement:
 class TemperatureTypeValue:
     """The static 0x2A1D characteristic: where this thermometer measures."""
 
-    temperature_type: TemperatureType
+    temperature_type: TemperatureType | int
+    """A reserved code stays a plain int: the site is unknown."""
 
     def readings(self) -> list[ProfileReading]:
         return []
@@ -102,6 +104,6 @@ class TemperatureTypeValue:
 
 def decode_temperature_type(data: bytes) -> TemperatureTypeValue:
     cur = Cursor(TYPE_NAME, data)
-    kind = lookup(TemperatureType, TYPE_NAME, "temperature type", cur.u8("temperature type"))
+    kind = known_or_raw(TemperatureType, cur.u8("temperature type"))
     cur.done()
     return TemperatureTypeValue(kind)

@@ -4,7 +4,9 @@
 Resolutions (Weight Scale Service 1.0 §3.1, Body Composition Service 1.0 §3.2; GATT
 Specification Supplement §3.37, §3.250): mass 0.005 kg (SI) or 0.01 lb (imperial); height
 0.001 m or 0.1 in; BMI 0.1 kg/m²; percentages 0.1 %; impedance 0.1 Ω. A mass or body-fat
-field of 0xFFFF means "measurement unsuccessful" and decodes to None.
+field of 0xFFFF means "measurement unsuccessful" and decodes to None. Flag bits 4–7 of 0x2A9D
+are reserved for future use: ignored on receipt, and bytes after the defined fields then
+belong to a field this version does not know.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from gateway.ble.profiles.base import (
     Cursor,
     DateTime,
     FlagTable,
-    ProfileError,
     ProfileReading,
     Timed,
     converted,
@@ -92,8 +93,6 @@ class WeightMeasurement(Timed):
 def decode_weight(data: bytes) -> WeightMeasurement:
     cur = Cursor(NAME, data)
     flags = cur.u8("flags")
-    if flags & _FLAGS_RESERVED:
-        raise ProfileError(f"{NAME}: reserved flag bits set (flags=0x{flags:02x})")
     imperial = bool(flags & _FLAG_IMPERIAL)
     weight = read_mass(cur, "weight", imperial)
     stamp = cur.date_time("time stamp") if flags & _FLAG_TIME else None
@@ -102,7 +101,7 @@ def decode_weight(data: bytes) -> WeightMeasurement:
     if flags & _FLAG_BMI:
         bmi = cur.u16("BMI") / BMI_DIVISOR
         height = cur.u16("height") / HEIGHT_DIVISOR[imperial]
-    cur.done()
+    cur.done(future_fields=bool(flags & _FLAGS_RESERVED))
     return WeightMeasurement(weight, imperial, stamp, user, bmi, height)
 
 
@@ -117,7 +116,8 @@ FEATURES: Final = FlagTable(
     ],
 )
 """Bits 0–2 flags, 3–6 weight resolution code (1–7), 7–9 height resolution code (1–3);
-other codes and bits 10–31 reserved (WSS 1.0 §3.2.1)."""
+other codes and bits 10–31 reserved (WSS 1.0 §3.2.1): ignored, a reserved resolution code
+reads as "not specified"."""
 
 WEIGHT_RESOLUTIONS: Final = {1: 0.5, 2: 0.2, 3: 0.1, 4: 0.05, 5: 0.02, 6: 0.01, 7: 0.005}
 """Weight resolution code → kg (the imperial resolution is 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01 lb)."""
@@ -131,7 +131,7 @@ class WeightScaleFeature:
     multiple_users: bool = False
     bmi: bool = False
     weight_resolution_kg: float | None = None
-    """None: not specified by the scale."""
+    """None: not specified by the scale, or a reserved code (unknown)."""
     height_resolution_m: float | None = None
 
     def readings(self) -> list[ProfileReading]:
