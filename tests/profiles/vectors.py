@@ -10,6 +10,7 @@ optional field) — never from the encoders under test.
 from __future__ import annotations
 
 from tests.profiles._vector import STAMP, STAMP_HEX, Vector
+from tests.profiles.vectors_cgm import CGM
 from tests.profiles.vectors_records import DEVICE, GLUCOSE, WEIGHT
 from tests.profiles.vectors_vitals import (
     BLOOD_PRESSURE,
@@ -38,4 +39,5 @@ ALL: list[Vector] = (
     + WEIGHT
     + GLUCOSE
     + DEVICE
+    + CGM
 )

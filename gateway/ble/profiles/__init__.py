@@ -19,6 +19,15 @@ from gateway.ble.profiles.blood_pressure import (
     IntermediateCuffPressure,
 )
 from gateway.ble.profiles.body_composition import BodyCompositionMeasurement
+from gateway.ble.profiles.cgm import (
+    CgmFeature,
+    CgmMeasurement,
+    CgmRecord,
+    CgmSessionRunTime,
+    CgmSessionStartTime,
+    CgmStatus,
+)
+from gateway.ble.profiles.cgm_control import CgmCalibration, CgmControlPoint
 from gateway.ble.profiles.device import (
     BatteryLevel,
     CurrentTime,
@@ -59,6 +68,14 @@ __all__ = [
     "BloodPressureMeasurement",
     "BodyCompositionMeasurement",
     "BodySensorLocation",
+    "CgmCalibration",
+    "CgmControlPoint",
+    "CgmFeature",
+    "CgmMeasurement",
+    "CgmRecord",
+    "CgmSessionRunTime",
+    "CgmSessionStartTime",
+    "CgmStatus",
     "CurrentTime",
     "DateTime",
     "DateTimeValue",
