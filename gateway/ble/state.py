@@ -61,7 +61,10 @@ class DeviceState(BaseModel):
     first_reading_at: datetime | None = None
     learned_interval_s: float | None = None
     last_sequence: int | None = Field(None, ge=0, le=0xFFFF)
-    """Highest glucose record sequence number downloaded (RACP resumes after it)."""
+    """Highest glucose record sequence number downloaded (RACP resumes after it); for a CGM
+    the highest time offset of its current session."""
+    session_start: datetime | None = None
+    """A CGM's current session start (its clock), which its time offsets count from."""
     clock_offset_s: float | None = None
     clock_set_at: datetime | None = None
     counters: dict[str, int] = Field(default_factory=dict)

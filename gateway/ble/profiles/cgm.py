@@ -199,13 +199,20 @@ class CgmRecord:
         """A record carries only minutes since session start (see ``CgmSessionStartTime``)."""
         return None
 
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The annunciations, and the trend as ``trend_mg_dl_min:<rate>`` (the wire reading
+        has no field of its own for it)."""
+        if self.trend is None:
+            return self.annunciations
+        return (*self.annunciations, f"trend_mg_dl_min:{self.trend:g}")
+
     def readings(self) -> list[ProfileReading]:
         if self.glucose is None:
             return []
-        flags = self.annunciations
-        if self.trend is not None:
-            flags = (*flags, f"trend_mg_dl_min:{self.trend:g}")
-        return [ProfileReading(Metric.BLOOD_GLUCOSE, self.glucose, "mg/dL", flags, self.usable)]
+        return [
+            ProfileReading(Metric.BLOOD_GLUCOSE, self.glucose, "mg/dL", self.flags, self.usable)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
