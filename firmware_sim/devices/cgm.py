@@ -46,7 +46,7 @@ from gateway.ble.profiles import (
     RacpRequest,
     RacpResponseCode,
 )
-from gateway.ble.profiles.cgm import CgmSampleLocation, CgmType, DstOffset
+from gateway.ble.profiles.cgm import CgmSampleLocation, CgmType
 from gateway.ble.profiles.cgm_control import (
     INTERVAL_FASTEST,
     CgmCalibration,
@@ -54,6 +54,7 @@ from gateway.ble.profiles.cgm_control import (
     SocpResponse,
     decode_cgm_control_point,
 )
+from gateway.ble.profiles.cgm_session import DstOffset
 from gateway.ble.profiles.racp import OpCode, Operator, ResponseCode, decode_request
 
 CGM_SERVICE: Final = 0x181F

@@ -5,21 +5,19 @@ E2E-CRC appended, as a sensor whose CGM Feature has bit 12 does."""
 from __future__ import annotations
 
 from firmware_sim.encoders.numbers import date_time, sfloat, u8, u16, u24
-from gateway.ble.profiles import cgm
-from gateway.ble.profiles.cgm import (
-    CgmFeature,
-    CgmMeasurement,
-    CgmRecord,
-    CgmSessionRunTime,
-    CgmSessionStartTime,
-    CgmStatus,
-    e2e_crc,
-)
+from gateway.ble.profiles import cgm, cgm_session
+from gateway.ble.profiles.cgm import CgmMeasurement, CgmRecord, e2e_crc
 from gateway.ble.profiles.cgm_control import (
     CALIBRATION_STATUS,
     OPERAND_SIZE,
     CgmCalibration,
     CgmControlPoint,
+)
+from gateway.ble.profiles.cgm_session import (
+    CgmFeature,
+    CgmSessionRunTime,
+    CgmSessionStartTime,
+    CgmStatus,
 )
 
 
@@ -59,8 +57,8 @@ def encode_cgm_measurement(m: CgmMeasurement) -> bytes:
 
 def encode_cgm_feature(m: CgmFeature) -> bytes:
     """0x2AA8; the E2E-CRC field is 0xFFFF unless the features include ``e2e_crc``."""
-    body = u24(cgm.FEATURES.encode(m.features)) + u8(m.sample_location << 4 | m.cgm_type)
-    return body + u16(e2e_crc(body) if m.e2e_crc else cgm.NO_CRC)
+    body = u24(cgm_session.FEATURES.encode(m.features)) + u8(m.sample_location << 4 | m.cgm_type)
+    return body + u16(e2e_crc(body) if m.e2e_crc else cgm_session.NO_CRC)
 
 
 def encode_cgm_status(m: CgmStatus) -> bytes:
@@ -75,8 +73,8 @@ def encode_cgm_status(m: CgmStatus) -> bytes:
 
 
 def encode_cgm_session_start_time(m: CgmSessionStartTime) -> bytes:
-    zone = cgm.TIME_ZONE_UNKNOWN if m.time_zone is None else m.time_zone
-    dst = cgm.DST_UNKNOWN if m.dst is None else int(m.dst)
+    zone = cgm_session.TIME_ZONE_UNKNOWN if m.time_zone is None else m.time_zone
+    dst = cgm_session.DST_UNKNOWN if m.dst is None else int(m.dst)
     body = date_time(m.start) + zone.to_bytes(1, "little", signed=True) + u8(dst)
     return with_crc(body, m.crc)
 

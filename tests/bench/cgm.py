@@ -76,10 +76,10 @@ def run(patients: int = PATIENTS, baseline_patients: int = BASELINE_PATIENTS) ->
         raise AssertionError(f"vectorized {fast_total} != reference {slow_total}")
     yield Figure(
         f"{NAME}.seconds",
-        round(figure, 4),
+        round(figure, 6),
         "s",
-        baseline=round(baseline, 3),
-        ratio=round(baseline / figure, 1),
+        baseline=round(baseline, 6),
+        ratio=round(baseline / figure, 2),
         extra={
             "patients": patients,
             "readings": int(sum(v.size for v, _ in data)),

@@ -26,8 +26,9 @@ from gateway.ble.profiles import (
     decode,
     encode_request,
 )
-from gateway.ble.profiles.cgm import CgmSampleLocation, CgmType, DstOffset
+from gateway.ble.profiles.cgm import CgmSampleLocation, CgmType
 from gateway.ble.profiles.cgm_control import CgmCalibration, SocpOpCode, SocpResponse
+from gateway.ble.profiles.cgm_session import DstOffset
 from gateway.ble.profiles.racp import NUMBER_OF_RECORDS, OpCode, ResponseCode, report_from
 from gateway.ble.uuids import normalize_uuid
 from gateway.signal.glucose import summary

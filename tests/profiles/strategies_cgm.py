@@ -17,14 +17,16 @@ from gateway.ble.profiles import (
     CgmStatus,
     DateTime,
     cgm,
+    cgm_session,
 )
-from gateway.ble.profiles.cgm import CgmSampleLocation, CgmType, DstOffset
+from gateway.ble.profiles.cgm import CgmSampleLocation, CgmType
 from gateway.ble.profiles.cgm_control import (
     CALIBRATION_STATUS,
     OPERANDS,
     SocpOpCode,
     SocpResponse,
 )
+from gateway.ble.profiles.cgm_session import DstOffset
 from gateway.ble.profiles.ieee11073 import SFLOAT_SPECIALS, sfloat_value
 
 U8 = st.integers(0, 0xFF)
@@ -106,7 +108,7 @@ CGM_STRATEGIES: dict[int, st.SearchStrategy[Any]] = {
     0x2AA7: st.lists(RECORDS, min_size=1, max_size=4).map(
         lambda records: CgmMeasurement(tuple(records))
     ),
-    0x2AA8: st.builds(CgmFeature, names(cgm.FEATURES), _types(), _locations()),
+    0x2AA8: st.builds(CgmFeature, names(cgm_session.FEATURES), _types(), _locations()),
     0x2AA9: st.builds(
         CgmStatus,
         U16,

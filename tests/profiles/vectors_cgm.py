@@ -24,8 +24,9 @@ from gateway.ble.profiles import (
     CgmStatus,
     DateTime,
 )
-from gateway.ble.profiles.cgm import CgmSampleLocation, CgmType, DstOffset
+from gateway.ble.profiles.cgm import CgmSampleLocation, CgmType
 from gateway.ble.profiles.cgm_control import SocpOpCode, SocpResponse
+from gateway.ble.profiles.cgm_session import DstOffset
 from tests.profiles._vector import STAMP, STAMP_HEX, Vector
 
 

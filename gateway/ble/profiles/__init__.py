@@ -19,15 +19,14 @@ from gateway.ble.profiles.blood_pressure import (
     IntermediateCuffPressure,
 )
 from gateway.ble.profiles.body_composition import BodyCompositionMeasurement
-from gateway.ble.profiles.cgm import (
+from gateway.ble.profiles.cgm import CgmMeasurement, CgmRecord
+from gateway.ble.profiles.cgm_control import CgmCalibration, CgmControlPoint
+from gateway.ble.profiles.cgm_session import (
     CgmFeature,
-    CgmMeasurement,
-    CgmRecord,
     CgmSessionRunTime,
     CgmSessionStartTime,
     CgmStatus,
 )
-from gateway.ble.profiles.cgm_control import CgmCalibration, CgmControlPoint
 from gateway.ble.profiles.device import (
     BatteryLevel,
     CurrentTime,

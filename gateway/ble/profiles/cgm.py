@@ -18,16 +18,17 @@ Layouts (CGMS 1.0.1 §3; GATT Specification Supplement §3.47–3.52):
 Following the CGMS rule for receivers, reserved flag and feature bits are ignored and
 reserved enumeration values are kept as plain numbers ("unknown"), not refused. A present
 E2E-CRC that does not match refuses the value: a corrupted glucose value is never stored.
+The session characteristics (0x2AA8–0x2AAB) are in ``cgm_session``, the control point in
+``cgm_control``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Final, TypeVar
 
-from gateway.ble.profiles.base import Cursor, DateTime, FlagTable, ProfileError, ProfileReading
+from gateway.ble.profiles.base import Cursor, FlagTable, ProfileError, ProfileReading
 from gateway.wire import Metric
 
 MEASUREMENT_NAME = "CGM Measurement (0x2AA7)"
@@ -109,8 +110,8 @@ WARNING_OCTET: Final = FlagTable.bits(
         (7, "above_device_range"),
     ],
 )
-_STATUS_KNOWN: Final = 0x3F
-_CAL_TEMP_KNOWN: Final = 0x7F
+STATUS_KNOWN: Final = 0x3F
+CAL_TEMP_KNOWN: Final = 0x7F
 
 UNUSABLE_STATUS: Final = frozenset(
     {
@@ -127,7 +128,8 @@ UNUSABLE_STATUS: Final = frozenset(
 merely recommended or a glucose warning do not)."""
 
 
-def _octet(table: FlagTable, cur: Cursor, known_bits: int = 0xFF) -> tuple[str, ...]:
+def read_octet(table: FlagTable, cur: Cursor, known_bits: int = 0xFF) -> tuple[str, ...]:
+    """One annunciation octet; its reserved bits are ignored."""
     return table.decode(cur.name, cur.u8(table.what) & known_bits)
 
 
@@ -254,9 +256,9 @@ def _decode_record(data: bytes, number: int) -> CgmRecord:
     cur.u8("flags")
     glucose = cur.sfloat("glucose concentration")
     offset = cur.u16("time offset")
-    status = _octet(STATUS_OCTET, cur, _STATUS_KNOWN) if flags & FLAG_STATUS else None
-    cal_temp = _octet(CAL_TEMP_OCTET, cur, _CAL_TEMP_KNOWN) if flags & FLAG_CAL_TEMP else None
-    warning = _octet(WARNING_OCTET, cur) if flags & FLAG_WARNING else None
+    status = read_octet(STATUS_OCTET, cur, STATUS_KNOWN) if flags & FLAG_STATUS else None
+    cal_temp = read_octet(CAL_TEMP_OCTET, cur, CAL_TEMP_KNOWN) if flags & FLAG_CAL_TEMP else None
+    warning = read_octet(WARNING_OCTET, cur) if flags & FLAG_WARNING else None
     trend = cur.sfloat("trend") if flags & FLAG_TREND else None
     quality = cur.sfloat("quality") if flags & FLAG_QUALITY else None
     cur.done()
@@ -286,185 +288,3 @@ def decode_cgm_measurement(data: bytes) -> CgmMeasurement:
         records.append(_decode_record(data[pos : pos + size], number))
         pos += size
     return CgmMeasurement(tuple(records))
-
-
-# --- 0x2AA8 CGM Feature ------------------------------------------------------------------
-
-FEATURES: Final = FlagTable.bits(
-    "CGM feature",
-    [
-        (0, "calibration"),
-        (1, "patient_high_low_alerts"),
-        (2, "hypo_alerts"),
-        (3, "hyper_alerts"),
-        (4, "rate_alerts"),
-        (5, "device_specific_alert"),
-        (6, "sensor_malfunction_detection"),
-        (7, "sensor_temperature_detection"),
-        (8, "sensor_result_detection"),
-        (9, "low_battery_detection"),
-        (10, "sensor_type_error_detection"),
-        (11, "general_device_fault"),
-        (12, "e2e_crc"),
-        (13, "multiple_bond"),
-        (14, "multiple_sessions"),
-        (15, "trend_information"),
-        (16, "quality"),
-    ],
-)
-_FEATURES_KNOWN: Final = (1 << 17) - 1
-NO_CRC: Final = 0xFFFF
-"""The E2E-CRC field of a sensor that does not support E2E-CRC."""
-
-
-@dataclass(frozen=True, slots=True)
-class CgmFeature:
-    features: tuple[str, ...]
-    cgm_type: CgmType | int
-    sample_location: CgmSampleLocation | int
-
-    @property
-    def e2e_crc(self) -> bool:
-        return "e2e_crc" in self.features
-
-    def readings(self) -> list[ProfileReading]:
-        return []
-
-
-def decode_cgm_feature(data: bytes) -> CgmFeature:
-    cur = Cursor(FEATURE_NAME, data)
-    features = FEATURES.decode(FEATURE_NAME, cur.u24("features") & _FEATURES_KNOWN)
-    packed = cur.u8("type-sample location")
-    crc = cur.u16("E2E-CRC")
-    cur.done()
-    if "e2e_crc" in features:
-        check_crc(FEATURE_NAME, bytes(data[:4]), crc)
-    return CgmFeature(
-        features, known(CgmType, packed & 0x0F), known(CgmSampleLocation, packed >> 4)
-    )
-
-
-def _crc_tail(cur: Cursor, body_size: int, data: bytes) -> bool:
-    """An optional trailing E2E-CRC after ``body_size`` bytes: True when present (and valid)."""
-    if cur.remaining() == 0:
-        return False
-    sent = cur.u16("E2E-CRC")
-    cur.done()
-    check_crc(cur.name, bytes(data[:body_size]), sent)
-    return True
-
-
-# --- 0x2AA9 CGM Status -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CgmStatus:
-    time_offset_min: int
-    status: tuple[str, ...] = ()
-    cal_temp: tuple[str, ...] = ()
-    warning: tuple[str, ...] = ()
-    crc: bool = False
-
-    @property
-    def annunciations(self) -> tuple[str, ...]:
-        return (*self.status, *self.cal_temp, *self.warning)
-
-    def readings(self) -> list[ProfileReading]:
-        return []
-
-
-def decode_cgm_status(data: bytes) -> CgmStatus:
-    cur = Cursor(STATUS_NAME, data)
-    offset = cur.u16("time offset")
-    status = _octet(STATUS_OCTET, cur, _STATUS_KNOWN)
-    cal_temp = _octet(CAL_TEMP_OCTET, cur, _CAL_TEMP_KNOWN)
-    warning = _octet(WARNING_OCTET, cur)
-    crc = _crc_tail(cur, 5, data)
-    return CgmStatus(offset, status, cal_temp, warning, crc)
-
-
-# --- 0x2AAA CGM Session Start Time -------------------------------------------------------
-
-
-class DstOffset(IntEnum):
-    """Minutes added for daylight saving time (GSS §3.73 DST Offset, coded 0/2/4/8)."""
-
-    STANDARD = 0
-    HALF_HOUR = 2
-    DAYLIGHT = 4
-    DOUBLE = 8
-
-
-DST_MINUTES: Final = {
-    DstOffset.STANDARD: 0,
-    DstOffset.HALF_HOUR: 30,
-    DstOffset.DAYLIGHT: 60,
-    DstOffset.DOUBLE: 120,
-}
-TIME_ZONE_UNKNOWN: Final = -128
-DST_UNKNOWN: Final = 255
-
-
-@dataclass(frozen=True, slots=True)
-class CgmSessionStartTime:
-    """When the session started, on the sensor's clock; ``time_zone`` in 15-minute steps
-    from UTC and ``dst`` as coded (None: unknown, read as UTC as VitalGate sets clocks)."""
-
-    start: DateTime
-    time_zone: int | None = 0
-    dst: DstOffset | int | None = DstOffset.STANDARD
-    crc: bool = False
-
-    @property
-    def timestamp(self) -> datetime | None:
-        """The start in UTC (local time less time zone and DST), None when not yet set."""
-        local = self.start.to_datetime()
-        if local is None:
-            return None
-        shift = (self.time_zone or 0) * 15
-        if isinstance(self.dst, DstOffset):
-            shift += DST_MINUTES[self.dst]
-        return local - timedelta(minutes=shift)
-
-    def readings(self) -> list[ProfileReading]:
-        return []
-
-
-def decode_cgm_session_start_time(data: bytes) -> CgmSessionStartTime:
-    cur = Cursor(START_TIME_NAME, data)
-    start = cur.date_time("session start time")
-    zone_raw = cur.u8("time zone")
-    zone = zone_raw - 256 if zone_raw & 0x80 else zone_raw
-    dst_raw = cur.u8("DST offset")
-    crc = _crc_tail(cur, 9, data)
-    if start.year in (1582, 9999) and start.known:
-        # the time zone shift must not carry a date past the calendar's ends
-        try:
-            CgmSessionStartTime(start, zone, known(DstOffset, dst_raw)).timestamp  # noqa: B018
-        except OverflowError:
-            raise ProfileError(f"{START_TIME_NAME}: start outside the calendar") from None
-    return CgmSessionStartTime(
-        start,
-        None if zone == TIME_ZONE_UNKNOWN else zone,
-        None if dst_raw == DST_UNKNOWN else known(DstOffset, dst_raw),
-        crc,
-    )
-
-
-# --- 0x2AAB CGM Session Run Time ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CgmSessionRunTime:
-    hours: int
-    """How long the sensor is expected to run from session start."""
-    crc: bool = False
-
-    def readings(self) -> list[ProfileReading]:
-        return []
-
-
-def decode_cgm_session_run_time(data: bytes) -> CgmSessionRunTime:
-    cur = Cursor(RUN_TIME_NAME, data)
-    hours = cur.u16("session run time")
-    return CgmSessionRunTime(hours, _crc_tail(cur, 2, data))

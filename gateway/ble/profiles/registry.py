@@ -16,6 +16,7 @@ from gateway.ble.profiles import (
     body_composition,
     cgm,
     cgm_control,
+    cgm_session,
     device,
     glucose,
     heart_rate,
@@ -136,10 +137,10 @@ CHARACTERISTICS: Final[tuple[CharacteristicSpec, ...]] = (
     CharacteristicSpec(
         0x2AA7, cgm.MEASUREMENT_NAME, cgm.decode_cgm_measurement, (M.BLOOD_GLUCOSE,)
     ),
-    CharacteristicSpec(0x2AA8, cgm.FEATURE_NAME, cgm.decode_cgm_feature),
-    CharacteristicSpec(0x2AA9, cgm.STATUS_NAME, cgm.decode_cgm_status),
-    CharacteristicSpec(0x2AAA, cgm.START_TIME_NAME, cgm.decode_cgm_session_start_time),
-    CharacteristicSpec(0x2AAB, cgm.RUN_TIME_NAME, cgm.decode_cgm_session_run_time),
+    CharacteristicSpec(0x2AA8, cgm.FEATURE_NAME, cgm_session.decode_cgm_feature),
+    CharacteristicSpec(0x2AA9, cgm.STATUS_NAME, cgm_session.decode_cgm_status),
+    CharacteristicSpec(0x2AAA, cgm.START_TIME_NAME, cgm_session.decode_cgm_session_start_time),
+    CharacteristicSpec(0x2AAB, cgm.RUN_TIME_NAME, cgm_session.decode_cgm_session_run_time),
     CharacteristicSpec(0x2AAC, cgm.SOCP_NAME, cgm_control.decode_cgm_control_point),
     CharacteristicSpec(0x2A08, device.DATE_TIME_NAME, device.decode_date_time),
     CharacteristicSpec(0x2A2B, device.CURRENT_TIME_NAME, device.decode_current_time),
