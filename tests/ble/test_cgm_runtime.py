@@ -5,13 +5,17 @@ sensor's warm-up, calibration and expiry as device events."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 
 from firmware_sim.devices import ContinuousGlucoseMonitor
 from firmware_sim.devices.cgm import RUN_TIME_H
 from firmware_sim.radio import SimLink, SimRadio
+from gateway import wire
 from gateway.ble.cgm import CgmReading
+from gateway.ble.manager import DeviceManager
+from gateway.ble.pairing import PairingState
 from gateway.ble.profiles import CgmMeasurement, CgmRecord
 from gateway.ble.state import StateStore
 from gateway.readings import to_wire
@@ -183,3 +187,51 @@ def test_records_without_the_promised_crc_are_refused(tmp_path: Path) -> None:
     asyncio.run(running(rt.run(), body))
     assert got.measurements == []
     assert ("device", "bad_data") in got.codes()
+
+
+def test_the_device_manager_pairs_a_cgm_and_confirms_with_its_first_reading(
+    tmp_path: Path,
+) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    cgm = _cgm(radio, clock, 0x27)
+    m = DeviceManager(
+        SimLink(radio),
+        data_dir=tmp_path,
+        gateway_id="gw-1",
+        sink=got.measurements.append,
+        events=got.events.append,
+        clock_fn=clock,
+        backoff_scale=0.001,
+        scan_interval_s=0.02,
+        pairing_scan_interval_s=0.01,
+        scan_duration_s=0.0,
+    )
+    command = wire.Command(
+        command_id="cmd-cgm",
+        name=wire.CommandName.START_PAIRING,
+        issued_at=clock.now,
+        args={"kind": "cgm", "device_id": "cgm-maria", "patients": [{"patient_id": "maria"}]},
+    )
+
+    async def body() -> wire.CommandResult:
+        task = asyncio.create_task(m.run())
+        try:
+            result = m.handle_command(command)
+            await until(lambda: "cgm-maria" in m.runtimes and m.runtimes["cgm-maria"].connected)
+            clock.advance(3600)  # warm-up over: the first reading
+            await until(lambda: m.window is not None and m.window.state is PairingState.CONFIRMED)
+            return result
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    result = asyncio.run(body())
+    assert result.ok
+    assert cgm.bonded
+    assert [x.decoded.time_offset_min for x in got.measurements] == [60]
+    assert {x.patient_id for x in got.measurements} == {"maria"}
+    codes = [e.code for e in got.events if e.kind is wire.EventKind.PAIRING]
+    assert codes == ["paired", "first_reading"]
+    (status,) = m.statuses()
+    assert (status.device_id, status.kind) == ("cgm-maria", "cgm")
