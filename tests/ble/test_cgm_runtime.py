@@ -17,7 +17,6 @@ from gateway.ble.cgm import CgmReading
 from gateway.ble.manager import DeviceManager
 from gateway.ble.pairing import PairingState
 from gateway.ble.profiles import CgmMeasurement, CgmRecord
-from gateway.ble.state import StateStore
 from gateway.readings import to_wire
 from gateway.wire import EventKind, Metric
 from tests.ble._util import Collected, FakeClock, paired, running, runtime, until
@@ -39,7 +38,7 @@ def test_live_readings_then_a_gap_filled_by_racp_with_true_times_and_no_duplicat
     radio, clock, got = SimRadio(), FakeClock(), Collected()
     cgm = _cgm(radio, clock, 0x21, clock_offset_h=CLOCK_FAST_S / 3600)
     device = paired("cgm-21", cgm.address, "cgm", ("p-21", None))
-    rt, _ = runtime(SimLink(radio), device, tmp_path, got, clock, backoff_scale=0.001)
+    rt, store = runtime(SimLink(radio), device, tmp_path, got, clock, backoff_scale=0.001)
 
     async def body() -> None:
         await until(lambda: rt.connected)
@@ -77,7 +76,7 @@ def test_live_readings_then_a_gap_filled_by_racp_with_true_times_and_no_duplicat
     assert all(r.quality.source == "2aa7" for r in wire)
     trend = [f for f in wire[5].quality.flags if f.startswith("trend_mg_dl_min:")]
     assert trend == [f"trend_mg_dl_min:{cgm.records[5].trend:g}"]
-    state = StateStore(tmp_path).devices["cgm-21"]
+    state = store.devices["cgm-21"]
     assert state.last_sequence == cgm.records[-1].time_offset_min
     assert state.session_start == cgm.session_start + timedelta(seconds=CLOCK_FAST_S)
     assert ("device", "sensor_warm_up") in got.codes()
