@@ -6,7 +6,8 @@ session started, and notifies it on 0x2AA7 when a central is subscribed. Records
 nobody listened (out of range, gateway off) stay stored: the central fetches them over the
 Record Access Control Point, filtered by time offset (CGMS 1.0.1 §3.6: filter type 0x01 is
 the time offset, a u16 like the Glucose Service's sequence number). Several records ready at
-once travel concatenated, up to ``RECORDS_PER_NOTIFICATION`` a notification. With
+once travel concatenated, up to ``RECORDS_PER_NOTIFICATION`` a notification (three full
+records with their CRC need an ATT MTU of 40, which BlueZ and phones negotiate). With
 ``e2e_crc`` every CGM value carries its E2E-CRC and the feature says so.
 
 Time is simulated: ``set_time`` / ``advance`` make the sensor take the readings that fell due.
