@@ -4,7 +4,7 @@ A session starts when the sensor is applied (or on a Specific Ops "start session
 60-minute warm-up the sensor stores a record every 5 minutes, stamped with minutes since the
 session started, and notifies it on 0x2AA7 when a central is subscribed. Records made while
 nobody listened (out of range, gateway off) stay stored: the central fetches them over the
-Record Access Control Point, filtered by time offset (CGMS 1.0.1 §3.6: filter type 0x01 is
+Record Access Control Point, filtered by time offset (CGMS 1.0.1: filter type 0x01 is
 the time offset, a u16 like the Glucose Service's sequence number). Several records ready at
 once travel concatenated, up to ``RECORDS_PER_NOTIFICATION`` a notification (three full
 records with their CRC need an ATT MTU of 40, which BlueZ and phones negotiate). With
@@ -234,7 +234,7 @@ class ContinuousGlucoseMonitor(HealthDevice):
         self.send(RACP, encode_racp_response(RacpResponseCode(op, code)))
 
     def _racp(self, data: bytes) -> None:
-        """RACP (CGMS §3.6), filtered by time offset; needs the indication enabled."""
+        """RACP (CGMS 1.0.1), filtered by time offset; needs the indication enabled."""
         if not self.subscribed(RACP):
             return
         try:
@@ -263,7 +263,7 @@ class ContinuousGlucoseMonitor(HealthDevice):
         self.send(SOCP, encode_cgm_control_point(reply))
 
     def _socp(self, data: bytes) -> None:
-        """Specific Ops (CGMS §3.8): sessions, the communication interval, calibration."""
+        """Specific Ops (CGMS 1.0.1): sessions, the communication interval, calibration."""
         if not self.subscribed(SOCP):
             return
         try:

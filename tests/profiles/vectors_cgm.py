@@ -76,7 +76,7 @@ def _record(flags: int, crc: bool) -> Vector:
     if crc:
         record += crc_hex(record)
     expected = CgmMeasurement((CgmRecord(123.0, 20160, crc=crc, **fields),))  # type: ignore[arg-type]
-    return Vector(0x2AA7, record, expected, f"CGMS §3.1: flags 0x{flags:02x}, CRC {crc}")
+    return Vector(0x2AA7, record, expected, f"CGMS CGM Measurement: flags 0x{flags:02x}, CRC {crc}")
 
 
 _FLAG_COMBINATIONS = [
@@ -127,19 +127,19 @@ CGM_MEASUREMENT = [_record(f, crc) for f in _FLAG_COMBINATIONS for crc in (False
         CgmMeasurement(
             (CgmRecord(120.0, 5), CgmRecord(120.0, 6, crc=True), CgmRecord(120.0, 5, trend=2.0))
         ),
-        "CGMS §3.1: three records, the middle one with its E2E-CRC",
+        "CGMS CGM Measurement: three records, the middle one with its E2E-CRC",
     ),
     Vector(
         0x2AA7,
         "061c7b00c04e",
         CgmMeasurement((CgmRecord(123.0, 20160),)),
-        "CGMS §3.1: reserved flag bits 2–4 are ignored",
+        "CGMS CGM Measurement: reserved flag bits 2–4 are ignored",
     ),
     Vector(
         0x2AA7,
         "0780ff070000" + "c2",  # status 0xc2: bits 6–7 reserved, ignored
         CgmMeasurement((CgmRecord(None, 0, ("device_battery_low",)),)),
-        "CGMS §3.1: glucose NaN is no value; reserved status bits ignored",
+        "CGMS CGM Measurement: glucose NaN is no value; reserved status bits ignored",
     ),
 ]
 
@@ -155,7 +155,7 @@ CGM_FEATURE = [
             CgmType.INTERSTITIAL_FLUID,
             CgmSampleLocation.SUBCUTANEOUS_TISSUE,
         ),
-        "CGMS §3.2: with E2E-CRC",
+        "CGMS CGM Feature: with E2E-CRC",
     ),
     Vector(
         0x2AA8,
@@ -165,13 +165,13 @@ CGM_FEATURE = [
             CgmType.INTERSTITIAL_FLUID,
             CgmSampleLocation.SUBCUTANEOUS_TISSUE,
         ),
-        "CGMS §3.2: E2E-CRC not supported, field 0xffff",
+        "CGMS CGM Feature: E2E-CRC not supported, field 0xffff",
     ),
     Vector(
         0x2AA8,
         "0000fe0bffff",  # bits 17–23 reserved; type 11 and location 0 reserved
         CgmFeature((), 11, 0),
-        "CGMS §3.2: reserved features ignored, reserved type and location kept as numbers",
+        "CGMS CGM Feature: reserved features ignored, reserved type and location kept as numbers",
     ),
 ]
 
@@ -188,7 +188,7 @@ CGM_STATUS = [
             ("calibration_recommended", "calibration_required"),
             (),
         ),
-        "CGMS §3.3",
+        "CGMS CGM Status",
     ),
     Vector(
         0x2AA9,
@@ -200,57 +200,63 @@ CGM_STATUS = [
             (),
             crc=True,
         ),
-        "CGMS §3.3 with E2E-CRC",
+        "CGMS CGM Status with E2E-CRC",
     ),
 ]
 
 # Start 2026-11-23 08:30:15 local, time zone +4 × 15 min = +1 h ("04"), DST 4 = +1 h.
 _START = STAMP_HEX + "0404"
 CGM_START_TIME = [
-    Vector(0x2AAA, _START, CgmSessionStartTime(STAMP, 4, DstOffset.DAYLIGHT), "CGMS §3.4"),
+    Vector(
+        0x2AAA, _START, CgmSessionStartTime(STAMP, 4, DstOffset.DAYLIGHT), "CGMS Session Start Time"
+    ),
     Vector(
         0x2AAA,
         _START + crc_hex(_START),
         CgmSessionStartTime(STAMP, 4, DstOffset.DAYLIGHT, crc=True),
-        "CGMS §3.4 with E2E-CRC",
+        "CGMS Session Start Time with E2E-CRC",
     ),
     Vector(
         0x2AAA,
         "00000000000000" + "80ff",
         CgmSessionStartTime(DateTime(0, 0, 0), None, None),
-        "CGMS §3.4: not yet set; time zone −128 and DST 255 unknown",
+        "CGMS Session Start Time: not yet set; time zone −128 and DST 255 unknown",
     ),
 ]
 
 CGM_RUN_TIME = [
-    Vector(0x2AAB, "5001", CgmSessionRunTime(336), "CGMS §3.5: 336 h = 0x0150"),
-    Vector(0x2AAB, "5001" + crc_hex("5001"), CgmSessionRunTime(336, True), "CGMS §3.5, CRC"),
+    Vector(0x2AAB, "5001", CgmSessionRunTime(336), "CGMS Session Run Time: 336 h = 0x0150"),
+    Vector(
+        0x2AAB, "5001" + crc_hex("5001"), CgmSessionRunTime(336, True), "CGMS Session Run Time, CRC"
+    ),
 ]
 
 # Calibration: 100 mg/dL "6400", at 30 min "1e00", capillary whole blood at the finger
 # 0x11, next in 720 min "d002", record 1 "0100", status 0x04 (pending).
 _CALIBRATION = "64001e0011d002010004"
 CGM_CONTROL_POINT = [
-    Vector(0x2AAC, "1a", CgmControlPoint(SocpOpCode.START_SESSION), "CGMS §3.8: start"),
-    Vector(0x2AAC, "1b", CgmControlPoint(SocpOpCode.STOP_SESSION), "CGMS §3.8: stop"),
+    Vector(0x2AAC, "1a", CgmControlPoint(SocpOpCode.START_SESSION), "CGMS Specific Ops: start"),
+    Vector(0x2AAC, "1b", CgmControlPoint(SocpOpCode.STOP_SESSION), "CGMS Specific Ops: stop"),
     Vector(
         0x2AAC,
         "1a" + crc_hex("1a"),
         CgmControlPoint(SocpOpCode.START_SESSION, crc=True),
-        "CGMS §3.8: start, with E2E-CRC",
+        "CGMS Specific Ops: start, with E2E-CRC",
     ),
     Vector(
         0x2AAC,
         "0105",
         CgmControlPoint(SocpOpCode.SET_COMMUNICATION_INTERVAL, interval_min=5),
-        "CGMS §3.8.2.1",
+        "CGMS Specific Ops",
     ),
-    Vector(0x2AAC, "02", CgmControlPoint(SocpOpCode.GET_COMMUNICATION_INTERVAL), "§3.8.2.2"),
+    Vector(
+        0x2AAC, "02", CgmControlPoint(SocpOpCode.GET_COMMUNICATION_INTERVAL), "CGMS Specific Ops"
+    ),
     Vector(
         0x2AAC,
         "0305",
         CgmControlPoint(SocpOpCode.COMMUNICATION_INTERVAL_RESPONSE, interval_min=5),
-        "CGMS §3.8.2.3",
+        "CGMS Specific Ops",
     ),
     Vector(
         0x2AAC,
@@ -267,13 +273,13 @@ CGM_CONTROL_POINT = [
                 ("pending",),
             ),
         ),
-        "CGMS §3.8.2.4",
+        "CGMS Specific Ops",
     ),
     Vector(
         0x2AAC,
         "05ffff",
         CgmControlPoint(SocpOpCode.GET_CALIBRATION_VALUE, record_number=0xFFFF),
-        "CGMS §3.8.2.5: the last calibration",
+        "CGMS Specific Ops: the last calibration",
     ),
     Vector(
         0x2AAC,
@@ -291,13 +297,13 @@ CGM_CONTROL_POINT = [
             ),
             crc=True,
         ),
-        "CGMS §3.8.2.6 with E2E-CRC",
+        "CGMS Specific Ops with E2E-CRC",
     ),
     Vector(
         0x2AAC,
         "07fa00",  # 250 = 0x00fa
         CgmControlPoint(SocpOpCode.SET_PATIENT_HIGH_ALERT, level=250.0),
-        "CGMS §3.8.2.7",
+        "CGMS Specific Ops",
     ),
     Vector(
         0x2AAC,
@@ -307,13 +313,13 @@ CGM_CONTROL_POINT = [
             request_op_code=SocpOpCode.START_SESSION,
             response=SocpResponse.SUCCESS,
         ),
-        "CGMS §3.8.2.11: start session succeeded",
+        "CGMS Specific Ops: start session succeeded",
     ),
     Vector(
         0x2AAC,
         "1c1e09",
         CgmControlPoint(SocpOpCode.RESPONSE_CODE, request_op_code=30, response=9),
-        "CGMS §3.8.2.11: unknown request and response codes kept as numbers",
+        "CGMS Specific Ops: unknown request and response codes kept as numbers",
     ),
     Vector(0x2AAC, "1d0102", CgmControlPoint(29, operand=b"\x01\x02"), "reserved op code kept"),
 ]

@@ -1,6 +1,6 @@
 """Continuous Glucose Monitoring Service (CGMS 1.0.1, 0x181F) and its E2E-CRC.
 
-Layouts (CGMS 1.0.1 §3; GATT Specification Supplement §3.47–3.52):
+Layouts (Continuous Glucose Monitoring Service 1.0.1, GATT Specification Supplement):
 
 - 0x2AA7 CGM Measurement, one or more records back to back, each: size u8 (the record's
   length, this byte and the CRC included) | flags u8 | glucose SFLOAT mg/dL | time offset u16
@@ -72,7 +72,7 @@ def check_crc(name: str, body: bytes, sent: int) -> None:
         )
 
 
-# --- Sensor status annunciation (CGMS §3.1.1.4): three octets, 24 bits -------------------
+# --- Sensor status annunciation (CGMS 1.0.1): three octets, 24 bits -------------------
 
 STATUS_OCTET: Final = FlagTable.bits(
     "status octet",
@@ -133,7 +133,7 @@ def read_octet(table: FlagTable, cur: Cursor, known_bits: int = 0xFF) -> tuple[s
     return table.decode(cur.name, cur.u8(table.what) & known_bits)
 
 
-# --- Type and sample location (CGMS §3.2: the Glucose Service's table plus ISF tissue) ---
+# --- Type and sample location (CGMS 1.0.1: the Glucose Service's table plus tissue) --
 
 
 class CgmType(IntEnum):

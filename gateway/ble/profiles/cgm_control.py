@@ -1,4 +1,4 @@
-"""CGM Specific Ops Control Point 0x2AAC (CGMS 1.0.1 §3.8): op code u8 | operand | E2E-CRC?
+"""CGM Specific Ops Control Point 0x2AAC (CGMS 1.0.1): op code u8 | operand | E2E-CRC?
 
 The gateway writes requests (start or stop a session, set or get the communication interval,
 a calibration value, alert levels) and the sensor indicates responses. Both directions share
@@ -98,7 +98,7 @@ CALIBRATION_STATUS: Final = FlagTable.bits(
 
 @dataclass(frozen=True, slots=True)
 class CgmCalibration:
-    """A calibration record (CGMS §3.8.2.5): glucose mg/dL, when (minutes since session
+    """A calibration record (CGMS 1.0.1, calibration value): glucose mg/dL, when (minutes since session
     start), the sample, when the next is due (minutes), its number and status."""
 
     glucose: float | None

@@ -1,4 +1,4 @@
-"""The CGM session characteristics (CGMS 1.0.1 §3.2–3.5): CGM Feature 0x2AA8, CGM Status
+"""The CGM session characteristics (CGMS 1.0.1): CGM Feature 0x2AA8, CGM Status
 0x2AA9, CGM Session Start Time 0x2AAA and CGM Session Run Time 0x2AAB (layouts in
 ``gateway.ble.profiles.cgm``). Reserved bits are ignored, reserved codes kept as numbers.
 """
@@ -127,7 +127,7 @@ def decode_cgm_status(data: bytes) -> CgmStatus:
 
 
 class DstOffset(IntEnum):
-    """Minutes added for daylight saving time (GSS §3.73 DST Offset, coded 0/2/4/8)."""
+    """Minutes added for daylight saving time (GATT Specification Supplement, DST Offset: 0/2/4/8)."""
 
     STANDARD = 0
     HALF_HOUR = 2
