@@ -8,6 +8,7 @@ from typing import Final
 
 from firmware_sim.devices.base import DEFAULT_START
 from firmware_sim.devices.bp_cuff import BloodPressureCuff
+from firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from firmware_sim.devices.glucose_meter import GlucoseMeter
 from firmware_sim.devices.hr_strap import HeartRateStrap
 from firmware_sim.devices.oximeter import PulseOximeter
@@ -25,6 +26,7 @@ DEVICES: Final[dict[DeviceKind, Callable[..., SimPeripheral]]] = {
     DeviceKind.THERMOMETER: Thermometer,
     DeviceKind.SCALE: Scale,
     DeviceKind.GLUCOSE_METER: GlucoseMeter,
+    DeviceKind.CGM: ContinuousGlucoseMonitor,
 }
 """Device kind → simulator class; each takes ``(address, *, seed, scenario=…, …)``."""
 
@@ -51,6 +53,7 @@ def household(
 __all__ = [
     "DEVICES",
     "BloodPressureCuff",
+    "ContinuousGlucoseMonitor",
     "GlucoseMeter",
     "HeartRateStrap",
     "PulseOximeter",

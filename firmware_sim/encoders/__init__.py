@@ -8,6 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from firmware_sim.encoders.cgm import (
+    encode_cgm_control_point,
+    encode_cgm_feature,
+    encode_cgm_measurement,
+    encode_cgm_session_run_time,
+    encode_cgm_session_start_time,
+    encode_cgm_status,
+)
 from firmware_sim.encoders.heart_rate import (
     encode_body_sensor_location,
     encode_heart_rate,
@@ -56,6 +64,12 @@ _BY_SHORT: dict[int, Callable[[Any], bytes]] = {
     0x2A18: encode_glucose,
     0x2A34: encode_glucose_context,
     0x2A52: encode_racp_response,
+    0x2AA7: encode_cgm_measurement,
+    0x2AA8: encode_cgm_feature,
+    0x2AA9: encode_cgm_status,
+    0x2AAA: encode_cgm_session_start_time,
+    0x2AAB: encode_cgm_session_run_time,
+    0x2AAC: encode_cgm_control_point,
     0x2A08: encode_date_time_value,
     0x2A2B: encode_current_time_value,
     0x2A19: encode_battery_level,
@@ -80,6 +94,12 @@ __all__ = [
     "encode_blood_pressure_feature",
     "encode_body_composition",
     "encode_body_sensor_location",
+    "encode_cgm_control_point",
+    "encode_cgm_feature",
+    "encode_cgm_measurement",
+    "encode_cgm_session_run_time",
+    "encode_cgm_session_start_time",
+    "encode_cgm_status",
     "encode_current_time_value",
     "encode_date_time_value",
     "encode_device_string",

@@ -41,6 +41,9 @@ class KindBehaviour:
     """Several people of a household may use it; readings carry a user id / user index."""
     unreachable_after: timedelta = timedelta(minutes=15)
     """Not heard from for this long (while expected): report the device unreachable."""
+    silence: timedelta | None = None
+    """A streaming device connected but silent this long has a stuck link (default: the
+    runtime's ``stream_silence_s``)."""
 
 
 def _uuids(*numbers: int) -> tuple[str, ...]:
@@ -88,6 +91,15 @@ BEHAVIOUR: Final[dict[DeviceKind, KindBehaviour]] = {
             streams=False,
             racp=True,
             unreachable_after=timedelta(days=3),
+        ),
+        KindBehaviour(
+            DeviceKind.CGM,
+            "continuous glucose monitor",
+            _uuids(0x2AA7),
+            streams=True,
+            racp=True,
+            unreachable_after=timedelta(minutes=30),
+            silence=timedelta(minutes=16),
         ),
     )
 }

@@ -31,6 +31,12 @@ class Problem(StrEnum):
     BAD_DATA = "bad_data"
     """Malformed notifications, or a health service advertised but not implemented."""
     ADAPTER_STUCK = "adapter_stuck"
+    SENSOR_WARM_UP = "sensor_warm_up"
+    """A new CGM sensor is warming up: no glucose readings yet."""
+    SENSOR_EXPIRED = "sensor_expired"
+    """The CGM session has ended (run time over, or stopped)."""
+    CALIBRATION_REQUESTED = "calibration_requested"
+    """The CGM asks for (or recommends) a finger-stick calibration."""
 
 
 ADVICE: Final[dict[Problem, str]] = {
@@ -40,6 +46,9 @@ ADVICE: Final[dict[Problem, str]] = {
     Problem.CLOCK_DRIFT: "the gateway sets the clock; if it returns, the device battery may be failing",
     Problem.BAD_DATA: "the device sends data VitalGate cannot read: contact support with its model",
     Problem.ADAPTER_STUCK: "unplug the gateway for 10 seconds; if it repeats, replace its Bluetooth adapter",
+    Problem.SENSOR_WARM_UP: "the new glucose sensor is warming up: readings start within 2 hours",
+    Problem.SENSOR_EXPIRED: "the glucose sensor has expired: apply a new sensor and start it",
+    Problem.CALIBRATION_REQUESTED: "do a finger-stick test and enter it as a calibration",
 }
 
 PRIORITY: Final[dict[Problem, wire.Priority]] = {
@@ -49,6 +58,9 @@ PRIORITY: Final[dict[Problem, wire.Priority]] = {
     Problem.CLOCK_DRIFT: wire.Priority.LOW,
     Problem.BAD_DATA: wire.Priority.LOW,
     Problem.ADAPTER_STUCK: wire.Priority.HIGH,
+    Problem.SENSOR_WARM_UP: wire.Priority.LOW,
+    Problem.SENSOR_EXPIRED: wire.Priority.MEDIUM,
+    Problem.CALIBRATION_REQUESTED: wire.Priority.MEDIUM,
 }
 
 EventSink = Callable[[wire.Event], None]

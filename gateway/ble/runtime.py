@@ -20,6 +20,7 @@ from typing import Any, Final
 import structlog
 
 from gateway.ble import clock, policy, racp_download
+from gateway.ble.cgm import CgmReads, CgmSessionInfo
 from gateway.ble.device_reads import DeviceReads
 from gateway.ble.intake import Duplicates, attribute
 from gateway.ble.kinds import BATTERY_LEVEL, CURRENT_TIME, behaviour
@@ -32,7 +33,7 @@ from gateway.ble.link import (
 )
 from gateway.ble.measurement import Measurement, MeasurementSink
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, learned_interval_s
-from gateway.ble.profiles import ProfileError, decode
+from gateway.ble.profiles import CgmMeasurement, DeviceKind, ProfileError, decode
 from gateway.ble.profiles.blood_pressure import UNUSABLE_STATUS
 from gateway.ble.state import DeviceState, StateStore
 
@@ -58,7 +59,7 @@ Sleep = Callable[[float], Awaitable[None]]
 FirstReading = Callable[[DeviceState, Measurement], None]
 
 
-class DeviceRuntime(DeviceReads):
+class DeviceRuntime(DeviceReads, CgmReads):
     """Keeps one paired device read until cancelled."""
 
     def __init__(
@@ -110,6 +111,10 @@ class DeviceRuntime(DeviceReads):
         self._heard = asyncio.Event()
         self._poke = asyncio.Event()
         self._conn: BleConnection | None = None
+        self.cgm: CgmSessionInfo | None = None
+        silence = self.behaviour.silence
+        if silence is not None:
+            self.stream_silence_s = max(stream_silence_s, silence.total_seconds())
 
     def _count(self, reason: str) -> None:
         self.store.count(self.device_id, reason)
@@ -209,6 +214,7 @@ class DeviceRuntime(DeviceReads):
             self._connected_ok()
             if self.behaviour.racp:
                 await self._download(conn, lost)
+            if self.behaviour.racp and not self.behaviour.streams:
                 self.connected, self._conn = False, None
                 await self._disconnect(conn)  # spare the meter's battery until the next look
                 await self._pause(RACP_RECHECK_S * self.backoff_scale)
@@ -280,6 +286,8 @@ class DeviceRuntime(DeviceReads):
         if CURRENT_TIME in chars:
             await self._check_clock(conn)
         self._malformed = 0
+        if self.behaviour.kind is DeviceKind.CGM:
+            await self._setup_cgm(conn, chars)
         for char in wanted:
             await conn.start_notify(char, self._on_notify)
 
@@ -315,6 +323,15 @@ class DeviceRuntime(DeviceReads):
         if char == BATTERY_LEVEL:
             self._battery(decoded.percent)
             return
+        if isinstance(decoded, CgmMeasurement):
+            for reading in self._cgm_readings(decoded.records):
+                self._take(char, data, reading, now)
+                self._cgm_seen(reading)
+            return
+        self._take(char, data, decoded, now)
+
+    def _take(self, char: str, data: bytes, decoded: Any, now: datetime) -> None:
+        """Drop repeats, note device problems, attribute and hand on one measurement."""
         if self._duplicates.seen(char, data, decoded, now=now):
             self._count("duplicate")
             log.info("ble.duplicate", device_id=self.device_id, characteristic=char[4:8])

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -61,7 +62,10 @@ class DeviceState(BaseModel):
     first_reading_at: datetime | None = None
     learned_interval_s: float | None = None
     last_sequence: int | None = Field(None, ge=0, le=0xFFFF)
-    """Highest glucose record sequence number downloaded (RACP resumes after it)."""
+    """Highest glucose record sequence number downloaded (RACP resumes after it); for a CGM
+    the highest time offset of its current session."""
+    session_start: datetime | None = None
+    """A CGM's current session start (its clock), which its time offsets count from."""
     clock_offset_s: float | None = None
     clock_set_at: datetime | None = None
     counters: dict[str, int] = Field(default_factory=dict)
@@ -82,6 +86,7 @@ class StateStore:
         self.devices: dict[str, DeviceState] = {}
         self.dirty = False
         self._writing = asyncio.Lock()
+        self._file_lock = threading.Lock()
         self.load()
 
     def load(self) -> None:
@@ -118,13 +123,16 @@ class StateStore:
         return body
 
     def _write(self, body: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(self.path)
+        # A thread of a cancelled ``save_async`` may still be writing when the final
+        # ``save()`` runs: both use the temporary file, so they take turns.
+        with self._file_lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            with tmp.open("w", encoding="utf-8") as out:
+                out.write(body)
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(self.path)
 
     def get(self, device_id: str) -> DeviceState | None:
         return self.devices.get(device_id)

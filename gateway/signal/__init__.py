@@ -3,8 +3,9 @@
 Stages, each a module: ``window`` (bounded sample rings) → ``clean`` (plausibility, device
 flags, spikes) → ``rollup`` (+ ``hrv``) → ``rules`` (thresholds, rates; ``trends``,
 ``baseline``, ``missing`` add their rule kinds) → findings with evidence. ``scores`` computes
-NEWS2, ``replay`` runs rules over history, ``monitor`` runs them live, ``programs`` holds the
-default rule sets. Times are UTC epoch seconds, values canonical units (``gateway.wire``).
+NEWS2, ``glucose`` the CGM time-in-range metrics and the AGP, ``replay`` runs rules over
+history, ``monitor`` runs them live, ``programs`` holds the default rule sets. Times are UTC
+epoch seconds, values canonical units (``gateway.wire``).
 """
 
 from gateway.signal.findings import (

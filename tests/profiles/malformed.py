@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from tests.profiles.vectors_cgm import CGM_MALFORMED
+
 
 class Bad(NamedTuple):
     uuid: int
@@ -118,4 +120,5 @@ MALFORMED = [
     Bad(0x2A19, "65", "101 % is above 100"),
     Bad(0x2A19, "6400", "trailing"),
     Bad(0x2A29, "ff", "not UTF-8"),
+    *(Bad(*row) for row in CGM_MALFORMED),
 ]

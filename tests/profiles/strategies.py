@@ -53,6 +53,7 @@ from gateway.ble.profiles.ieee11073 import (
 )
 from gateway.ble.profiles.racp import OpCode, Operator, ResponseCode
 from gateway.ble.profiles.temperature import TemperatureType
+from tests.profiles.strategies_cgm import CGM_STRATEGIES
 
 SFLOATS = st.integers(0, 0xFFFF).filter(lambda raw: raw not in SFLOAT_SPECIALS).map(sfloat_value)
 FLOATS = st.integers(0, 0xFFFFFFFF).filter(lambda raw: raw not in FLOAT_SPECIALS).map(float_value)
@@ -323,5 +324,6 @@ STRATEGIES: dict[int, st.SearchStrategy[Any]] = {
     ),
     0x2A19: st.builds(BatteryLevel, st.integers(0, 100)),
     **{uuid: _device_string(name) for uuid, name in _DIS.items()},
+    **CGM_STRATEGIES,
 }
 """Characteristic (16-bit) → strategy for its decoded dataclass."""

@@ -12,6 +12,7 @@ projects' public tests, each naming its source.
 from __future__ import annotations
 
 from tests.profiles._vector import STAMP, STAMP_HEX, Vector
+from tests.profiles.vectors_cgm import CGM
 from tests.profiles.vectors_records import DEVICE, GLUCOSE, WEIGHT
 from tests.profiles.vectors_tolerant import PUBLISHED, RESERVED
 from tests.profiles.vectors_vitals import (
@@ -45,4 +46,5 @@ ALL: list[Vector] = (
     + DEVICE
     + RESERVED
     + PUBLISHED
+    + CGM
 )

@@ -22,6 +22,14 @@ from gateway.ble.profiles.blood_pressure import (
     IntermediateCuffPressure,
 )
 from gateway.ble.profiles.body_composition import BodyCompositionMeasurement
+from gateway.ble.profiles.cgm import CgmMeasurement, CgmRecord
+from gateway.ble.profiles.cgm_control import CgmCalibration, CgmControlPoint
+from gateway.ble.profiles.cgm_session import (
+    CgmFeature,
+    CgmSessionRunTime,
+    CgmSessionStartTime,
+    CgmStatus,
+)
 from gateway.ble.profiles.device import (
     BatteryLevel,
     CurrentTime,
@@ -62,6 +70,14 @@ __all__ = [
     "BloodPressureMeasurement",
     "BodyCompositionMeasurement",
     "BodySensorLocation",
+    "CgmCalibration",
+    "CgmControlPoint",
+    "CgmFeature",
+    "CgmMeasurement",
+    "CgmRecord",
+    "CgmSessionRunTime",
+    "CgmSessionStartTime",
+    "CgmStatus",
     "CurrentTime",
     "DateTime",
     "DateTimeValue",

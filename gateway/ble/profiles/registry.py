@@ -14,6 +14,9 @@ from typing import Any, Final
 from gateway.ble.profiles import (
     blood_pressure,
     body_composition,
+    cgm,
+    cgm_control,
+    cgm_session,
     device,
     glucose,
     heart_rate,
@@ -55,6 +58,7 @@ class DeviceKind(StrEnum):
     THERMOMETER = "thermometer"
     SCALE = "scale"
     GLUCOSE_METER = "glucose_meter"
+    CGM = "cgm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,14 @@ CHARACTERISTICS: Final[tuple[CharacteristicSpec, ...]] = (
     CharacteristicSpec(0x2A18, glucose.NAME, glucose.decode_glucose, (M.BLOOD_GLUCOSE,)),
     CharacteristicSpec(0x2A34, glucose.CONTEXT_NAME, glucose.decode_glucose_context),
     CharacteristicSpec(0x2A52, racp.NAME, racp.decode_racp),
+    CharacteristicSpec(
+        0x2AA7, cgm.MEASUREMENT_NAME, cgm.decode_cgm_measurement, (M.BLOOD_GLUCOSE,)
+    ),
+    CharacteristicSpec(0x2AA8, cgm.FEATURE_NAME, cgm_session.decode_cgm_feature),
+    CharacteristicSpec(0x2AA9, cgm.STATUS_NAME, cgm_session.decode_cgm_status),
+    CharacteristicSpec(0x2AAA, cgm.START_TIME_NAME, cgm_session.decode_cgm_session_start_time),
+    CharacteristicSpec(0x2AAB, cgm.RUN_TIME_NAME, cgm_session.decode_cgm_session_run_time),
+    CharacteristicSpec(0x2AAC, cgm.SOCP_NAME, cgm_control.decode_cgm_control_point),
     CharacteristicSpec(0x2A08, device.DATE_TIME_NAME, device.decode_date_time),
     CharacteristicSpec(0x2A2B, device.CURRENT_TIME_NAME, device.decode_current_time),
     CharacteristicSpec(
@@ -143,6 +155,12 @@ CHARACTERISTICS: Final[tuple[CharacteristicSpec, ...]] = (
 
 SERVICES: Final[tuple[ServiceSpec, ...]] = (
     ServiceSpec(0x1808, "Glucose", DeviceKind.GLUCOSE_METER, (0x2A18, 0x2A34, 0x2A52)),
+    ServiceSpec(
+        0x181F,
+        "Continuous Glucose Monitoring",
+        DeviceKind.CGM,
+        (0x2AA7, 0x2AA8, 0x2AA9, 0x2AAA, 0x2AAB, 0x2A52, 0x2AAC),
+    ),
     ServiceSpec(0x1810, "Blood Pressure", DeviceKind.BP_CUFF, (0x2A35, 0x2A36, 0x2A49)),
     ServiceSpec(0x1822, "Pulse Oximeter", DeviceKind.PULSE_OXIMETER, (0x2A5E, 0x2A5F, 0x2A60)),
     ServiceSpec(0x1809, "Health Thermometer", DeviceKind.THERMOMETER, (0x2A1C, 0x2A1E, 0x2A1D)),
