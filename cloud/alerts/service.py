@@ -38,7 +38,7 @@ from gateway.signal.clean import clean, device_usable
 from gateway.signal.findings import Finding, FindingKind
 from gateway.signal.missing import MissedMeasurementRule, StaleRule
 from gateway.signal.rules import Rule
-from gateway.signal.series import Series, from_epoch, to_epoch
+from gateway.signal.series import Series, SignalError, from_epoch, to_epoch
 
 OPEN_STATES: Final = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 MIN_LOOKBACK_S: Final = 3600.0
@@ -278,9 +278,21 @@ def _open_alerts_of(session: Session, patient_id: str, metric: str) -> Sequence[
     ).all()
 
 
+def _fired_at(alert: Alert) -> float:
+    """When the alert's episode began: its finding's time, or its opening when the evidence
+    has none (an alert a gateway's event or last will opened)."""
+    raw = alert.evidence.get("ts")
+    if isinstance(raw, str):
+        try:
+            return to_epoch(datetime.fromisoformat(raw))
+        except (ValueError, SignalError):
+            pass
+    return to_epoch(alert.opened_at)
+
+
 def _follow(alert: Alert, judged: Judged, *, until: float | None, now: datetime) -> None:
     """While an alert is open its worst (and last) value follow the new readings of its episode."""
-    fired = to_epoch(datetime.fromisoformat(str(alert.evidence.get("ts"))))
+    fired = _fired_at(alert)
     mask = judged.new_t >= fired
     if until is not None:
         mask &= judged.new_t < until

@@ -141,3 +141,24 @@ def test_a_silent_stream_raises_a_missing_data_alert_then_clears(
     ingest(sessions, [hr(160, 72.0)], book)
     cleared = watch.run_once(now=T0 + timedelta(minutes=161))
     assert [c.change for c in cleared] == ["resolved"]
+
+
+def test_an_open_alert_without_a_finding_time_follows_new_readings(
+    sessions: sessionmaker[Session],
+) -> None:
+    """An alert a gateway's event opened carries no finding time in its evidence; the next
+    readings of the same rule merge into it instead of failing the batch (which would be
+    retried forever)."""
+    book = RuleBook(program="general")
+    with sessions.begin() as s:
+        s.add(
+            Alert(patient_id="p-1", rule_id="general.hr", rule_version=1, category="clinical",
+                  priority="high", metric="heart_rate", status="open", opened_at=T0,
+                  updated_at=T0, resolved_at=None, first_value=135.0, last_value=135.0,
+                  worst_value=135.0, count=1, evidence={"source": "edge"})
+        )  # fmt: skip
+    episode = [hr(i, 140.0 + i) for i in range(8)]
+    assert ingest(sessions, episode, book) == ["merged"]
+    with sessions() as s:
+        alert = s.scalars(select(Alert)).one()
+    assert (alert.status, alert.worst_value, alert.last_value) == ("open", 147.0, 147.0)
