@@ -99,6 +99,26 @@ def receive(
     return _from_patient(session, message, patient, now=now)
 
 
+def from_patient_page(session: Session, *, patient: Patient, body: str, now: datetime) -> Outcome:
+    """A reply written on the patient's own page: the same meaning and follow-up as an SMS
+    reply (a task for "please call me" and free text), channel ``web``; the caller commits."""
+    message = Message(
+        organisation_id=patient.organisation_id, patient_id=patient.id, user_id=None,
+        direction="inbound", channel="web", address="", body=body.strip()[:MAX_TEXT], intent=None,
+        outcome="unmatched", alert_id=None, provider_id=None, at=now,
+    )  # fmt: skip
+    session.add(message)
+    return _from_patient(session, message, patient, now=now)
+
+
+def set_opt_out(session: Session, *, patient_id: str, opted_out: bool) -> int:
+    """STOP (or START) every contact of the patient, as a STOP reply does for one address."""
+    contacts = session.scalars(select(Contact).where(Contact.patient_id == patient_id)).all()
+    for contact in contacts:
+        contact.opted_out = opted_out
+    return len(contacts)
+
+
 def _staff_with(session: Session, kind: str, address: str) -> list[User]:
     by_contact = select(Contact.user_id).where(
         Contact.kind == kind, Contact.address == address, Contact.user_id.is_not(None)

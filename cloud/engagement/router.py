@@ -32,13 +32,14 @@ from cloud.api.deps import (
 from cloud.api.pagination import PageDep, paginate
 from cloud.api.params import IdPath, IdQuery, IntPath
 from cloud.auth.scope import audit_read, audit_write, get_patient, visible_patient_ids
-from cloud.engagement import inbound, policy, preferences
+from cloud.engagement import inbound, patient_link, policy, preferences
 from cloud.engagement.schemas import (
     ContactCreate,
     ContactPublic,
     InboundResult,
     MessageCreate,
     MessagePublic,
+    PatientLinkPublic,
     PreferencesPublic,
     PreferencesUpdate,
     TaskComplete,
@@ -473,3 +474,35 @@ def update_preferences(
     audit_write(session, principal, request, patient_id=patient.id, rows=1)
     session.commit()
     return _preferences_public(preferences.load(session, patient.id, transports))
+
+
+# ------------------------------------------------------------------ the patient's own page
+
+
+@router.post(
+    "/patients/{patient_id}/link",
+    response_model=PatientLinkPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["messages"],
+)
+def patient_page_link(
+    patient_id: IdPath,
+    principal: StaffUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    *,
+    clock: ClockDep,
+) -> PatientLinkPublic:
+    """A signed link to the patient's own page (their week, messages and preferences), valid
+    for 7 days, to send them in a message."""
+    patient = get_patient(session, principal, patient_id)
+    now = clock()
+    token = patient_link.issue(
+        patient_id=patient.id, key=settings.secret_key.get_secret_value(), now=now
+    )
+    audit_write(session, principal, request, patient_id=patient.id, rows=1)
+    session.commit()
+    return PatientLinkPublic(
+        url=f"{settings.public_url}/p/{token}", expires_at=now + patient_link.DEFAULT_LIFETIME
+    )

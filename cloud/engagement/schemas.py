@@ -104,3 +104,9 @@ class PreferencesPublic(PreferencesUpdate):
     """Contact kinds in the order tried; from the contacts' ranks."""
     opted_out: bool
     """Every contact said STOP: no message is sent (``channels`` empty: none can be)."""
+
+
+class PatientLinkPublic(BaseModel):
+    url: str
+    """Opens the patient's own page without an account; send it to the patient only."""
+    expires_at: datetime

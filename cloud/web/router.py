@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
 from cloud.alerts import history, lifecycle
@@ -34,6 +33,9 @@ from cloud.store.tenancy import Device, Pairing, User
 from cloud.trends import service as trends
 from cloud.web import session as web
 from cloud.web.charts import chart_panels
+from cloud.web.patient_page import router as patient_pages
+from cloud.web.render import ago as _ago
+from cloud.web.render import render
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 WEB_CHANNEL: Final = "web"
@@ -45,36 +47,6 @@ CHART_POINTS: Final = 600
 PRIORITY_ORDER: Final = {"high": 0, "medium": 1, "low": 2}
 
 router = APIRouter(include_in_schema=False)
-templates = Environment(
-    loader=PackageLoader("cloud.web", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-)
-
-
-def _local(ts: datetime | None) -> str:
-    return "—" if ts is None else f"{ts:%Y-%m-%d %H:%M} UTC"
-
-
-def _ago(ts: datetime | None, now: datetime) -> str:
-    if ts is None:
-        return "never"
-    seconds = max(0, int((now - ts).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
-
-
-templates.filters["utc"] = _local
-templates.globals["metric_name"] = lambda m: m.replace("_", " ")
-
-
-def render(name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    html = templates.get_template(name).render(**context)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
-
-
 # ------------------------------------------------------------------ sign-in
 
 
@@ -351,6 +323,7 @@ def install(app: FastAPI) -> None:
     """Add the pages, their static files, and the redirect to sign-in for a page without a
     session (API routes keep their JSON 401)."""
     app.include_router(router)
+    app.include_router(patient_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(web.SignInRequiredError)

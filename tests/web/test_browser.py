@@ -57,9 +57,12 @@ class Served:
 def served(tmp_path: Path) -> Iterator[Served]:
     if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed: make bootstrap installs it")
-    settings = settings_for(f"sqlite:///{tmp_path / 'cloud.sqlite3'}", tmp_path / "cloud")
-    app = create_app(settings, clock=lambda: NOW)
     port = free_port()
+    settings = settings_for(
+        f"sqlite:///{tmp_path / 'cloud.sqlite3'}", tmp_path / "cloud",
+        public_url=f"http://127.0.0.1:{port}",
+    )  # fmt: skip
+    app = create_app(settings, clock=lambda: NOW)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     with mock.patch.object(security, "hash_password", _hash_once):
@@ -137,4 +140,26 @@ def test_sign_in_read_a_chart_and_acknowledge_an_alert(served: Served) -> None:
         expect(history).to_contain_text("via web")
         assert _axe(page) == []
         _shot(page, "alert")
+
+        # The patient's own page, from the link their care team sends.
+        link = page.request.post(
+            f"{served.url}/api/v1/patients/p-n1/link", headers=_bearer(page, served.url)
+        ).json()["url"]
+        patient = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+        patient.goto(link)
+        expect(patient.get_by_text("Your heart rate this week:")).to_be_visible()
+        patient.get_by_label("Write to your care team").fill("2")
+        patient.get_by_role("button", name="Send").click()
+        expect(patient.get_by_role("status")).to_have_text(
+            "Thank you. Your care team will read your message."
+        )
+        assert _axe(patient) == []
+        _shot(patient, "patient-own-page")
         browser.close()
+
+
+def _bearer(page: Any, url: str) -> dict[str, str]:
+    token = page.request.post(
+        f"{url}/api/v1/auth/token", form={"username": "clin@north.test", "password": PASSWORD}
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
