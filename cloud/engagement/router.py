@@ -32,7 +32,7 @@ from cloud.api.deps import (
 from cloud.api.pagination import PageDep, paginate
 from cloud.api.params import IdPath, IdQuery, IntPath
 from cloud.auth.scope import audit_read, audit_write, get_patient, visible_patient_ids
-from cloud.engagement import inbound, patient_link, policy, preferences
+from cloud.engagement import care_messages, inbound, patient_link, policy, preferences
 from cloud.engagement.schemas import (
     ContactCreate,
     ContactPublic,
@@ -53,7 +53,7 @@ from cloud.errors import (
     NotFoundError,
 )
 from cloud.settings import CloudSettings
-from cloud.store.models import Contact, Delivery, DeliveryStatus, Message, Task, TaskStatus
+from cloud.store.models import Contact, Message, Task, TaskStatus
 from cloud.store.tenancy import User
 
 router = APIRouter()
@@ -229,14 +229,6 @@ def patient_thread(
     return rows
 
 
-class OptedOutError(ConflictError):
-    code = "opted_out"
-
-
-class NoContactError(ConflictError):
-    code = "no_contact"
-
-
 @router.post(
     "/patients/{patient_id}/messages",
     response_model=MessagePublic,
@@ -256,33 +248,9 @@ def message_patient(
     """Send the patient a message on their preferred contact (queued; retried). A patient who
     replied STOP on every address is not messaged."""
     patient = get_patient(session, principal, patient_id)
-    contacts = session.scalars(
-        select(Contact)
-        .where(Contact.patient_id == patient.id, Contact.kind.in_(transports))
-        .order_by(Contact.rank, Contact.id)
-    ).all()
-    usable = [c for c in contacts if not c.opted_out]
-    if not usable:
-        if contacts:
-            raise OptedOutError(f"patient {patient.id!r} opted out of messages (STOP)")
-        raise NoContactError(
-            f"patient {patient.id!r} has no contact VitalGate can send to; add one first"
-        )
-    contact, now = usable[0], clock()
-    message = Message(
-        organisation_id=patient.organisation_id, patient_id=patient.id,
-        user_id=principal.user_id, direction="outbound", channel=contact.kind,
-        address=contact.address, body=body.body, intent=None, outcome="queued", alert_id=None,
-        provider_id=None, at=now,
-    )  # fmt: skip
-    session.add(message)
-    session.flush()
-    session.add(
-        Delivery(
-            alert_id=None, message_id=message.id, channel=f"{contact.kind}:patient",
-            target_index=-1, status=DeliveryStatus.PENDING, attempts=0, created_at=now,
-            next_attempt_at=now,
-        )
+    message = care_messages.send(
+        session, patient=patient, user_id=principal.user_id, body=body.body,
+        transports=transports, now=clock(),
     )  # fmt: skip
     audit_read(session, principal, request, patient_id=patient.id, rows=1)
     session.refresh(message)

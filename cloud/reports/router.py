@@ -6,7 +6,6 @@ audit-logged like any read of patient data.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -14,7 +13,6 @@ from fastapi import APIRouter, Query, Request, status
 from cloud.api.deps import ClockDep, SessionDep, StaffUser
 from cloud.api.params import IdPath
 from cloud.auth.scope import audit_read, audit_write, get_patient, visible_patient_ids
-from cloud.errors import InvalidRequestError
 from cloud.reports import service
 from cloud.reports.schemas import (
     BillingReport,
@@ -27,8 +25,6 @@ from cloud.reports.schemas import (
 from cloud.store.timelog import TimeEntry
 
 router = APIRouter()
-
-MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 @router.post(
@@ -48,21 +44,10 @@ def log_time(
 ) -> TimeEntry:
     """Log minutes spent on the patient's care (toward 99470 / 99457 / 99458)."""
     patient = get_patient(session, principal, patient_id)
-    now = clock()
-    at = body.at.astimezone(UTC) if body.at else now
-    if at > now + MAX_CLOCK_SKEW:
-        raise InvalidRequestError("time can be logged for work done, not in the future")
-    entry = TimeEntry(
-        organisation_id=patient.organisation_id,
-        patient_id=patient.id,
-        user_id=principal.user_id,
-        at=at,
-        minutes=body.minutes,
-        interactive=body.interactive,
-        note=body.note,
-        created_at=now,
-    )
-    session.add(entry)
+    entry = service.log_time(
+        session, patient=patient, user_id=principal.user_id, minutes=body.minutes,
+        interactive=body.interactive, note=body.note, at=body.at, now=clock(),
+    )  # fmt: skip
     audit_write(session, principal, request, patient_id=patient.id, rows=1)
     session.commit()
     return entry

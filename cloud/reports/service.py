@@ -19,11 +19,15 @@ from sqlalchemy.orm import Session
 
 from cloud.engagement import billing, measures
 from cloud.engagement.replies import ReplyIntent
+from cloud.errors import InvalidRequestError
 from cloud.reports.schemas import BillingReport, BillingRow, EngagementReport, EngagementRow
 from cloud.store.lifecycle import Message
 from cloud.store.rollups import Period, Rollup
+from cloud.store.tenancy import Patient
 from cloud.store.timelog import TimeEntry
 
+MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
+"""Time may be logged this far ahead of the server's clock (a client's clock runs fast)."""
 DEVICE_METRICS: Final = ("battery_level",)
 """Readings about the device, not the patient: no day of physiologic data (99454 / 99445)."""
 
@@ -79,6 +83,30 @@ def data_day_counts(
         .group_by(Rollup.patient_id)
     ).all()
     return {patient_id: int(n) for patient_id, n in rows}
+
+
+def log_time(
+    session: Session,
+    *,
+    patient: Patient,
+    user_id: int,
+    minutes: int,
+    interactive: bool,
+    note: str | None,
+    at: datetime | None,
+    now: datetime,
+) -> TimeEntry:
+    """Record minutes spent on the patient's care (``at``: when; now by default); refused
+    for the future beyond a small clock skew. The caller commits."""
+    when = at.astimezone(UTC) if at else now
+    if when > now + MAX_CLOCK_SKEW:
+        raise InvalidRequestError("time can be logged for work done, not in the future")
+    entry = TimeEntry(
+        organisation_id=patient.organisation_id, patient_id=patient.id, user_id=user_id,
+        at=when, minutes=minutes, interactive=interactive, note=note, created_at=now,
+    )  # fmt: skip
+    session.add(entry)
+    return entry
 
 
 def time_logged(

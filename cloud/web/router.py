@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,23 +20,34 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
 from cloud.alerts import history, lifecycle
-from cloud.api.deps import ClockDep, SessionDep, SettingsDep
-from cloud.api.params import IdPath, IntPath
+from cloud.api.deps import ClockDep, SessionDep, SettingsDep, TransportsDep
+from cloud.api.params import IdPath, IntPath, no_nul
 from cloud.auth import service as auth
-from cloud.auth.scope import audit_read, get_alert, get_patient, visible_patient_ids
+from cloud.auth.scope import (
+    audit_read,
+    audit_write,
+    get_alert,
+    get_patient,
+    visible_patient_ids,
+)
+from cloud.engagement import care_messages
 from cloud.engagement.billing import DAYS_99454
-from cloud.errors import AccountLockedError, NotAuthenticatedError
+from cloud.errors import AccountLockedError, InvalidRequestError, NotAuthenticatedError
 from cloud.population import service as population
+from cloud.reports import service as reports
 from cloud.settings import CloudSettings
-from cloud.store.models import Alert, AlertStatus, GatewayRecord
+from cloud.store.models import Alert, AlertStatus, GatewayRecord, Message
 from cloud.store.rollups import Period, Rollup
 from cloud.store.tenancy import Device, Pairing, User
+from cloud.thresholds import service as thresholds
+from cloud.thresholds.router import RuleBookDep
 from cloud.trends import service as trends
 from cloud.web import session as web
 from cloud.web.charts import chart_panels
 from cloud.web.patient_page import router as patient_pages
 from cloud.web.render import ago as _ago
 from cloud.web.render import render
+from gateway.signal.ruleset import rule_to_dict
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 WEB_CHANNEL: Final = "web"
@@ -45,6 +57,8 @@ DEFAULT_SPAN: Final = "30d"
 CHART_POINTS: Final = 600
 """Points per chart: about one per horizontal pixel of a tablet."""
 PRIORITY_ORDER: Final = {"high": 0, "medium": 1, "low": 2}
+THREAD_SHOWN: Final = 20
+REPLAY_DAYS: Final = 30
 
 router = APIRouter(include_in_schema=False)
 # ------------------------------------------------------------------ sign-in
@@ -167,7 +181,9 @@ def patient_page(
     session: SessionDep,
     request: Request,
     clock: ClockDep,
+    rulebook: RuleBookDep,
     span: Annotated[str, Query(pattern="^(1d|7d|30d|90d|1y)$")] = DEFAULT_SPAN,
+    notice: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
     now = clock()
     patient = get_patient(session, user.principal, patient_id)
@@ -195,12 +211,99 @@ def patient_page(
         .order_by(Device.id)
     ).all()
     panels = chart_panels(series, alerts)
-    rows = sum(len(t.points) for t in series.values())
+    thread = list(
+        session.scalars(
+            select(Message)
+            .where(Message.patient_id == patient.id)
+            .order_by(Message.at.desc(), Message.id.desc())
+            .limit(THREAD_SHOWN)
+        )
+    )[::-1]
+    rules = thresholds.rules_in_force(session, rulebook, patient)
+    rows = sum(len(t.points) for t in series.values()) + len(thread)
     audit_read(session, user.principal, request, patient_id=patient.id, rows=rows)
     return render(
         "patient.html.j2", user=user, patient=patient, panels=panels, alerts=alerts,
         devices=devices, span=span, spans=list(SPANS), now=now, ago=_ago, json=json,
+        thread=thread, rules=rules, rule_to_dict=rule_to_dict, notice=notice,
     )  # fmt: skip
+
+
+@router.get("/patients/{patient_id}/replay")
+def replay_preview(
+    patient_id: IdPath,
+    user: web.StaffPage,
+    session: SessionDep,
+    request: Request,
+    *,
+    clock: ClockDep,
+    rulebook: RuleBookDep,
+) -> HTMLResponse:
+    """How many alerts the rules in force would have fired in the last 30 days (htmx part)."""
+    patient = get_patient(session, user.principal, patient_id)
+    since, until = thresholds.replay_window(clock(), REPLAY_DAYS)
+    try:
+        done = thresholds.replay(
+            session, rulebook, patient=patient, rule_dicts=None, overrides=None,
+            since=since, until=until,
+        )  # fmt: skip
+    except InvalidRequestError as exc:
+        return render("replay.html.j2", error=str(exc), findings=[], readings=0, days=REPLAY_DAYS)
+    audit_read(session, user.principal, request, patient_id=patient.id, rows=done.readings)
+    return render(
+        "replay.html.j2", error=None, findings=done.findings, readings=done.readings,
+        days=REPLAY_DAYS,
+    )  # fmt: skip
+
+
+@router.post("/patients/{patient_id}/messages")
+def message_patient(
+    patient_id: IdPath,
+    *,
+    user: web.StaffAction,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    transports: TransportsDep,
+    body: Annotated[str, Form(min_length=1, max_length=1600)],
+) -> Response:
+    """Write to the patient from their page (the API's ``POST …/messages``, as a form)."""
+    patient = get_patient(session, user.principal, patient_id)
+    try:
+        care_messages.send(
+            session, patient=patient, user_id=user.principal.user_id, body=no_nul(body),
+            transports=transports, now=clock(),
+        )  # fmt: skip
+    except (care_messages.OptedOutError, care_messages.NoContactError) as exc:
+        session.rollback()
+        return RedirectResponse(f"/patients/{patient.id}?notice={quote(str(exc))}", status_code=303)
+    audit_write(session, user.principal, request, patient_id=patient.id, rows=1)
+    session.commit()
+    request.app.state.services.notifier.wake()
+    return RedirectResponse(f"/patients/{patient.id}?notice=Message+queued", status_code=303)
+
+
+@router.post("/patients/{patient_id}/time")
+def log_time(
+    patient_id: IdPath,
+    *,
+    user: web.StaffAction,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    minutes: Annotated[int, Form(ge=1, le=240)],
+    interactive: Annotated[bool, Form()] = False,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Log minutes toward billing (the API's ``POST …/time``, as a form)."""
+    patient = get_patient(session, user.principal, patient_id)
+    reports.log_time(
+        session, patient=patient, user_id=user.principal.user_id, minutes=minutes,
+        interactive=interactive, note=no_nul(note) or None, at=None, now=clock(),
+    )  # fmt: skip
+    audit_write(session, user.principal, request, patient_id=patient.id, rows=1)
+    session.commit()
+    return RedirectResponse(f"/patients/{patient.id}?notice=Time+logged", status_code=303)
 
 
 # ------------------------------------------------------------------ alerts

@@ -152,3 +152,47 @@ def test_static_assets_are_served_from_the_app(web_world: World) -> None:
         assert src.startswith("/"), f"{src} is not served by VitalGate"
     assert web_world.client.get("/static/vendor/uPlot.iife.min.js").status_code == 200
     assert web_world.client.get("/static/vendor/htmx.min.js").status_code == 200
+
+
+def test_from_the_patient_page_a_clinician_messages_logs_time_and_previews_rules(
+    web_world: World,
+) -> None:
+    from cloud.store.models import Contact, Delivery
+    from cloud.store.timelog import TimeEntry
+    from tests.web.conftest import NOW
+
+    sign_in(web_world, "clin@north.test")
+    page = web_world.client.get("/patients/p-n1?span=7d")
+    assert "Rules in force" in page.text
+    assert 'hx-get="/patients/p-n1/replay"' in page.text
+    preview = web_world.client.get("/patients/p-n1/replay").text
+    assert re.search(r"these rules would have fired <strong>\d+</strong> alert", preview)
+    csrf = _csrf(page.text)
+    # No contact yet: the clinician is told so, nothing is queued.
+    r = web_world.client.post("/patients/p-n1/messages", data={"body": "Hello", "csrf_token": csrf})
+    assert "has no contact VitalGate can send to" in r.text
+    with web_world.session() as s, s.begin():
+        s.add(Contact(organisation_id="north", user_id=None, patient_id="p-n1", kind="email",
+                      address="p-n1@example.test", rank=0, opted_out=False, created_at=NOW))  # fmt: skip
+    web_world.client.app.state.services.notifier.transports = {
+        "email": "json://127.0.0.1:9/{address}"
+    }  # type: ignore[attr-defined]
+    r = web_world.client.post(
+        "/patients/p-n1/messages", data={"body": "How are you today?", "csrf_token": csrf}
+    )
+    assert "Message queued" in r.text
+    assert "How are you today?" in r.text
+    r = web_world.client.post(
+        "/patients/p-n1/time",
+        data={"minutes": "12", "interactive": "true", "note": "call", "csrf_token": csrf},
+    )
+    assert "Time logged" in r.text
+    with web_world.session() as s:
+        delivery = s.scalars(select(Delivery).where(Delivery.message_id.is_not(None))).one()
+        entry = s.scalars(select(TimeEntry)).one()
+    assert delivery.channel == "email:patient"
+    assert (entry.patient_id, entry.minutes, entry.interactive, entry.user_id) == (
+        "p-n1", 12, True, web_world.users["clin@north.test"],
+    )  # fmt: skip
+    refused = web_world.client.post("/patients/p-n1/time", data={"minutes": "5"})
+    assert refused.status_code == 403
