@@ -28,6 +28,8 @@ from cloud.alerts import router as alerts_router
 from cloud.alerts.escalation import EscalationScheduler
 from cloud.alerts.missing_data import MissingDataWatch
 from cloud.alerts.rulebook import RuleBook
+from cloud.api.docs import install_docs
+from cloud.api.headers import SecurityHeaders
 from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
@@ -185,7 +187,10 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
         version=__version__,
         summary="Remote patient monitoring: readings, alerts and the care conversation.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.mount("/metrics", make_asgi_app())
     for router in (
         auth_router.router,
@@ -201,6 +206,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     _error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> Health:
