@@ -80,8 +80,9 @@ class CloudSettings(BaseSettings):
     """How long an e-mailed acknowledge link works."""
     inbound_secret: SecretStr | None = None
     """Shared secret of the inbound-reply webhook (``POST /api/v1/messages/inbound``): the
-    provider sends it in ``X-VitalGate-Secret`` or signs the body with it (HMAC-SHA256 in
-    ``X-VitalGate-Signature: sha256=<hex>``). Unset: the webhook refuses every request."""
+    provider signs ``<timestamp>.<body>`` with it (``X-VitalGate-Timestamp`` and
+    ``X-VitalGate-Signature: sha256=<hex>``), or, weaker, sends it in ``X-VitalGate-Secret``
+    (see ``cloud.engagement.webhook``). Unset: the webhook refuses every request."""
     alert_program: str = "general"
     """Program whose default rules judge a patient who has none (or is not registered)."""
     alert_rules_file: Path | None = None

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime
 from sqlalchemy import or_, select
 
 from cloud.api.deps import AdminUser, ClockDep, CurrentUser, SessionDep, StaffUser
 from cloud.api.pagination import PageDep, paginate
-from cloud.api.params import IdPath, IdQuery, IntPath
+from cloud.api.params import IdPath, IdQuery, IntPath, UtcQuery
 from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
 from cloud.store.models import GatewayConfigRecord, GatewayRecord
 from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient
@@ -173,7 +172,7 @@ def list_pairings(
     page: PageDep,
     device_id: IdQuery | None = None,
     patient_id: IdQuery | None = None,
-    active_at: AwareDatetime | None = None,
+    active_at: UtcQuery | None = None,
 ) -> list[Pairing]:
     """Pairings of the caller's patients; ``active_at`` keeps those valid at that instant."""
     stmt = select(Pairing).where(Pairing.patient_id.in_(visible_patient_ids(principal)))

@@ -7,6 +7,7 @@ nothing written.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import jwt
@@ -305,3 +306,39 @@ def test_a_time_with_no_utc_equivalent_is_bad_input_not_a_server_error(world: Wo
     )
     assert r.status_code == 422, r.text
     assert "out of range once converted to UTC" in r.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "body"),
+    [
+        ("GET", "/api/v1/patients/p-n1/trends", {"metric": "heart_rate", "until": "{t}"}, None),
+        ("GET", "/api/v1/patients/p-n1/trends", {"metric": "heart_rate", "since": "{t}"}, None),
+        ("GET", "/api/v1/pairings", {"active_at": "{t}"}, None),
+        ("POST", "/api/v1/patients/p-n1/time", {}, {"minutes": 5, "at": "{t}"}),
+    ],
+    ids=["trend-until", "trend-since", "pairings-active-at", "time-log-at"],
+)
+@pytest.mark.parametrize(
+    "t", ["0001-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00"]
+)
+def test_times_at_the_ends_of_the_calendar_are_bad_input(
+    world: World,
+    *,
+    method: str,
+    path: str,
+    params: dict[str, str],
+    body: dict[str, Any] | None,
+    t: str,
+) -> None:
+    """Found by the audit: year 1 overflowed in the routes' date arithmetic (500)."""
+    r = world.client.request(
+        method,
+        path,
+        params={k: v.format(t=t) for k, v in params.items()},
+        json=None
+        if body is None
+        else {k: (v.format(t=t) if isinstance(v, str) else v) for k, v in body.items()},
+        headers=world.token(CLIN_N),
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "invalid_request"
