@@ -86,6 +86,10 @@ def get_principal(
     user = session.get(User, claims.user_id)
     if user is None or not user.is_active or user.organisation_id != claims.organisation_id:
         raise NotAuthenticatedError("the account behind this token is no longer active")
+    if claims.generation != user.token_generation:
+        raise NotAuthenticatedError(
+            "this token was revoked (logged out, or a refresh token was used twice): log in again"
+        )
     return Principal(
         user_id=user.id,
         organisation_id=user.organisation_id,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
-from cloud.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from cloud.api.deps import AdminUser, ClockDep, CurrentUser, SessionDep, SettingsDep
 from cloud.auth import service
 from cloud.auth.schemas import RefreshRequest, TokenPublic, UserCreate, UserPublic
 from cloud.errors import CloudError, NotFoundError
@@ -56,6 +56,17 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
         raise
     session.commit()
     return _public(pair)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def logout(principal: CurrentUser, session: SessionDep, clock: ClockDep) -> None:
+    """End the caller's sessions: every access and refresh token of this account stops
+    working at once (on every device: tokens are revoked per account)."""
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise NotFoundError("no such user")
+    service.revoke_all(session, user=user, now=clock())
+    session.commit()
 
 
 @router.get("/auth/me", response_model=UserPublic, tags=["auth"])

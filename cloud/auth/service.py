@@ -139,6 +139,7 @@ def issue_tokens(
         lifetime=access_life,
         key=key,
         now=now,
+        generation=user.token_generation,
     )
     refresh, claims = security.issue_token(
         user_id=user.id,
@@ -148,6 +149,7 @@ def issue_tokens(
         lifetime=timedelta(days=settings.refresh_token_days),
         key=key,
         now=now,
+        generation=user.token_generation,
     )
     session.add(RefreshToken(jti=claims.jti, user_id=user.id, expires_at=claims.expires_at))
     return TokenPair(access, refresh, int(access_life.total_seconds()))
@@ -163,18 +165,26 @@ def refresh_tokens(
     stored = session.get(RefreshToken, claims.jti)
     if stored is None or stored.user_id != claims.user_id:
         raise NotAuthenticatedError("refresh token is not known: log in again")
-    if stored.used_at is not None:
-        # A second use means the token was copied: end every session of this user.
-        for token in session.scalars(
-            select(RefreshToken).where(
-                RefreshToken.user_id == stored.user_id, RefreshToken.used_at.is_(None)
-            )
-        ):
-            token.used_at = now
-        log.warning("auth.refresh_reused", user_id=stored.user_id)
-        raise NotAuthenticatedError("refresh token was already used: log in again")
-    stored.used_at = now
     user = session.get(User, claims.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticatedError("the account is no longer active")
+    if stored.used_at is not None:
+        # A second use means the token was copied: end every session of this user, the
+        # access tokens already handed out included.
+        revoke_all(session, user=user, now=now)
+        log.warning("auth.refresh_reused", user_id=user.id)
+        raise NotAuthenticatedError("refresh token was already used: log in again")
+    if claims.generation != user.token_generation:
+        raise NotAuthenticatedError("this session was ended (logged out): log in again")
+    stored.used_at = now
     return issue_tokens(session, user=user, settings=settings, now=now)
+
+
+def revoke_all(session: Session, *, user: User, now: datetime) -> None:
+    """End every session of the user: a new token generation (access tokens of older ones
+    are refused on their next request) and every refresh token spent."""
+    user.token_generation += 1
+    for token in session.scalars(
+        select(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.used_at.is_(None))
+    ):
+        token.used_at = now

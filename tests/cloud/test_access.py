@@ -148,6 +148,30 @@ def test_refresh_rotates_and_a_reused_refresh_token_ends_every_session(world: Wo
     assert_refused(reuse, 401, "not_authenticated", "already used")
     r = world.client.post("/api/v1/auth/refresh", json={"refresh_token": new["refresh_token"]})
     assert_refused(r, 401, "not_authenticated", "already used")
+    # The access tokens of the family are revoked too, not only left to expire.
+    for token in (first["access_token"], new["access_token"]):
+        r = world.client.get("/api/v1/auth/me", headers=bearer(token))
+        assert_refused(r, 401, "not_authenticated", "revoked")
+    # Logging in again works.
+    again = world.client.post("/api/v1/auth/token", data={"username": CLIN_N, "password": PASSWORD})
+    me = world.client.get("/api/v1/auth/me", headers=bearer(again.json()["access_token"]))
+    assert me.json()["email"] == CLIN_N
+
+
+def test_logout_revokes_the_callers_access_and_refresh_tokens(world: World) -> None:
+    login = {"username": CLIN_N, "password": PASSWORD}
+    tokens = world.client.post("/api/v1/auth/token", data=login).json()
+    other = world.token("clin@south.test")
+    assert_refused(world.client.post("/api/v1/auth/logout"), 401, "not_authenticated")
+    r = world.client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"]))
+    assert r.status_code == 204
+    assert r.content == b""
+    r = world.client.get("/api/v1/auth/me", headers=bearer(tokens["access_token"]))
+    assert_refused(r, 401, "not_authenticated", "revoked")
+    r = world.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert_refused(r, 401, "not_authenticated")
+    # Another user is not affected.
+    assert world.client.get("/api/v1/auth/me", headers=other).status_code == 200
 
 
 def test_an_access_token_is_not_a_refresh_token(world: World) -> None:
