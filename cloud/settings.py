@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -112,6 +113,11 @@ class CloudSettings(BaseSettings):
         return self
 
     @property
+    def uses_dev_secret(self) -> bool:
+        """The key that signs tokens and links is the published development one."""
+        return self.secret_key.get_secret_value() == DEV_SECRET
+
+    @property
     def publishes_configs(self) -> bool:
         return self.ingest_enabled if self.downlink_enabled is None else self.downlink_enabled
 
@@ -120,3 +126,27 @@ class CloudSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'vitalgate.sqlite3').resolve()}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address is reachable from this machine only (names other than
+    ``localhost`` count as reachable: they may resolve to anything)."""
+    if host.strip("[]").lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposed_dev_secret(settings: CloudSettings, host: str) -> str | None:
+    """A warning when a server on a non-loopback address signs with the development key
+    (anyone can read it in the source and forge tokens); ``None`` when all is well."""
+    if not settings.uses_dev_secret or is_loopback(host):
+        return None
+    return (
+        f"listening on {host} with the development VG_SECRET_KEY, which is public: anyone "
+        "who can reach this server can forge tokens and acknowledge links. Set VG_SECRET_KEY "
+        "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) or listen on "
+        "127.0.0.1"
+    )
