@@ -50,3 +50,14 @@ class NotFoundError(CloudError):
 class ConflictError(CloudError):
     status = 409
     code = "conflict"
+
+
+class TooManyRequestsError(CloudError):
+    """Throttled; the answer carries ``Retry-After`` (seconds)."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

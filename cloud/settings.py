@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from limits import parse
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.uplink.settings import MqttSettings
@@ -14,6 +15,15 @@ from gateway.uplink.settings import MqttSettings
 DEV_SECRET = "dev-only-change-me-this-signs-tokens-on-a-laptop"  # noqa: S105 - refused in production
 MIN_SECRET_BYTES = 32
 """HS256 keys shorter than the hash (RFC 7518 §3.2) are refused."""
+
+
+def _rate_limit(value: str) -> str:
+    """A ``limits`` rate such as ``20/minute`` or ``5/15 minutes``, checked at start-up."""
+    parse(value)  # raises ValueError with the reason
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
 
 
 class InfluxSettings(BaseModel):
@@ -91,10 +101,16 @@ class CloudSettings(BaseSettings):
     access_token_minutes: int = Field(15, ge=1, le=60)
     """Access tokens are short-lived; clients renew them with the refresh token."""
     refresh_token_days: int = Field(7, ge=1, le=90)
-    lockout_failures: int = Field(5, ge=1, le=100)
-    """Consecutive failed logins that lock an account…"""
-    lockout_minutes: int = Field(15, ge=1)
-    """…for this long."""
+    login_per_client: RateLimit = "20/minute"
+    """Login attempts one client address may make, on any accounts (``limits`` notation)."""
+    login_per_client_account: RateLimit = "5/15 minutes"
+    """Login attempts one address may make on one account; a success clears them."""
+    login_per_account: RateLimit = "20/15 minutes"
+    """Failed logins on one account from all addresses, after which addresses that have
+    failed on it wait; an address without failures (the real user) is still let in."""
+    login_throttle_storage: str = "memory://"
+    """Where the login windows are kept (a ``limits`` storage URI). ``memory://`` is per
+    process: with several API processes use a shared one, e.g. ``redis://host:6379``."""
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     """``VG_INFLUX__URL``, ``VG_INFLUX__TOKEN``… (see ``InfluxSettings``)."""
     max_body_bytes: int = Field(1_000_000, ge=1_024)

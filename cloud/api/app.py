@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -33,12 +33,13 @@ from cloud.api.headers import SecurityHeaders
 from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
+from cloud.auth.throttle import LoginThrottle
 from cloud.downlink import ConfigPublisher
 from cloud.engagement import router as engagement_router
 from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.messenger import PatientMessenger
 from cloud.engagement.notifier import Notifier
-from cloud.errors import CloudError, NotAuthenticatedError
+from cloud.errors import CloudError, NotAuthenticatedError, TooManyRequestsError
 from cloud.ingest.worker import IngestWorker
 from cloud.readings import router as readings_router
 from cloud.reports import router as reports_router
@@ -50,7 +51,7 @@ from cloud.thresholds import router as thresholds_router
 from cloud.trends import router as trends_router
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422)
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 429)
 }
 HTTP_CODES: dict[int, str] = {413: "payload_too_large"}
 """Machine codes for framework refusals that have a name; others are ``http_<status>``."""
@@ -79,6 +80,7 @@ class Services:
     """For deletes (erasure); the sink that writes to it is ``vitalgate-cloud sink``."""
     clock: Clock = _utcnow
     """Now, for the lifecycle and the schedulers (tests move a fake clock)."""
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def wake_downlink(self) -> None:
         """Publish the gateway configs a change has just issued."""
@@ -144,10 +146,16 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
             settings.mqtt, sessions, client_id=f"{settings.ingest_client_id}-downlink"
         )
     timeseries = TimeSeriesStore(settings.influx) if settings.influx.enabled else None
+    throttle = LoginThrottle(
+        storage_uri=settings.login_throttle_storage,
+        per_client=settings.login_per_client,
+        per_client_account=settings.login_per_client_account,
+        per_account=settings.login_per_account,
+    )
     return Services(
         settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, messenger,
         downlink,
-        timeseries, clock,
+        timeseries, clock, throttle,
     )  # fmt: skip
 
 
@@ -237,7 +245,11 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CloudError)
     async def cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticatedError) else None
+        headers: dict[str, str] | None = None
+        if isinstance(exc, NotAuthenticatedError):
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after)}
         body = {"detail": str(exc), "code": exc.code}
         return JSONResponse(body, status_code=exc.status, headers=headers)
 

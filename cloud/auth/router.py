@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
 from cloud.api.deps import AdminUser, ClockDep, CurrentUser, SessionDep, SettingsDep
 from cloud.auth import service
 from cloud.auth.schemas import RefreshRequest, TokenPublic, UserCreate, UserPublic
-from cloud.errors import CloudError, NotFoundError
+from cloud.auth.throttle import LoginThrottle
+from cloud.errors import CloudError, NotAuthenticatedError, NotFoundError
 from cloud.store.tenancy import User
 
 router = APIRouter()
@@ -27,19 +28,30 @@ def _public(pair: service.TokenPair) -> TokenPublic:
 @router.post("/auth/token", response_model=TokenPublic, tags=["auth"])
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenPublic:
-    """Log in with e-mail (as ``username``) and password; returns bearer and refresh tokens."""
+    """Log in with e-mail (as ``username``) and password; returns bearer and refresh tokens.
+
+    Too many attempts from one address, or on one account, are answered 429 with
+    ``Retry-After`` before the password is checked (``cloud.auth.throttle``).
+    """
+    throttle: LoginThrottle = request.app.state.services.login_throttle
+    client = request.client.host if request.client else "unknown"
+    account = service.normalise_email(form.username)
     now = datetime.now(UTC)
-    try:
-        user = service.authenticate(
-            session, email=form.username, password=form.password, settings=settings, now=now
-        )
-        pair = service.issue_tokens(session, user=user, settings=settings, now=now)
-    except CloudError:
-        session.commit()  # keep the failure count
-        raise
+    with throttle.attempt(client=client, account=account):
+        try:
+            user = service.authenticate(
+                session, email=form.username, password=form.password, now=now
+            )
+        except NotAuthenticatedError:
+            throttle.failed(account=account)
+            session.commit()  # keep the failure count
+            raise
+        throttle.succeeded(client=client, account=account)
+    pair = service.issue_tokens(session, user=user, settings=settings, now=now)
     session.commit()
     return _public(pair)
 

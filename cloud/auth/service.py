@@ -1,4 +1,7 @@
-"""Accounts and sessions: create users, log in with lockout, issue and rotate tokens."""
+"""Accounts and sessions: create users, log in, issue, rotate and revoke tokens.
+
+Failed logins are counted but never lock the account (anyone could lock anyone out);
+guessing is slowed by ``cloud.auth.throttle`` instead, before the password is hashed."""
 
 from __future__ import annotations
 
@@ -94,36 +97,26 @@ def create_user(
     return user
 
 
-def authenticate(
-    session: Session, *, email: str, password: str, settings: CloudSettings, now: datetime
-) -> User:
-    """The user these credentials belong to; failures count towards a temporary lock.
+def authenticate(session: Session, *, email: str, password: str, now: datetime) -> User:
+    """The user these credentials belong to; a failure is counted (for the operator).
 
-    The caller commits even on failure, so the failure count is kept.
+    An account an operator locked (``locked_until``) stays refused until then. The caller
+    commits even on failure, so the count is kept.
     """
     user = session.scalars(select(User).where(User.email == normalise_email(email))).first()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         security.verify_password(password, None)
         raise AccountLockedError(
-            "too many failed logins: the account is locked until "
+            "the account is locked until "
             f"{user.locked_until:%H:%M} UTC; try again then or ask an administrator"
         )
     ok = security.verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         if user is not None:
-            _count_failure(user, settings=settings, now=now)
+            user.failed_logins += 1
         raise NotAuthenticatedError(LOGIN_REFUSED)
     user.failed_logins = 0
-    user.locked_until = None
     return user
-
-
-def _count_failure(user: User, *, settings: CloudSettings, now: datetime) -> None:
-    user.failed_logins += 1
-    if user.failed_logins >= settings.lockout_failures:
-        user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-        user.failed_logins = 0
-        log.warning("auth.locked", user_id=user.id, minutes=settings.lockout_minutes)
 
 
 def issue_tokens(
