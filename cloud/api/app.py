@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from cloud import __version__
@@ -33,13 +34,14 @@ from cloud.api.headers import SecurityHeaders
 from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
+from cloud.auth.scope import audit_refusal
 from cloud.auth.throttle import LoginThrottle
 from cloud.downlink import ConfigPublisher
 from cloud.engagement import router as engagement_router
 from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.messenger import PatientMessenger
 from cloud.engagement.notifier import Notifier
-from cloud.errors import CloudError, NotAuthenticatedError, TooManyRequestsError
+from cloud.errors import CloudError, NotAuthenticatedError, NotFoundError, TooManyRequestsError
 from cloud.ingest.worker import IngestWorker
 from cloud.readings import router as readings_router
 from cloud.reports import router as reports_router
@@ -244,7 +246,16 @@ def _error_handlers(app: FastAPI) -> None:
     """Every refusal has one shape: ``{"detail": …, "code": …}``."""
 
     @app.exception_handler(CloudError)
-    async def cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
+    async def cloud_error(request: Request, exc: CloudError) -> JSONResponse:
+        principal = getattr(request.state, "principal", None)
+        if isinstance(exc, NotFoundError) and principal is not None:
+            await run_in_threadpool(
+                audit_refusal,
+                request.app.state.services.sessions,
+                principal,
+                request,
+                refusal=exc,
+            )
         headers: dict[str, str] | None = None
         if isinstance(exc, NotAuthenticatedError):
             headers = {"WWW-Authenticate": "Bearer"}

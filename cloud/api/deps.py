@@ -90,13 +90,15 @@ def get_principal(
         raise NotAuthenticatedError(
             "this token was revoked (logged out, or a refresh token was used twice): log in again"
         )
-    return Principal(
+    principal = Principal(
         user_id=user.id,
         organisation_id=user.organisation_id,
         role=Role(user.role),
         patient_id=user.patient_id,
         client=request.client.host if request.client else None,
     )
+    request.state.principal = principal  # for the audit of refusals (app error handler)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]

@@ -131,17 +131,21 @@ def list_devices(
     *,
     principal: StaffUser,
     session: SessionDep,
+    request: Request,
     response: Response,
     page: PageDep,
     kind: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,32}$")] = None,
     gateway_id: IdQuery | None = None,
 ) -> list[Device]:
+    """The organisation's devices (audited: which device is in whose home is care data)."""
     stmt = select(Device).where(Device.organisation_id == principal.organisation_id)
     if kind is not None:
         stmt = stmt.where(Device.kind == kind)
     if gateway_id is not None:
         stmt = stmt.where(Device.gateway_id == gateway_id)
-    return paginate(session, stmt.order_by(Device.id), page, response)
+    rows = paginate(session, stmt.order_by(Device.id), page, response)
+    audit_read(session, principal, request, patient_id=None, rows=len(rows))
+    return rows
 
 
 @router.post(
@@ -168,6 +172,7 @@ def list_pairings(
     *,
     principal: StaffUser,
     session: SessionDep,
+    request: Request,
     response: Response,
     page: PageDep,
     device_id: IdQuery | None = None,
@@ -185,7 +190,9 @@ def list_pairings(
             Pairing.valid_from <= active_at,
             or_(Pairing.valid_to.is_(None), Pairing.valid_to > active_at),
         )
-    return paginate(session, stmt.order_by(Pairing.id), page, response)
+    rows = paginate(session, stmt.order_by(Pairing.id), page, response)
+    audit_read(session, principal, request, patient_id=patient_id, rows=len(rows))
+    return rows
 
 
 @router.post(
@@ -229,8 +236,10 @@ def end_pairing(
 
 @router.get("/gateways", response_model=list[GatewayPublic], tags=["gateways"])
 def list_gateways(
+    *,
     principal: StaffUser,
     session: SessionDep,
+    request: Request,
     response: Response,
     page: PageDep,
     state: Annotated[str | None, Query(pattern="^(online|offline|provisioned)$")] = None,
@@ -241,6 +250,7 @@ def list_gateways(
     if state is not None:
         stmt = stmt.where(GatewayRecord.state == state)
     rows = paginate(session, stmt.order_by(GatewayRecord.id), page, response)
+    audit_read(session, principal, request, patient_id=None, rows=len(rows))
     issued = dict(
         session.execute(
             select(GatewayConfigRecord.gateway_id, GatewayConfigRecord.version).where(

@@ -16,8 +16,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cloud.auth import security
+from cloud.store.models import DeadLetter
 from cloud.store.tenancy import AuditEvent, Patient, User
-from tests.fixtures.api import PASSWORD, SECRET, World
+from tests.fixtures.api import PASSWORD, SECRET, T0, World
 
 CLIN_N, CLIN_S = "clin@north.test", "clin@south.test"
 
@@ -301,13 +302,15 @@ def test_sql_ish_text_is_stored_verbatim_or_refused(world: World) -> None:
 def test_every_read_of_patient_data_is_audited(world: World) -> None:
     world.get("/api/v1/readings", CLIN_N, patient_id="p-n1", metric="heart_rate")
     world.get("/api/v1/alerts", CLIN_N)
-    world.get("/api/v1/readings", CLIN_N, patient_id="p-s1")  # refused: not a read
+    world.get("/api/v1/readings", CLIN_N, patient_id="p-s1")  # refused: audited as such
     with world.session() as s:
         events = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
-    assert [(e.user_id, e.resource, e.patient_id, e.outcome) for e in events] == [
-        (world.users[CLIN_N], "GET /api/v1/readings", "p-n1", 3),
-        (world.users[CLIN_N], "GET /api/v1/alerts", None, 1),
+    assert [(e.user_id, e.action, e.resource, e.patient_id, e.outcome) for e in events] == [
+        (world.users[CLIN_N], "read", "GET /api/v1/readings", "p-n1", 3),
+        (world.users[CLIN_N], "read", "GET /api/v1/alerts", None, 1),
+        (world.users[CLIN_N], "refused", "GET /api/v1/readings", "p-s1", 0),
     ]
+    assert events[2].query == "patient_id=p-s1&refused=no%20patient%20%27p-s1%27"
     first = events[0]
     assert first.organisation_id == "north"
     assert first.role == "clinician"
@@ -372,3 +375,75 @@ def test_times_at_the_ends_of_the_calendar_are_bad_input(
     )
     assert r.status_code == 422, r.text
     assert r.json()["code"] == "invalid_request"
+
+
+def audit_trail(world: World) -> list[tuple[int | None, str, str, str | None]]:
+    with world.session() as s:
+        events = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    return [(e.user_id, e.action, e.resource, e.patient_id) for e in events]
+
+
+def test_reads_of_devices_pairings_and_gateways_are_audited(world: World) -> None:
+    for path in ("/api/v1/devices", "/api/v1/pairings", "/api/v1/gateways"):
+        assert world.get(path, CLIN_N).status_code == 200
+    assert world.get("/api/v1/pairings", CLIN_N, patient_id="p-n2").status_code == 200
+    me = world.users[CLIN_N]
+    assert audit_trail(world) == [
+        (me, "read", "GET /api/v1/devices", None),
+        (me, "read", "GET /api/v1/pairings", None),
+        (me, "read", "GET /api/v1/gateways", None),
+        (me, "read", "GET /api/v1/pairings", "p-n2"),
+    ]
+
+
+def test_refused_cross_organisation_requests_are_audited(world: World) -> None:
+    south = world.token("admin@south.test")
+    assert (
+        world.client.post(
+            "/api/v1/devices", json={"id": "dev-s", "kind": "hr_strap"}, headers=south
+        ).status_code
+        == 201
+    )
+    admin = world.token("admin@north.test")
+    pairing = {"device_id": "dev-s", "patient_id": "p-n1", "valid_from": "2026-11-01T00:00:00Z"}
+    assert world.client.post("/api/v1/pairings", json=pairing, headers=admin).status_code == 404
+    assert world.get("/api/v1/patients/p-s1", CLIN_N).status_code == 404
+    assert world.get(f"/api/v1/alerts/{world.alerts['p-s1']}", CLIN_N).status_code == 404
+    north = world.users["admin@north.test"]
+    assert audit_trail(world) == [
+        (north, "refused", "POST /api/v1/pairings", None),
+        (world.users[CLIN_N], "refused", "GET /api/v1/patients/p-s1", "p-s1"),
+        (world.users[CLIN_N], "refused", f"GET /api/v1/alerts/{world.alerts['p-s1']}", None),
+    ]
+    with world.session() as s:
+        first = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).first()
+    assert first is not None
+    assert first.organisation_id == "north"
+    assert first.query == "refused=no%20device%20%27dev-s%27"
+    assert first.outcome == 0
+
+
+def test_dead_letters_are_scoped_to_the_organisations_gateways(world: World) -> None:
+    for who, gateway in (("admin@north.test", "gw-n1"), ("admin@south.test", "gw-s1")):
+        r = world.client.post("/api/v1/gateways", json={"id": gateway}, headers=world.token(who))
+        assert r.status_code == 201, r.text
+    topics = [
+        "vg/v1/gw-n1/readings",
+        "vg/v1/gw-s1/readings",
+        "vg/v1/gw-n1x/readings",  # a prefix of another id is not that gateway
+        "vg/v1/gw-unknown/events",
+        "elsewhere/gw-n1/readings",
+        "vg/v1/gw-n1/status",
+    ]
+    with world.session() as s, s.begin():
+        for topic in topics:
+            s.add(DeadLetter(received_at=T0, topic=topic, reason=f"bad {topic}", payload=b"{}"))
+    north = world.get("/api/v1/dead-letters", "admin@north.test")
+    assert north.status_code == 200
+    assert [d["topic"] for d in north.json()] == ["vg/v1/gw-n1/status", "vg/v1/gw-n1/readings"]
+    south = world.get("/api/v1/dead-letters", "admin@south.test")
+    assert [d["topic"] for d in south.json()] == ["vg/v1/gw-s1/readings"]
+    # Unknown gateways' dead letters belong to no organisation: no admin sees them.
+    assert_refused(world.get("/api/v1/dead-letters", CLIN_N), 403, "forbidden")
+    trail = audit_trail(world)
+    assert (world.users["admin@north.test"], "read", "GET /api/v1/dead-letters", None) in trail
