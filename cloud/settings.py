@@ -102,7 +102,7 @@ class CloudSettings(BaseSettings):
     """Access tokens are short-lived; clients renew them with the refresh token."""
     refresh_token_days: int = Field(7, ge=1, le=90)
     login_per_client: RateLimit = "20/minute"
-    """Login attempts one client address may make, on any accounts (``limits`` notation)."""
+    """Failed logins one client address may make, on any accounts (``limits`` notation)."""
     login_per_client_account: RateLimit = "5/15 minutes"
     """Login attempts one address may make on one account; a success clears them."""
     login_per_account: RateLimit = "20/15 minutes"

@@ -4,7 +4,7 @@ Every answer says: do not sniff the type, do not frame me, send no referrer off-
 run only this origin's scripts and styles (the CSP ``/docs`` works under: Swagger UI's
 bundle and its start-up script are files of this app, and it sets inline styles and uses
 ``data:`` images). Everything under ``/api/`` carries patient data or tokens, so no cache
-(browser, proxy) may keep it.
+(browser, proxy) may keep it; the same goes for ``/fhir/``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ SECURITY_HEADERS: Final = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
 }
-NO_STORE_PREFIXES: Final = ("/api/",)
+NO_STORE_PREFIXES: Final = ("/api/", "/fhir/")
 
 
 class SecurityHeaders:

@@ -47,7 +47,7 @@ def login(
                 session, email=form.username, password=form.password, now=now
             )
         except NotAuthenticatedError:
-            throttle.failed(account=account)
+            throttle.failed(client=client, account=account)
             session.commit()  # keep the failure count
             raise
         throttle.succeeded(client=client, account=account)

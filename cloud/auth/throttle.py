@@ -3,7 +3,8 @@
 Counted before the password is hashed (argon2 costs about half a second of a core here, so
 a refused attempt must cost nothing), in moving windows, answered 429 with ``Retry-After``:
 
-* per client address: attempts on any account (``per_client``);
+* per client address: failed attempts on any account (``per_client``; successes do not
+  count, so the many people behind one clinic's address are not held up by each other);
 * per client address and account: attempts on that account (``per_client_account``); a
   successful login clears it;
 * per account: failed attempts from every address (``per_account``), applied only to an
@@ -91,13 +92,14 @@ class LoginThrottle:
         one = (_NAMESPACE, account)
         if has_failed and not self._limiter.test(self.per_account, *one):
             self._refuse(self.per_account, one, "for this account")
-        if not self._limiter.hit(self.per_client, _NAMESPACE, client):
+        if not self._limiter.test(self.per_client, _NAMESPACE, client):
             self._refuse(self.per_client, (_NAMESPACE, client), "from this address")
         self._limiter.hit(self.per_client_account, *pair)
 
-    def failed(self, *, account: str) -> None:
-        """A wrong password (or unknown account): it counts against the account (the
-        address's attempt is already in its windows)."""
+    def failed(self, *, client: str, account: str) -> None:
+        """A wrong password (or unknown account): it counts against the address and the
+        account (the pair window already holds the attempt)."""
+        self._limiter.hit(self.per_client, _NAMESPACE, client)
         self._limiter.hit(self.per_account, _NAMESPACE, account)
 
     def succeeded(self, *, client: str, account: str) -> None:

@@ -131,3 +131,13 @@ def test_concurrent_attempts_do_not_slow_a_real_login_down(tw: World) -> None:
     assert set(codes) <= {401, 429}
     print(f"real login alone {alone:.2f} s, during 48 concurrent guesses {contended:.2f} s")
     assert contended < alone + 2.0, (alone, contended)
+
+
+def test_successful_logins_from_one_address_are_not_throttled(db_url: str, tmp_path: Path) -> None:
+    """Many people behind one clinic's address: only failures count against it."""
+    with running_world(db_url, tmp_path / "cloud", login_per_client="3/minute") as world:
+        clinic = from_address(world, "192.0.2.50")
+        users = ["admin@north.test", "clin@north.test", "coord@north.test", "pat@north.test"]
+        assert [attempt(clinic, u, PASSWORD).status_code for u in users] == [200] * 4
+        guesses = [attempt(clinic, f"user{i}@north.test").status_code for i in range(4)]
+        assert guesses == [401, 401, 401, 429]
