@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
+import structlog
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.errors import CloudError, NotFoundError
-from cloud.settings import CloudSettings
+from cloud.settings import CloudSettings, exposed_dev_secret
 from cloud.store.tenancy import Organisation, Patient, Role, User
 from gateway import wire
 from gateway.logs import configure_logging
@@ -61,6 +62,9 @@ def serve(
 
     configure_logging(level=log_level)
     settings = _settings()
+    warning = exposed_dev_secret(settings, host)
+    if warning is not None:
+        structlog.get_logger("cloud.cli").warning("settings.public_dev_secret", advice=warning)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
 
 

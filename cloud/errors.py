@@ -41,12 +41,30 @@ class ForbiddenError(CloudError):
 
 
 class NotFoundError(CloudError):
-    """Does not exist, or exists outside the caller's organisation (the two look the same)."""
+    """Does not exist, or exists outside the caller's organisation (the two look the same).
+
+    ``patient_id``: the patient asked for, when the refused thing is one (for the audit).
+    """
 
     status = 404
     code = "not_found"
+
+    def __init__(self, message: str, *, patient_id: str | None = None) -> None:
+        super().__init__(message)
+        self.patient_id = patient_id
 
 
 class ConflictError(CloudError):
     status = 409
     code = "conflict"
+
+
+class TooManyRequestsError(CloudError):
+    """Throttled; the answer carries ``Retry-After`` (seconds)."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from limits import parse
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.uplink.settings import MqttSettings
@@ -13,6 +15,15 @@ from gateway.uplink.settings import MqttSettings
 DEV_SECRET = "dev-only-change-me-this-signs-tokens-on-a-laptop"  # noqa: S105 - refused in production
 MIN_SECRET_BYTES = 32
 """HS256 keys shorter than the hash (RFC 7518 §3.2) are refused."""
+
+
+def _rate_limit(value: str) -> str:
+    """A ``limits`` rate such as ``20/minute`` or ``5/15 minutes``, checked at start-up."""
+    parse(value)  # raises ValueError with the reason
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
 
 
 class InfluxSettings(BaseModel):
@@ -87,8 +98,9 @@ class CloudSettings(BaseSettings):
     """How long an e-mailed acknowledge link works."""
     inbound_secret: SecretStr | None = None
     """Shared secret of the inbound-reply webhook (``POST /api/v1/messages/inbound``): the
-    provider sends it in ``X-VitalGate-Secret`` or signs the body with it (HMAC-SHA256 in
-    ``X-VitalGate-Signature: sha256=<hex>``). Unset: the webhook refuses every request."""
+    provider signs ``<timestamp>.<body>`` with it (``X-VitalGate-Timestamp`` and
+    ``X-VitalGate-Signature: sha256=<hex>``), or, weaker, sends it in ``X-VitalGate-Secret``
+    (see ``cloud.engagement.webhook``). Unset: the webhook refuses every request."""
     alert_program: str = "general"
     """Program whose default rules judge a patient who has none (or is not registered)."""
     alert_rules_file: Path | None = None
@@ -96,10 +108,16 @@ class CloudSettings(BaseSettings):
     access_token_minutes: int = Field(15, ge=1, le=60)
     """Access tokens are short-lived; clients renew them with the refresh token."""
     refresh_token_days: int = Field(7, ge=1, le=90)
-    lockout_failures: int = Field(5, ge=1, le=100)
-    """Consecutive failed logins that lock an account…"""
-    lockout_minutes: int = Field(15, ge=1)
-    """…for this long."""
+    login_per_client: RateLimit = "20/minute"
+    """Failed logins one client address may make, on any accounts (``limits`` notation)."""
+    login_per_client_account: RateLimit = "5/15 minutes"
+    """Login attempts one address may make on one account; a success clears them."""
+    login_per_account: RateLimit = "20/15 minutes"
+    """Failed logins on one account from all addresses, after which addresses that have
+    failed on it wait; an address without failures (the real user) is still let in."""
+    login_throttle_storage: str = "memory://"
+    """Where the login windows are kept (a ``limits`` storage URI). ``memory://`` is per
+    process: with several API processes use a shared one, e.g. ``redis://host:6379``."""
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     """``VG_INFLUX__URL``, ``VG_INFLUX__TOKEN``… (see ``InfluxSettings``)."""
     max_body_bytes: int = Field(1_000_000, ge=1_024)
@@ -120,6 +138,11 @@ class CloudSettings(BaseSettings):
         return self
 
     @property
+    def uses_dev_secret(self) -> bool:
+        """The key that signs tokens and links is the published development one."""
+        return self.secret_key.get_secret_value() == DEV_SECRET
+
+    @property
     def publishes_configs(self) -> bool:
         return self.ingest_enabled if self.downlink_enabled is None else self.downlink_enabled
 
@@ -128,3 +151,27 @@ class CloudSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'vitalgate.sqlite3').resolve()}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address is reachable from this machine only (names other than
+    ``localhost`` count as reachable: they may resolve to anything)."""
+    if host.strip("[]").lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposed_dev_secret(settings: CloudSettings, host: str) -> str | None:
+    """A warning when a server on a non-loopback address signs with the development key
+    (anyone can read it in the source and forge tokens); ``None`` when all is well."""
+    if not settings.uses_dev_secret or is_loopback(host):
+        return None
+    return (
+        f"listening on {host} with the development VG_SECRET_KEY, which is public: anyone "
+        "who can reach this server can forge tokens and acknowledge links. Set VG_SECRET_KEY "
+        "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) or listen on "
+        "127.0.0.1"
+    )

@@ -10,7 +10,7 @@ alert is a conflict.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import update
@@ -20,6 +20,9 @@ from cloud.alerts import escalation, history
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.store.models import Alert, AlertStatus, Delivery, DeliveryStatus
 from cloud.store.tenancy import Role, User
+
+MAX_SNOOZE: Final = timedelta(days=7)
+"""The longest snooze, by time or by minutes: a muted alert must come back within a week."""
 
 OPEN: Final = AlertStatus.OPEN
 ACKNOWLEDGED: Final = AlertStatus.ACKNOWLEDGED
@@ -77,6 +80,10 @@ def snooze(
         )
     if until <= now:
         raise InvalidRequestError("snooze until a time in the future")
+    if until > now + MAX_SNOOZE:
+        raise InvalidRequestError(
+            f"snooze for at most {MAX_SNOOZE.days} days; resolve the alert if it needs no care"
+        )
     alert.snoozed_until, alert.updated_at = until, now
     _cancel_pending_steps(session, alert)
     history.record(

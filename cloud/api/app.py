@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from cloud import __version__
@@ -28,15 +29,20 @@ from cloud.alerts import router as alerts_router
 from cloud.alerts.escalation import EscalationScheduler
 from cloud.alerts.missing_data import MissingDataWatch
 from cloud.alerts.rulebook import RuleBook
+from cloud.api.docs import install_docs
+from cloud.api.headers import SecurityHeaders
 from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
+from cloud.auth.scope import audit_refusal
+from cloud.auth.throttle import LoginThrottle
+from cloud.background import BackgroundService
 from cloud.downlink import ConfigPublisher, DownlinkSigner
 from cloud.engagement import router as engagement_router
 from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.messenger import PatientMessenger
 from cloud.engagement.notifier import Notifier
-from cloud.errors import CloudError, NotAuthenticatedError
+from cloud.errors import CloudError, NotAuthenticatedError, NotFoundError, TooManyRequestsError
 from cloud.fhir import router as fhir_router
 from cloud.ingest.worker import IngestWorker
 from cloud.population import router as population_router
@@ -51,7 +57,7 @@ from cloud.trends import router as trends_router
 from cloud.web import router as web_router
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422)
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 429)
 }
 HTTP_CODES: dict[int, str] = {413: "payload_too_large"}
 """Machine codes for framework refusals that have a name; others are ``http_<status>``."""
@@ -80,6 +86,7 @@ class Services:
     """For deletes (erasure); the sink that writes to it is ``vitalgate-cloud sink``."""
     clock: Clock = _utcnow
     """Now, for the lifecycle and the schedulers (tests move a fake clock)."""
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def wake_downlink(self) -> None:
         """Publish the gateway configs a change has just issued."""
@@ -150,11 +157,43 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
             signer=signer,
         )
     timeseries = TimeSeriesStore(settings.influx) if settings.influx.enabled else None
+    throttle = LoginThrottle(
+        storage_uri=settings.login_throttle_storage,
+        per_client=settings.login_per_client,
+        per_client_account=settings.login_per_client_account,
+        per_account=settings.login_per_account,
+    )
     return Services(
         settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, messenger,
         downlink,
-        timeseries, clock,
+        timeseries, clock, throttle,
     )  # fmt: skip
+
+
+def _background(services: Services) -> list[BackgroundService | IngestWorker]:
+    """The background services of this process, in the order they start."""
+    running: list[BackgroundService | IngestWorker] = [
+        services.notifier, services.escalation, services.messenger, services.watch,
+    ]  # fmt: skip
+    if services.ingest is not None:
+        running.append(services.ingest)
+    if services.downlink is not None:
+        running.append(services.downlink)
+    return running
+
+
+def _start(services: Services) -> None:
+    for service in _background(services):
+        service.start()
+
+
+def _stop(services: Services) -> None:
+    """In the reverse order of their start, then the stores."""
+    for service in reversed(_background(services)):
+        service.stop()
+    if services.timeseries is not None:
+        services.timeseries.close()
+    services.engine.dispose()
 
 
 def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -165,35 +204,21 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings, clock=clock or _utcnow)
         app.state.services = services
-        services.notifier.start()
-        services.escalation.start()
-        services.messenger.start()
-        services.watch.start()
-        if services.ingest is not None:
-            services.ingest.start()
-        if services.downlink is not None:
-            services.downlink.start()
+        _start(services)
         try:
             yield
         finally:
-            if services.downlink is not None:
-                services.downlink.stop()
-            if services.ingest is not None:
-                services.ingest.stop()
-            services.watch.stop()
-            services.messenger.stop()
-            services.escalation.stop()
-            services.notifier.stop()
-            if services.timeseries is not None:
-                services.timeseries.close()
-            services.engine.dispose()
+            _stop(services)
 
     app = FastAPI(
         title="VitalGate",
         version=__version__,
         summary="Remote patient monitoring: readings, alerts and the care conversation.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.mount("/metrics", make_asgi_app())
     for router in (
         auth_router.router,
@@ -212,6 +237,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
     _error_handlers(app)
     web_router.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> Health:
@@ -241,8 +267,21 @@ def _error_handlers(app: FastAPI) -> None:
     """Every refusal has one shape: ``{"detail": …, "code": …}``."""
 
     @app.exception_handler(CloudError)
-    async def cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticatedError) else None
+    async def cloud_error(request: Request, exc: CloudError) -> JSONResponse:
+        principal = getattr(request.state, "principal", None)
+        if isinstance(exc, NotFoundError) and principal is not None:
+            await run_in_threadpool(
+                audit_refusal,
+                request.app.state.services.sessions,
+                principal,
+                request,
+                refusal=exc,
+            )
+        headers: dict[str, str] | None = None
+        if isinstance(exc, NotAuthenticatedError):
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after)}
         body = {"detail": str(exc), "code": exc.code}
         return JSONResponse(body, status_code=exc.status, headers=headers)
 

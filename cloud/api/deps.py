@@ -91,13 +91,19 @@ def principal_for(session: Session, claims: security.Claims, request: Request) -
     user = session.get(User, claims.user_id)
     if user is None or not user.is_active or user.organisation_id != claims.organisation_id:
         raise NotAuthenticatedError("the account behind this token is no longer active")
-    return Principal(
+    if claims.generation != user.token_generation:
+        raise NotAuthenticatedError(
+            "this token was revoked (logged out, or a refresh token was used twice): log in again"
+        )
+    principal = Principal(
         user_id=user.id,
         organisation_id=user.organisation_id,
         role=Role(user.role),
         patient_id=user.patient_id,
         client=request.client.host if request.client else None,
     )
+    request.state.principal = principal  # for the audit of refusals (app error handler)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]

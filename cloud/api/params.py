@@ -4,7 +4,7 @@ defines them, times in UTC, free text without NUL)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, AwareDatetime, Field
@@ -18,13 +18,23 @@ IdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 IntPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2999, 12, 31, tzinfo=UTC)
+"""Times the API takes: far enough from the ends of the calendar (years 1 and 9999) that
+the routes' arithmetic (a default 7-day span, a 3-year bound) cannot overflow into a 500."""
+
+
 def _utc(value: datetime) -> datetime:
     """In UTC, as the store keeps it; a time that has no UTC equivalent (year 1 at +01:00,
-    found by the API fuzz) is refused as bad input instead of failing in the database."""
+    found by the API fuzz) or lies outside ``EARLIEST``–``LATEST`` is refused as bad input
+    instead of failing in the database or in a route's date arithmetic."""
     try:
-        return value.astimezone(UTC)
+        value = value.astimezone(UTC)
     except OverflowError as exc:
         raise ValueError("time is out of range once converted to UTC") from exc
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError("time must lie between 1970-01-01 and 2999-12-31 (UTC)")
+    return value
 
 
 UtcQuery = Annotated[AwareDatetime, AfterValidator(_utc)]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
-from cloud.api.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from cloud.api.deps import AdminUser, ClockDep, CurrentUser, SessionDep, SettingsDep
 from cloud.auth import service
 from cloud.auth.schemas import RefreshRequest, TokenPublic, UserCreate, UserPublic
-from cloud.errors import CloudError, NotFoundError
+from cloud.errors import CloudError, NotAuthenticatedError, NotFoundError
 from cloud.store.tenancy import User
 
 router = APIRouter()
@@ -27,19 +27,26 @@ def _public(pair: service.TokenPair) -> TokenPublic:
 @router.post("/auth/token", response_model=TokenPublic, tags=["auth"])
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenPublic:
-    """Log in with e-mail (as ``username``) and password; returns bearer and refresh tokens."""
+    """Log in with e-mail (as ``username``) and password; returns bearer and refresh tokens.
+
+    Too many attempts from one address, or on one account, are answered 429 with
+    ``Retry-After`` before the password is checked (``cloud.auth.throttle``).
+    """
     now = datetime.now(UTC)
     try:
-        user = service.authenticate(
-            session, email=form.username, password=form.password, settings=settings, now=now
-        )
-        pair = service.issue_tokens(session, user=user, settings=settings, now=now)
-    except CloudError:
+        user = service.sign_in(
+            session, throttle=request.app.state.services.login_throttle,
+            client=request.client.host if request.client else "unknown",
+            email=form.username, password=form.password, now=now,
+        )  # fmt: skip
+    except NotAuthenticatedError:
         session.commit()  # keep the failure count
         raise
+    pair = service.issue_tokens(session, user=user, settings=settings, now=now)
     session.commit()
     return _public(pair)
 
@@ -56,6 +63,17 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
         raise
     session.commit()
     return _public(pair)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def logout(principal: CurrentUser, session: SessionDep, clock: ClockDep) -> None:
+    """End the caller's sessions: every access and refresh token of this account stops
+    working at once (on every device: tokens are revoked per account)."""
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise NotFoundError("no such user")
+    service.revoke_all(session, user=user, now=clock())
+    session.commit()
 
 
 @router.get("/auth/me", response_model=UserPublic, tags=["auth"])

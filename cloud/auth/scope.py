@@ -5,21 +5,26 @@
 * patient: only themselves.
 
 A patient outside the caller's scope is "not found", exactly like one that does not exist,
-so ids from another organisation reveal nothing.
+so ids from another organisation reveal nothing. Such refusals are audited all the same
+(``audit_refusal``): reaching for another organisation's ids is what an auditor looks for.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
+import structlog
 from fastapi import Request
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.deps import Principal
 from cloud.errors import NotFoundError
 from cloud.store.models import Alert
 from cloud.store.tenancy import AuditEvent, CareTeamMember, Patient, Role
+
+log = structlog.get_logger(__name__)
 
 MAX_AUDIT_QUERY = 2000
 
@@ -43,7 +48,7 @@ def get_patient(session: Session, principal: Principal, patient_id: str) -> Pati
         )
     ).first()
     if patient is None:
-        raise NotFoundError(f"no patient {patient_id!r}")
+        raise NotFoundError(f"no patient {patient_id!r}", patient_id=patient_id)
     return patient
 
 
@@ -86,6 +91,29 @@ def audit_write(
     """Append who changed what, in the caller's transaction: the change and its audit row
     commit together or not at all."""
     session.add(_event(principal, request, "write", patient_id=patient_id, rows=rows))
+
+
+def audit_refusal(
+    sessions: sessionmaker[Session],
+    principal: Principal,
+    request: Request,
+    *,
+    refusal: NotFoundError,
+) -> None:
+    """Record a "not found" answered to a signed-in caller (another organisation's id, or
+    one that does not exist: the answer does not tell them apart, the audit keeps the id).
+
+    Written in a session of its own, since the request's is rolled back; a failure to
+    write is logged, and the caller still gets the refusal.
+    """
+    event = _event(principal, request, "refused", patient_id=refusal.patient_id, rows=0)
+    detail = "refused=" + quote(str(refusal), safe="")
+    event.query = "&".join(q for q in (event.query, detail) if q)[:MAX_AUDIT_QUERY]
+    try:
+        with sessions() as session, session.begin():
+            session.add(event)
+    except Exception as exc:  # the refusal must still be answered
+        log.error("audit.refusal_not_written", error=type(exc).__name__, path=request.url.path)
 
 
 def _event(

@@ -108,6 +108,8 @@ class Claims:
     token_type: TokenType
     jti: str
     expires_at: datetime
+    generation: int = 0
+    """The user's token generation at issue; a token of an older one is revoked."""
 
 
 def issue_token(
@@ -119,8 +121,10 @@ def issue_token(
     lifetime: timedelta,
     key: str,
     now: datetime,
+    generation: int = 0,
 ) -> tuple[str, Claims]:
-    """A signed token and its claims (``jti`` is random, for refresh rotation and audit)."""
+    """A signed token and its claims (``jti`` is random, for refresh rotation and audit;
+    ``generation`` is the user's, so raising it revokes the token)."""
     claims = Claims(
         user_id=user_id,
         organisation_id=organisation_id,
@@ -128,6 +132,7 @@ def issue_token(
         token_type=token_type,
         jti=secrets.token_urlsafe(24),
         expires_at=now + lifetime,
+        generation=generation,
     )
     payload = {
         "sub": str(user_id),
@@ -135,6 +140,7 @@ def issue_token(
         "role": role,
         "typ": token_type,
         "jti": claims.jti,
+        "gen": generation,
     }
     return sign(payload, key=key, now=now, lifetime=lifetime), claims
 
@@ -153,6 +159,7 @@ def read_token(token: str, *, expected: TokenType, key: str, now: datetime) -> C
             token_type=expected,
             jti=str(payload["jti"]),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), tz=now.tzinfo),
+            generation=int(payload.get("gen", 0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise NotAuthenticatedError("token claims are malformed: log in again") from exc

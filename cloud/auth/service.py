@@ -1,4 +1,7 @@
-"""Accounts and sessions: create users, log in with lockout, issue and rotate tokens."""
+"""Accounts and sessions: create users, log in, issue, rotate and revoke tokens.
+
+Failed logins are counted but never lock the account (anyone could lock anyone out);
+guessing is slowed by ``cloud.auth.throttle`` instead, before the password is hashed."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.auth import security
+from cloud.auth.throttle import LoginThrottle
 from cloud.errors import (
     AccountLockedError,
     ConflictError,
@@ -94,36 +98,49 @@ def create_user(
     return user
 
 
-def authenticate(
-    session: Session, *, email: str, password: str, settings: CloudSettings, now: datetime
-) -> User:
-    """The user these credentials belong to; failures count towards a temporary lock.
+def authenticate(session: Session, *, email: str, password: str, now: datetime) -> User:
+    """The user these credentials belong to; a failure is counted (for the operator).
 
-    The caller commits even on failure, so the failure count is kept.
+    An account an operator locked (``locked_until``) stays refused until then. The caller
+    commits even on failure, so the count is kept.
     """
     user = session.scalars(select(User).where(User.email == normalise_email(email))).first()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         security.verify_password(password, None)
         raise AccountLockedError(
-            "too many failed logins: the account is locked until "
+            "the account is locked until "
             f"{user.locked_until:%H:%M} UTC; try again then or ask an administrator"
         )
     ok = security.verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         if user is not None:
-            _count_failure(user, settings=settings, now=now)
+            user.failed_logins += 1
         raise NotAuthenticatedError(LOGIN_REFUSED)
     user.failed_logins = 0
-    user.locked_until = None
     return user
 
 
-def _count_failure(user: User, *, settings: CloudSettings, now: datetime) -> None:
-    user.failed_logins += 1
-    if user.failed_logins >= settings.lockout_failures:
-        user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-        user.failed_logins = 0
-        log.warning("auth.locked", user_id=user.id, minutes=settings.lockout_minutes)
+def sign_in(
+    session: Session,
+    *,
+    throttle: LoginThrottle,
+    client: str,
+    email: str,
+    password: str,
+    now: datetime,
+) -> User:
+    """``authenticate`` behind the login throttle: too many attempts from this address or
+    on this account are refused (``TooManyRequestsError``) before the password is hashed.
+    The API's token login and the web app's sign-in form both come here."""
+    account = normalise_email(email)
+    with throttle.attempt(client=client, account=account):
+        try:
+            user = authenticate(session, email=email, password=password, now=now)
+        except NotAuthenticatedError:
+            throttle.failed(client=client, account=account)
+            raise
+        throttle.succeeded(client=client, account=account)
+    return user
 
 
 def issue_tokens(
@@ -139,6 +156,7 @@ def issue_tokens(
         lifetime=access_life,
         key=key,
         now=now,
+        generation=user.token_generation,
     )
     refresh, claims = security.issue_token(
         user_id=user.id,
@@ -148,6 +166,7 @@ def issue_tokens(
         lifetime=timedelta(days=settings.refresh_token_days),
         key=key,
         now=now,
+        generation=user.token_generation,
     )
     session.add(RefreshToken(jti=claims.jti, user_id=user.id, expires_at=claims.expires_at))
     return TokenPair(access, refresh, int(access_life.total_seconds()))
@@ -163,18 +182,26 @@ def refresh_tokens(
     stored = session.get(RefreshToken, claims.jti)
     if stored is None or stored.user_id != claims.user_id:
         raise NotAuthenticatedError("refresh token is not known: log in again")
-    if stored.used_at is not None:
-        # A second use means the token was copied: end every session of this user.
-        for token in session.scalars(
-            select(RefreshToken).where(
-                RefreshToken.user_id == stored.user_id, RefreshToken.used_at.is_(None)
-            )
-        ):
-            token.used_at = now
-        log.warning("auth.refresh_reused", user_id=stored.user_id)
-        raise NotAuthenticatedError("refresh token was already used: log in again")
-    stored.used_at = now
     user = session.get(User, claims.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticatedError("the account is no longer active")
+    if stored.used_at is not None:
+        # A second use means the token was copied: end every session of this user, the
+        # access tokens already handed out included.
+        revoke_all(session, user=user, now=now)
+        log.warning("auth.refresh_reused", user_id=user.id)
+        raise NotAuthenticatedError("refresh token was already used: log in again")
+    if claims.generation != user.token_generation:
+        raise NotAuthenticatedError("this session was ended (logged out): log in again")
+    stored.used_at = now
     return issue_tokens(session, user=user, settings=settings, now=now)
+
+
+def revoke_all(session: Session, *, user: User, now: datetime) -> None:
+    """End every session of the user: a new token generation (access tokens of older ones
+    are refused on their next request) and every refresh token spent."""
+    user.token_generation += 1
+    for token in session.scalars(
+        select(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.used_at.is_(None))
+    ):
+        token.used_at = now

@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import AdminUser, CurrentUser, Principal, SessionDep
+from cloud.api.deps import AdminUser, CurrentUser, Principal, SessionDep, SettingsDep
 from cloud.api.pagination import PageDep, paginate
 from cloud.api.params import IdQuery, UtcQuery
 from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
 from cloud.readings.schemas import DeadLetterPublic, QuarantinedReadingPublic, ReadingPublic
-from cloud.store.models import DeadLetter, QuarantinedReading, Reading
+from cloud.store.models import DeadLetter, GatewayRecord, QuarantinedReading, Reading
 from cloud.store.readings import readings_query
 from gateway.wire import Metric
 
@@ -78,9 +78,22 @@ def list_quarantine(
 
 @router.get("/dead-letters", response_model=list[DeadLetterPublic], tags=["ops"])
 def list_dead_letters(
-    _admin: AdminUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DeadLetterPublic]:
-    """Refused messages with the reason (payloads stay in the database)."""
+    """Refused messages of the organisation's gateways with the reason, newest first
+    (payloads stay in the database; a reason may quote one, so the read is audited).
+
+    A dead letter belongs to the gateway its topic names (``vg/v1/<gateway>/…``). Those
+    of unknown gateways, or with topics outside the root, belong to no organisation and
+    are shown to no admin: there is no platform-operator role; operators read them in
+    the database.
+    """
+    prefix = settings.mqtt.topic_root.rstrip("/") + "/"
+    own_topic = literal(prefix) + GatewayRecord.id + "/"
     rows = session.execute(
         select(
             DeadLetter.id,
@@ -89,9 +102,17 @@ def list_dead_letters(
             DeadLetter.reason,
             func.length(DeadLetter.payload),
         )
+        .join(
+            GatewayRecord,
+            and_(
+                GatewayRecord.organisation_id == admin.organisation_id,
+                func.substr(DeadLetter.topic, 1, func.length(own_topic)) == own_topic,
+            ),
+        )
         .order_by(DeadLetter.id.desc())
         .limit(limit)
     ).all()
+    audit_read(session, admin, request, patient_id=None, rows=len(rows))
     return [
         DeadLetterPublic(id=i, received_at=at, topic=t, reason=r, size=n or 0)
         for i, at, t, r, n in rows

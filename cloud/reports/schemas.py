@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.api.params import UtcTime
 
 Month = Annotated[str, Field(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$")]
 ReportDay = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 1))]
@@ -17,7 +19,7 @@ class TimeEntryCreate(BaseModel):
     minutes: Annotated[int, Field(ge=1, le=480)]
     interactive: bool = False
     """A real-time conversation with the patient (or caregiver) took place."""
-    at: AwareDatetime | None = None
+    at: UtcTime | None = None
     """When the work was done (default: now); its calendar month (UTC) is the billing month."""
     note: Annotated[str, Field(max_length=500)] | None = None
 

@@ -238,7 +238,7 @@ def erase_patient(
     """
     patient = session.get(Patient, patient_id)
     if patient is None or patient.organisation_id != organisation_id:
-        raise NotFoundError(f"no patient {patient_id!r}")
+        raise NotFoundError(f"no patient {patient_id!r}", patient_id=patient_id)
     counts = _alerts_and_deliveries(session, Alert.patient_id == patient_id)
     counts["readings"] = _delete(session, delete(Reading).where(Reading.patient_id == patient_id))
     counts["rollups"] = _delete(session, delete(Rollup).where(Rollup.patient_id == patient_id))

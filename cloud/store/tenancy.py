@@ -81,6 +81,9 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Every token carries the generation it was issued in; raising it (log-out, a reused
+    refresh token) revokes all the user's tokens at once, access tokens included."""
 
 
 class CareTeamMember(Base):
@@ -141,6 +144,18 @@ class RefreshToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class WebhookSignature(Base):
+    """A timestamped webhook signature already accepted: the same one again is a replay.
+
+    Kept for the tolerance window only (``cloud.engagement.webhook``)."""
+
+    __tablename__ = "webhook_signatures"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """Hex HMAC-SHA256 over ``timestamp.body``."""
+    seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class AuditEvent(Base):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime
 from sqlalchemy import or_, select
 
 from cloud.api.deps import AdminUser, ClockDep, CurrentUser, SessionDep, StaffUser
 from cloud.api.pagination import PageDep, paginate
-from cloud.api.params import IdPath, IdQuery, IntPath
+from cloud.api.params import IdPath, IdQuery, IntPath, UtcQuery
 from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
 from cloud.store.models import GatewayConfigRecord, GatewayRecord
 from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient
@@ -132,17 +131,21 @@ def list_devices(
     *,
     principal: StaffUser,
     session: SessionDep,
+    request: Request,
     response: Response,
     page: PageDep,
     kind: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,32}$")] = None,
     gateway_id: IdQuery | None = None,
 ) -> list[Device]:
+    """The organisation's devices (audited: which device is in whose home is care data)."""
     stmt = select(Device).where(Device.organisation_id == principal.organisation_id)
     if kind is not None:
         stmt = stmt.where(Device.kind == kind)
     if gateway_id is not None:
         stmt = stmt.where(Device.gateway_id == gateway_id)
-    return paginate(session, stmt.order_by(Device.id), page, response)
+    rows = paginate(session, stmt.order_by(Device.id), page, response)
+    audit_read(session, principal, request, patient_id=None, rows=len(rows))
+    return rows
 
 
 @router.post(
@@ -169,11 +172,12 @@ def list_pairings(
     *,
     principal: StaffUser,
     session: SessionDep,
+    request: Request,
     response: Response,
     page: PageDep,
     device_id: IdQuery | None = None,
     patient_id: IdQuery | None = None,
-    active_at: AwareDatetime | None = None,
+    active_at: UtcQuery | None = None,
 ) -> list[Pairing]:
     """Pairings of the caller's patients; ``active_at`` keeps those valid at that instant."""
     stmt = select(Pairing).where(Pairing.patient_id.in_(visible_patient_ids(principal)))
@@ -186,7 +190,9 @@ def list_pairings(
             Pairing.valid_from <= active_at,
             or_(Pairing.valid_to.is_(None), Pairing.valid_to > active_at),
         )
-    return paginate(session, stmt.order_by(Pairing.id), page, response)
+    rows = paginate(session, stmt.order_by(Pairing.id), page, response)
+    audit_read(session, principal, request, patient_id=patient_id, rows=len(rows))
+    return rows
 
 
 @router.post(
@@ -230,8 +236,10 @@ def end_pairing(
 
 @router.get("/gateways", response_model=list[GatewayPublic], tags=["gateways"])
 def list_gateways(
+    *,
     principal: StaffUser,
     session: SessionDep,
+    request: Request,
     response: Response,
     page: PageDep,
     state: Annotated[str | None, Query(pattern="^(online|offline|provisioned)$")] = None,
@@ -242,6 +250,7 @@ def list_gateways(
     if state is not None:
         stmt = stmt.where(GatewayRecord.state == state)
     rows = paginate(session, stmt.order_by(GatewayRecord.id), page, response)
+    audit_read(session, principal, request, patient_id=None, rows=len(rows))
     issued = dict(
         session.execute(
             select(GatewayConfigRecord.gateway_id, GatewayConfigRecord.version).where(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.api.params import UtcTime
 from gateway.wire import Identifier
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -69,12 +70,12 @@ class DevicePublic(DeviceBase, _Out):
 class PairingCreate(_In):
     device_id: Identifier
     patient_id: Identifier
-    valid_from: AwareDatetime
-    valid_to: AwareDatetime | None = None
+    valid_from: UtcTime
+    valid_to: UtcTime | None = None
 
 
 class PairingEnd(_In):
-    valid_to: AwareDatetime
+    valid_to: UtcTime
 
 
 class PairingPublic(_Out):

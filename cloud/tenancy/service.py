@@ -1,7 +1,9 @@
 """Patients, care teams, devices, pairings and gateways of one organisation.
 
 Every function takes the caller's ``organisation_id`` and refuses ids that belong to
-another organisation as "not found", so tenants stay invisible to each other.
+another organisation as "not found", so tenants stay invisible to each other. Ids are one
+space across organisations, so a new id can be taken by another one: the conflict says
+only that the id is not available, never whose it is or what else it holds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from cloud.store.models import GatewayRecord
 from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient, Program, User
 
 
+def _taken(kind: str, thing_id: str, *, mine: bool) -> ConflictError:
+    """The conflict of a new id that exists: named when it is the caller's own, and
+    otherwise only "not available" (whose it is, or that it is anyone's, stays unsaid)."""
+    if mine:
+        return ConflictError(f"{kind} {thing_id!r} already exists in your organisation")
+    return ConflictError(f"this {kind} id is not available; choose another")
+
+
 def create_patient(
     session: Session,
     *,
@@ -28,8 +38,9 @@ def create_patient(
     if program_id is not None and session.get(Program, program_id) is None:
         known = ", ".join(session.scalars(select(Program.id).order_by(Program.id)))
         raise InvalidRequestError(f"no program {program_id!r}; known programs: {known}")
-    if session.get(Patient, patient_id) is not None:
-        raise ConflictError(f"patient id {patient_id!r} is taken; choose another")
+    existing = session.get(Patient, patient_id)
+    if existing is not None:
+        raise _taken("patient", patient_id, mine=existing.organisation_id == organisation_id)
     patient = Patient(
         id=patient_id,
         organisation_id=organisation_id,
@@ -88,7 +99,7 @@ def provision_gateway(session: Session, *, organisation_id: str, gateway_id: str
     elif gateway.organisation_id is None:
         gateway.organisation_id = organisation_id
     else:
-        raise ConflictError(f"gateway {gateway_id!r} is already provisioned")
+        raise _taken("gateway", gateway_id, mine=gateway.organisation_id == organisation_id)
     session.flush()
     return gateway
 
@@ -105,8 +116,9 @@ def create_device(
 ) -> Device:
     if gateway_id is not None:
         owned_gateway(session, organisation_id=organisation_id, gateway_id=gateway_id)
-    if session.get(Device, device_id) is not None:
-        raise ConflictError(f"device id {device_id!r} is taken")
+    existing = session.get(Device, device_id)
+    if existing is not None:
+        raise _taken("device", device_id, mine=existing.organisation_id == organisation_id)
     device = Device(
         id=device_id,
         organisation_id=organisation_id,
@@ -136,17 +148,19 @@ def create_pairing(
         raise NotFoundError(f"no device {device_id!r}")
     if valid_to is not None and valid_to <= valid_from:
         raise InvalidRequestError("valid_to must be after valid_from")
-    overlapping = session.scalars(
-        select(Pairing.id).where(
+    overlapping = session.execute(
+        select(Pairing.id, Pairing.organisation_id).where(
             Pairing.device_id == device_id,
             or_(Pairing.valid_to.is_(None), Pairing.valid_to > valid_from),
             *([Pairing.valid_from < valid_to] if valid_to is not None else []),
         )
     ).first()
     if overlapping is not None:
+        which = (
+            f" (pairing {overlapping.id})" if overlapping.organisation_id == organisation_id else ""
+        )
         raise ConflictError(
-            f"device {device_id!r} is already paired in that period (pairing {overlapping}); "
-            "end that pairing first"
+            f"device {device_id!r} is already paired in that period{which}; end that pairing first"
         )
     pairing = Pairing(
         organisation_id=organisation_id,

@@ -32,7 +32,12 @@ from cloud.auth.scope import (
 )
 from cloud.engagement import care_messages
 from cloud.engagement.billing import DAYS_99454
-from cloud.errors import AccountLockedError, InvalidRequestError, NotAuthenticatedError
+from cloud.errors import (
+    AccountLockedError,
+    InvalidRequestError,
+    NotAuthenticatedError,
+    TooManyRequestsError,
+)
 from cloud.population import service as population
 from cloud.reports import service as reports
 from cloud.settings import CloudSettings
@@ -102,9 +107,15 @@ def login(
         )
     now = datetime.now(UTC)  # sessions expire in real time, whatever the app's clock
     try:
-        user = auth.authenticate(
-            session, email=email, password=password, settings=settings, now=now
-        )
+        user = auth.sign_in(
+            session, throttle=request.app.state.services.login_throttle,
+            client=request.client.host if request.client else "unknown",
+            email=email, password=password, now=now,
+        )  # fmt: skip
+    except TooManyRequestsError as exc:
+        response = _login_form(request, settings, next, str(exc), status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except AccountLockedError as exc:
         session.commit()
         return _login_form(request, settings, next, str(exc), status=423)
@@ -120,7 +131,12 @@ def login(
 
 
 @router.post("/logout")
-def logout(_user: web.StaffAction) -> Response:
+def logout(user: web.StaffAction, session: SessionDep, clock: ClockDep) -> Response:
+    """Sign out: like the API's logout, every session of this account ends."""
+    account = session.get(User, user.principal.user_id)
+    if account is not None:
+        auth.revoke_all(session, user=account, now=clock())
+        session.commit()
     response = RedirectResponse("/login", status_code=303)
     web.end(response)
     return response

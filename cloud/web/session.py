@@ -58,6 +58,7 @@ def start(response: Response, *, user: User, settings: CloudSettings, now: datet
         lifetime=SESSION_LIFETIME,
         key=settings.secret_key.get_secret_value(),
         now=now,
+        generation=user.token_generation,
     )
     response.set_cookie(
         COOKIE,

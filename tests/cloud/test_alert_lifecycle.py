@@ -175,8 +175,21 @@ def test_a_coordinator_acts_only_on_their_care_teams_alerts(lw: World) -> None:
         {"until": "not a time"},
         {"minutes": 10, "why": "extra"},
         {"until": "2000-01-01T00:00:00Z"},
+        {"until": "2999-01-01T00:00:00Z"},
+        {"until": "0001-01-01T00:00:00Z"},
     ],
-    ids=["empty", "both", "zero", "over-a-week", "naive", "garbage", "extra", "past"],
+    ids=[
+        "empty",
+        "both",
+        "zero",
+        "over-a-week",
+        "naive",
+        "garbage",
+        "extra",
+        "past",
+        "until-past-a-week",
+        "year-1",
+    ],
 )
 def test_bad_snoozes_are_refused(lw: World, body: dict[str, Any]) -> None:
     refused(

@@ -4,9 +4,8 @@ Malformed webhooks are refused with 422; unknown numbers are recorded, never an 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from cloud.engagement import webhook
 from cloud.store.models import Alert, Contact, Message
 from tests.fixtures.api import World, running_world
 from tests.fixtures.waiting import wait_until
@@ -63,13 +63,22 @@ def sms(
     return response
 
 
+def signed_headers(
+    raw: bytes, *, key: str = WEBHOOK_SECRET, at: float | None = None
+) -> dict[str, str]:
+    """What a signing provider sends: the time and an HMAC over ``time.body``."""
+    timestamp = str(int(time.time() if at is None else at))
+    return {
+        "Content-Type": "application/json",
+        "X-VitalGate-Timestamp": timestamp,
+        "X-VitalGate-Signature": webhook.sign(key.encode(), timestamp, raw),
+    }
+
+
 def signed_json(world: World, payload: object, *, key: str = WEBHOOK_SECRET) -> httpx.Response:
     raw = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(key.encode(), raw, hashlib.sha256).hexdigest()
     response: httpx.Response = world.client.post(
-        INBOUND,
-        content=raw,
-        headers={"Content-Type": "application/json", "X-VitalGate-Signature": signature},
+        INBOUND, content=raw, headers=signed_headers(raw, key=key)
     )
     return response
 
@@ -225,6 +234,40 @@ def test_a_webhook_without_the_secret_is_refused(mw: World) -> None:
     refused(r, 401, "bad_signature")
     with mw.session() as s:
         assert s.scalars(select(Message)).all() == []
+
+
+def test_a_signed_webhook_cannot_be_replayed_or_sent_late(mw: World) -> None:
+    raw = json.dumps({"from": PATIENT_PHONE, "body": "2"}).encode()
+    headers = signed_headers(raw)
+    first = mw.client.post(INBOUND, content=raw, headers=headers)
+    assert first.status_code == 200, first.text
+    # The same request again, byte for byte: refused, and nothing more is recorded.
+    refused(mw.client.post(INBOUND, content=raw, headers=headers), 409, "replayed")
+    # Signed ten minutes ago (or ahead), or with the time changed after signing: refused.
+    for late in (time.time() - 600, time.time() + 600):
+        r = mw.client.post(INBOUND, content=raw, headers=signed_headers(raw, at=late))
+        refused(r, 401, "bad_signature")
+        assert "server's clock" in r.json()["detail"]
+    moved = {**signed_headers(raw), "X-VitalGate-Timestamp": str(int(time.time()) + 1)}
+    refused(mw.client.post(INBOUND, content=raw, headers=moved), 401, "bad_signature")
+    # The old body-only signature (no timestamp) is not accepted any more.
+    no_time = {k: v for k, v in signed_headers(raw).items() if k != "X-VitalGate-Timestamp"}
+    refused(mw.client.post(INBOUND, content=raw, headers=no_time), 401, "bad_signature")
+    with mw.session() as s:
+        assert len(s.scalars(select(Message)).all()) == 1
+    # A new delivery, signed anew (another second), is accepted.
+    again = signed_headers(raw, at=time.time() - 60)
+    assert mw.client.post(INBOUND, content=raw, headers=again).status_code == 200
+
+
+def test_deeply_nested_json_is_bad_input_not_a_server_error(mw: World) -> None:
+    raw = b"[" * 8_000 + b"]" * 8_000  # within the webhook's 16 KB, far past the parser's depth
+    r = mw.client.post(
+        INBOUND,
+        content=raw,
+        headers={"Content-Type": "application/json", "X-VitalGate-Secret": WEBHOOK_SECRET},
+    )
+    refused(r, 422, "invalid_request")
 
 
 def test_the_webhook_is_off_until_a_secret_is_set(world: World) -> None:

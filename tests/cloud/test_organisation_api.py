@@ -38,11 +38,44 @@ def test_patients_paginate_and_filter(world: World) -> None:
     dup = post(world, "/api/v1/patients", {"id": "p-x0", "display_name": "again"})
     assert dup.status_code == 409
     assert dup.json() == {
-        "detail": "patient id 'p-x0' is taken; choose another",
+        "detail": "patient 'p-x0' already exists in your organisation",
         "code": "conflict",
     }
     # Another organisation's id is taken too, but says nothing about whose it is.
-    assert post(world, "/api/v1/patients", {"id": "p-s1", "display_name": "x"}).status_code == 409
+    foreign = post(world, "/api/v1/patients", {"id": "p-s1", "display_name": "x"})
+    assert foreign.json() == {
+        "detail": "this patient id is not available; choose another",
+        "code": "conflict",
+    }
+
+
+def test_conflicts_name_no_other_organisations_ids(world: World) -> None:
+    south = world.token("admin@south.test")
+    for path, body in (
+        ("/api/v1/gateways", {"id": "gw-s1"}),
+        ("/api/v1/devices", {"id": "dev-s1", "kind": "bp_cuff", "gateway_id": "gw-s1"}),
+    ):
+        assert world.client.post(path, json=body, headers=south).status_code == 201
+    pairing = {"device_id": "dev-s1", "patient_id": "p-s1", "valid_from": "2026-11-01T00:00:00Z"}
+    assert world.client.post("/api/v1/pairings", json=pairing, headers=south).status_code == 201
+    for path, body, kind in (
+        ("/api/v1/gateways", {"id": "gw-s1"}, "gateway"),
+        ("/api/v1/devices", {"id": "dev-s1", "kind": "bp_cuff"}, "device"),
+        ("/api/v1/patients", {"id": "p-s1", "display_name": "x"}, "patient"),
+    ):
+        r = post(world, path, body)
+        assert r.json() == {
+            "detail": f"this {kind} id is not available; choose another",
+            "code": "conflict",
+        }
+        assert "s1" not in r.text
+        assert "south" not in r.text
+    # The owner is told plainly, pairing number included.
+    r = world.client.post("/api/v1/pairings", json=pairing, headers=south)
+    assert r.status_code == 409
+    assert "(pairing 1)" in r.json()["detail"]
+    r = world.client.post("/api/v1/gateways", json={"id": "gw-s1"}, headers=south)
+    assert r.json()["detail"] == "gateway 'gw-s1' already exists in your organisation"
 
 
 def test_care_team(world: World) -> None:

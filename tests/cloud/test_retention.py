@@ -234,7 +234,10 @@ def test_erasing_a_patient_removes_them_from_every_table_and_no_one_else(world: 
     }
     with world.session() as s:
         after = per_patient(s)
-        assert s.scalar(select(func.count()).select_from(AuditEvent)) == audit_before + 1
+        # The south admin's refused attempt, then the erase.
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == audit_before + 2
+        refused = s.scalars(select(AuditEvent).where(AuditEvent.action == "refused")).one()
+        assert (refused.organisation_id, refused.patient_id) == ("south", "p-n1")
         erase = s.scalars(select(AuditEvent).where(AuditEvent.action == "erase")).one()
         assert (
             s.scalar(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 
-from cloud.settings import DEV_SECRET, CloudSettings
+from cloud.settings import DEV_SECRET, CloudSettings, exposed_dev_secret
 from cloud.store.db import make_engine, session_factory
 from cloud.store.tenancy import Organisation, Patient, User
+from tests.fixtures.net import free_port
 
 
 def test_production_refuses_the_default_secret() -> None:
@@ -166,3 +168,55 @@ def test_user_and_patient_create(tmp_path: Path) -> None:
             assert s.get(Patient, "p-10") is None
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("host", "secret", "warned"),
+    [
+        ("0.0.0.0", DEV_SECRET, True),
+        ("::", DEV_SECRET, True),
+        ("10.1.2.3", DEV_SECRET, True),
+        ("rpm.example.org", DEV_SECRET, True),
+        ("127.0.0.1", DEV_SECRET, False),
+        ("::1", DEV_SECRET, False),
+        ("localhost", DEV_SECRET, False),
+        ("0.0.0.0", "a-real-secret-" + "x" * 40, False),
+    ],
+)
+def test_the_public_development_key_off_loopback_is_named(
+    host: str, secret: str, warned: bool
+) -> None:
+    settings = CloudSettings(secret_key=SecretStr(secret))
+    warning = exposed_dev_secret(settings, host)
+    assert (warning is not None) == warned
+    if warning is not None:
+        assert "VG_SECRET_KEY" in warning
+        assert host in warning
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_serve_warns_when_it_listens_off_loopback_with_the_development_key(
+    tmp_path: Path, host: str, warned: bool
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VG_")},
+        "VG_DATA_DIR": str(tmp_path),
+        "VG_INGEST_ENABLED": "false",
+    }
+    command = [sys.executable, "-m", "cloud", "serve", "--host", host, "--port", str(free_port())]
+    lines: list[str] = []
+    with subprocess.Popen(
+        command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            deadline = time.monotonic() + 60
+            for line in proc.stderr:  # ends when the server is up (or gone)
+                lines.append(line)
+                if "Uvicorn running" in line or time.monotonic() > deadline:
+                    break
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert any("Uvicorn running" in line for line in lines), lines
+    assert any("public_dev_secret" in line for line in lines) == warned, lines

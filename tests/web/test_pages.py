@@ -174,9 +174,9 @@ def test_from_the_patient_page_a_clinician_messages_logs_time_and_previews_rules
     with web_world.session() as s, s.begin():
         s.add(Contact(organisation_id="north", user_id=None, patient_id="p-n1", kind="email",
                       address="p-n1@example.test", rank=0, opted_out=False, created_at=NOW))  # fmt: skip
-    web_world.client.app.state.services.notifier.transports = {
-        "email": "json://127.0.0.1:9/{address}"
-    }  # type: ignore[attr-defined]
+    # An e-mail transport, so the contact is one VitalGate can send to (nothing is sent here).
+    notifier = web_world.client.app.state.services.notifier  # type: ignore[attr-defined]
+    notifier.transports = {"email": "json://127.0.0.1:9/{address}"}
     r = web_world.client.post(
         "/patients/p-n1/messages", data={"body": "How are you today?", "csrf_token": csrf}
     )
