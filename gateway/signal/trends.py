@@ -87,6 +87,9 @@ class TrendRule:
     priority: wire.Priority = wire.Priority.MEDIUM
     persistence: Persistence = field(default_factory=Persistence)
     category: wire.Category = wire.Category.CLINICAL
+    confirm_s: float = 0.0
+    """Confirmation window (s), see ``gateway.signal.confirm``; 0 alerts at once."""
+    confirm_by: str = "next"
 
     def __post_init__(self) -> None:
         if self.rise is None and self.fall is None:

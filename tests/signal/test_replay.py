@@ -11,7 +11,13 @@ from gateway import wire
 from gateway.signal import Finding, FindingKind, Persistence, ThresholdRule
 from gateway.signal.monitor import Monitor
 from gateway.signal.programs import PROGRAMS, default_rules
-from gateway.signal.replay import History, alert_burden, history_from_readings, replay
+from gateway.signal.replay import (
+    History,
+    alert_burden,
+    history_from_readings,
+    replay,
+    replay_decisions,
+)
 from gateway.signal.series import Series, SignalError
 from gateway.wire import Metric
 
@@ -43,11 +49,17 @@ def test_replay_of_wire_readings_and_burden() -> None:
     found = replay(rules, history_from_readings(readings))
     rows = [(f.patient_id, f.rule, f.kind.value, f.to_row()["ts"], f.value) for f in found]
     assert rows == [
-        ("p1", "general.spo2", "fire", "2026-03-01T08:03:00Z", 87.0),
+        ("p1", "general.spo2", "fire", "2026-03-01T08:02:00Z", 88.0),
         ("p1", "general.spo2", "all_clear", "2026-03-01T08:04:00Z", 95.0),
-        ("p2", "general.spo2", "fire", "2026-03-01T08:06:00Z", 89.0),
+        ("p2", "general.spo2", "fire", "2026-03-01T08:05:00Z", 89.0),
     ]
     assert alert_burden(found) == {"general.spo2": 2}
+    # Each fire waits for a second good reading (the flagged one does not count): both confirmed.
+    decided = replay_decisions(rules, history_from_readings(readings))
+    assert [(d.outcome.value, d.alert and d.alert.to_row()["ts"]) for d in decided] == [
+        ("confirmed", "2026-03-01T08:03:00Z"),
+        ("confirmed", "2026-03-01T08:06:00Z"),
+    ]
 
 
 def test_replay_of_nothing() -> None:
