@@ -41,9 +41,9 @@ def reading(
 
 def test_replay_of_wire_readings_and_burden() -> None:
     readings = [
-        reading(0, 96), reading(1, 88, flags=("contact_lost",)), reading(2, 88), reading(3, 87),
+        reading(0, 96), reading(1, 88, flags=("contact_lost",)), reading(2, 88), reading(3, 89),
         reading(4, 95), reading(5, 89, patient="p2"), reading(6, 89, patient="p2"),
-        reading(3, 87),  # delivered twice: stored once
+        reading(3, 89),  # delivered twice: stored once
     ]  # fmt: skip
     rules = [*default_rules("general", "p1"), *default_rules("general", "p2")]
     found = replay(rules, history_from_readings(readings))
