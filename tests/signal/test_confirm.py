@@ -16,6 +16,7 @@ from gateway.signal.artefacts import WAS_THIS_YOU, StepRule
 from gateway.signal.baseline import BaselineRule
 from gateway.signal.clean import Rejection, clean
 from gateway.signal.confirm import Outcome, decide, expired, settle_series
+from gateway.signal.findings import Finding
 from gateway.signal.programs import default_rules
 from gateway.signal.replay import history_from_readings, replay_decisions
 from gateway.signal.ruleset import rule_from_dict, rule_to_dict
@@ -35,7 +36,7 @@ def series(*points: tuple[float, float], usable: tuple[bool, ...] | None = None)
     return Series.of(t, v, None if usable is None else np.array(usable))
 
 
-def fires(rule: ThresholdRule, s: Series, now: float) -> list[object]:
+def fires(rule: ThresholdRule, s: Series, now: float) -> list[Finding]:
     return [f for f in evaluate(rule, s, now=now).findings if f.kind.value == "fire"]
 
 
@@ -64,7 +65,8 @@ def test_a_normal_re_measurement_cancels_and_a_high_one_confirms_on_the_mean() -
     assert (d.outcome, d.alert, d.decided_at) == (Outcome.CANCELLED, None, T0 + 12 * HOUR + 300)
     high = series(*base, (12 * HOUR + 2 * MINUTE, 158.0))  # mean 165: confirmed
     d = decide(SBP, f, high, now=T0 + 12 * HOUR + 2 * MINUTE)
-    assert d.outcome is Outcome.CONFIRMED and d.alert is not None
+    assert d.outcome is Outcome.CONFIRMED
+    assert d.alert is not None
     assert d.alert.ts == T0 + 12 * HOUR + 120
     assert d.alert.value == pytest.approx(165.0)
     assert d.alert.evidence.samples[-2:] == ((T0 + 12 * HOUR, 172.0), (T0 + 12 * HOUR + 120, 158.0))
@@ -86,7 +88,8 @@ def test_urgent_levels_alert_at_once_whatever_the_confirmation_state() -> None:
     assert by_level["high"].outcome is Outcome.CONFIRMED  # the re-measurement is beyond too
     urgent = by_level["urgent_high"]
     assert urgent.outcome is Outcome.IMMEDIATE
-    assert urgent.alert is not None and urgent.alert.ts == T0 + HOUR + 60
+    assert urgent.alert is not None
+    assert urgent.alert.ts == T0 + HOUR + 60
     spo2 = series((0, 96), (60, 85))  # below 88 %: urgent at once, the ≤ 91 level waits
     outcomes = {d.finding.level: d.outcome for d in settle_series([SPO2], spo2, now=T0 + 60)}
     assert outcomes == {"urgent_low": Outcome.IMMEDIATE, "low": Outcome.PENDING}
