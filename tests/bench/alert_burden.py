@@ -151,10 +151,11 @@ class Home:
                         yield self.reading(metric, again)
 
     def answer_prompts(self, found: Iterable[Decision]) -> list[wire.Reading]:
-        """Re-measurements asked for by findings still waiting (or left unconfirmed)."""
+        """Re-measurements asked for by every finding that was held (the prompt goes out when
+        it is held, whatever later readings make of it)."""
         out: list[wire.Reading] = []
         for d in found:
-            if d.outcome not in (Outcome.PENDING, Outcome.UNCONFIRMED):
+            if d.outcome is Outcome.IMMEDIATE:
                 continue
             device = device_of(d.finding.metric)
             key = (device[0], d.finding.ts)
