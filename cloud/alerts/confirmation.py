@@ -104,6 +104,39 @@ def hold(session: Session, rule: Rule, finding: Finding, *, now: datetime) -> No
     session.flush()
 
 
+def cancelled_by_series(
+    session: Session, patient_ids: set[str]
+) -> dict[tuple[str, str], list[float]]:
+    """``cancelled_times`` of every (patient, metric) of these patients, in one query."""
+    out: dict[tuple[str, str], list[float]] = {}
+    if not patient_ids:
+        return out
+    rows = session.execute(
+        select(PendingFinding.patient_id, PendingFinding.metric, PendingFinding.finding).where(
+            PendingFinding.patient_id.in_(sorted(patient_ids)),
+            PendingFinding.status == CANCELLED,
+        )
+    ).all()
+    for patient_id, metric, finding in rows:
+        out.setdefault((patient_id, metric), []).append(float(finding["ts"]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def pending_series(session: Session, patient_ids: set[str]) -> set[tuple[str, str]]:
+    """The (patient, metric) pairs of these patients with a finding still held."""
+    if not patient_ids:
+        return set()
+    rows = session.execute(
+        select(PendingFinding.patient_id, PendingFinding.metric)
+        .where(
+            PendingFinding.patient_id.in_(sorted(patient_ids)),
+            PendingFinding.status == PENDING,
+        )
+        .distinct()
+    ).all()
+    return {(p, m) for p, m in rows}
+
+
 def cancelled_times(session: Session, patient_id: str, metric: str) -> list[float]:
     """Times (epoch s) of readings whose findings a normal re-measurement cancelled."""
     rows = session.scalars(

@@ -26,6 +26,7 @@ from sqlalchemy.types import TypeDecorator
 from cloud.alerts.rulebook import RuleBook
 from cloud.store.models import Alert, AlertEvent, Delivery, Reading, ShadowFinding
 from gateway import wire
+from gateway.signal import confirm
 from gateway.signal import rules as signal_rules
 from gateway.signal.baseline import BaselineRule, CusumRule
 from gateway.signal.clean import clean, device_usable
@@ -198,9 +199,10 @@ def judge(
     out: list[Judged] = []
     from cloud.alerts import confirmation  # noqa: PLC0415  (it builds on this module)
 
+    cancelled = confirmation.cancelled_by_series(session, {p for p, _, _, _ in todo})
     for (patient_id, metric, rules, first_new), series in zip(todo, loaded, strict=True):
         cleaned = clean(series, wire.Metric(metric), now=now_s).series
-        cleaned = confirmation.without_cancelled(session, patient_id, metric, cleaned)
+        cleaned = confirm.exclude(cleaned, cancelled.get((patient_id, metric), ()))
         findings = [
             f
             for rule in rules
@@ -230,12 +232,15 @@ def evaluate(
     already_open = _open_alerts_by_series(session, {j.patient_id for j in judgements})
     from cloud.alerts import confirmation  # noqa: PLC0415  (it builds on this module)
 
+    held_before = confirmation.pending_series(session, {j.patient_id for j in judgements})
     for judged in judgements:
+        held_now = False
         for finding in judged.findings:
             if rulebook.is_shadow(finding.patient_id, finding.rule):
                 record_shadow(session, finding, now=now)
                 continue
             if confirmation.hold_if_waiting(session, rulebook, finding, now=now):
+                held_now = True
                 continue
             if finding.kind is FindingKind.ALL_CLEAR:
                 ending = open_alert_of(session, finding.patient_id, finding.rule)
@@ -244,10 +249,12 @@ def evaluate(
             change = apply_finding(session, finding, now=now, channels=channels)
             if change is not None:
                 changes.append(change)
-        settled = confirmation.settle(
-            session, patient_id=judged.patient_id, metric=judged.metric, rulebook=rulebook,
-            now=now, channels=channels,
-        )  # fmt: skip
+        settled: list[AlertChange] = []
+        if held_now or (judged.patient_id, judged.metric) in held_before:
+            settled = confirmation.settle(
+                session, patient_id=judged.patient_id, metric=judged.metric, rulebook=rulebook,
+                now=now, channels=channels,
+            )  # fmt: skip
         changes += settled
         following = (
             _open_alerts_of(session, judged.patient_id, judged.metric)
