@@ -2,8 +2,9 @@
 
 Stages, each a module: ``window`` (bounded sample rings) → ``clean`` (plausibility, device
 flags, spikes) → ``rollup`` (+ ``hrv``) → ``rules`` (thresholds, rates; ``trends``,
-``baseline``, ``missing`` add their rule kinds) → findings with evidence. ``scores`` computes
-NEWS2, ``replay`` runs rules over history, ``monitor`` runs them live, ``programs`` holds the
+``baseline``, ``missing``, ``artefacts`` add their rule kinds) → findings with evidence →
+``confirm`` (a non-urgent fire waits for a re-measurement). ``scores`` computes NEWS2,
+``replay`` runs rules over history, ``monitor`` runs them live, ``programs`` holds the
 default rule sets. Times are UTC epoch seconds, values canonical units (``gateway.wire``).
 """
 

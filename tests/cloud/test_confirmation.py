@@ -28,9 +28,13 @@ T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SBP = wire.Metric.SYSTOLIC_BP
 
 
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'confirm.sqlite3'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    url = (
+        f"sqlite:///{tmp_path / 'confirm.sqlite3'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
     migrate(url)
     engine = make_engine(url)
     yield session_factory(engine)
