@@ -171,20 +171,24 @@ def replay(
         Path | None, typer.Option(help="JSON list of rules to try instead of the program's.")
     ] = None,
 ) -> None:
-    """Alert burden: print one JSON line per alert the rules would have fired over READINGS."""
-    from cloud.alerts.replay import burden, read_readings  # noqa: PLC0415
+    """Alert burden: print one JSON line per alert the rules would have fired over READINGS.
+
+    Fires still waiting for a re-measurement, or cancelled by a normal one, are printed with
+    "status": "pending" or "cancelled".
+    """
+    from cloud.alerts.replay import decisions, read_readings  # noqa: PLC0415
     from cloud.alerts.rulebook import RuleBookError, read_rules  # noqa: PLC0415
     from gateway.signal.series import SignalError  # noqa: PLC0415
 
     try:
         rule_dicts = read_rules(rules) if rules is not None else None
         with readings.open() as lines:
-            findings = burden(read_readings(lines), program=program, rule_dicts=rule_dicts)
+            found = decisions(read_readings(lines), program=program, rule_dicts=rule_dicts)
     except (OSError, RuleBookError, SignalError) as exc:
         err.print(f"[red]Cannot replay:[/red] {exc}")
         raise typer.Exit(2) from exc
-    for finding in findings:
-        typer.echo(json.dumps(finding.to_row()))
+    for decision in found:
+        typer.echo(json.dumps(decision.to_row()))
 
 
 def _in_transaction(work: Callable[[Session], T]) -> T:

@@ -3,7 +3,8 @@
 Every ``interval_s`` the watch evaluates each patient's stale-stream and missed-measurement
 rules (``gateway.signal.missing``) over the recent series of every metric that has data,
 keeping findings since its previous run, and carries them into alerts of the
-``missing_data`` category with the same lifecycle as clinical ones.
+``missing_data`` category with the same lifecycle as clinical ones. The same tick alerts
+the findings held for confirmation whose window has passed (``confirmation.expire``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.alerts import confirmation
 from cloud.alerts.rulebook import RuleBook
 from cloud.alerts.service import (
     SCHEDULED_KINDS,
@@ -89,6 +91,10 @@ class MissingDataWatch(BackgroundService):
                         change = apply_finding(session, finding, now=now, channels=self.channels)
                         if change is not None:
                             changes.append(change)
+            # Findings held for a re-measurement that never came alert now, noted unconfirmed.
+            changes += confirmation.expire(
+                session, now=now, rulebook=self.rulebook, channels=self.channels
+            )
         self._last = now
         return changes
 

@@ -5,7 +5,9 @@ cleaning and the same ``evaluate`` as the gateway and ``vitalgate-cloud replay``
 stored series, reporting only findings at or after the earliest new reading. A fire opens
 an alert or merges into the open one (count, last and worst value); an all-clear resolves
 it. Deliveries are queued in the same transaction, so an alert committed is an alert that
-will be sent. A rule in shadow mode only records its findings (``shadow_findings``). Missing-data rules need a clock, not a reading: they run on a schedule.
+will be sent. A rule in shadow mode only records its findings (``shadow_findings``); a
+non-urgent fire of a rule with a confirmation window is held until a re-measurement
+(``confirmation``). Missing-data rules need a clock, not a reading: they run on a schedule.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from cloud.store.models import (
     ShadowFinding,
 )
 from gateway import wire
+from gateway.signal import confirm
 from gateway.signal import rules as signal_rules
 from gateway.signal.baseline import BaselineRule, CusumRule
 from gateway.signal.clean import clean, device_usable
@@ -202,8 +205,12 @@ def judge(
         [(p, m, first_new - max(lookback_s(r) for r in rules)) for p, m, rules, first_new in todo],
     )
     out: list[Judged] = []
+    from cloud.alerts import confirmation  # noqa: PLC0415  (it builds on this module)
+
+    cancelled = confirmation.cancelled_by_series(session, {p for p, _, _, _ in todo})
     for (patient_id, metric, rules, first_new), series in zip(todo, loaded, strict=True):
         cleaned = clean(series, wire.Metric(metric), now=now_s).series
+        cleaned = confirm.exclude(cleaned, cancelled.get((patient_id, metric), ()))
         findings = [
             f
             for rule in rules
@@ -231,10 +238,17 @@ def evaluate(
     # The open alerts of every judged (patient, metric) in one query. Only a finding of the
     # same (patient, metric) changes them, so those with findings are asked again after.
     already_open = _open_alerts_by_series(session, {j.patient_id for j in judgements})
+    from cloud.alerts import confirmation  # noqa: PLC0415  (it builds on this module)
+
+    held_before = confirmation.pending_series(session, {j.patient_id for j in judgements})
     for judged in judgements:
+        held_now = False
         for finding in judged.findings:
             if rulebook.is_shadow(finding.patient_id, finding.rule):
                 record_shadow(session, finding, now=now)
+                continue
+            if confirmation.hold_if_waiting(session, rulebook, finding, now=now):
+                held_now = True
                 continue
             if finding.kind is FindingKind.ALL_CLEAR:
                 ending = open_alert_of(session, finding.patient_id, finding.rule)
@@ -243,9 +257,16 @@ def evaluate(
             change = apply_finding(session, finding, now=now, channels=channels)
             if change is not None:
                 changes.append(change)
+        settled: list[AlertChange] = []
+        if held_now or (judged.patient_id, judged.metric) in held_before:
+            settled = confirmation.settle(
+                session, patient_id=judged.patient_id, metric=judged.metric, rulebook=rulebook,
+                now=now, channels=channels,
+            )  # fmt: skip
+        changes += settled
         following = (
             _open_alerts_of(session, judged.patient_id, judged.metric)
-            if judged.findings
+            if judged.findings or settled
             else already_open.get((judged.patient_id, judged.metric), ())
         )
         for alert in following:

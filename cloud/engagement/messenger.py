@@ -24,6 +24,7 @@ log = structlog.get_logger(__name__)
 DEFAULT_INTERVAL_S: Final = 60.0
 STEPS: Final = (
     patient_schedule.remeasure_due,
+    patient_schedule.remeasure_pending_due,
     patient_schedule.adherence_due,
     patient_schedule.weekly_due,
     patient_schedule.rating_due,

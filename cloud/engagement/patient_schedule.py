@@ -1,6 +1,8 @@
 """What patient message is due, for whom, now (``cloud.engagement.patient_messages`` queues it).
 
-* ``remeasure``: right after an out-of-range blood-pressure alert opens, once per episode.
+* ``remeasure``: right after an out-of-range blood-pressure alert opens, or a blood-pressure
+  finding is held for a confirming re-measurement (``cloud.alerts.confirmation``), once per
+  episode.
 * ``adherence_nudge``: a daily-device program and no reading today by the local evening.
 * ``weekly_summary``: Sunday evening, the week's days measured and average.
 * ``rating``: every four weeks, the one-question rating.
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from cloud.engagement import policy, preferences, templates
 from cloud.engagement.patient_messages import Kind, Outcome, last_sent, local_day, queue
-from cloud.store.models import Alert, AlertStatus, Reading
+from cloud.store.models import Alert, AlertStatus, PendingFinding, Reading
 from cloud.store.tenancy import Patient
 
 BP_METRICS: Final = ("systolic_bp", "diastolic_bp")
@@ -104,15 +106,52 @@ def remeasure_due(session: Session, *, now: datetime, transports: Sequence[str])
     return out
 
 
+def remeasure_pending_due(
+    session: Session, *, now: datetime, transports: Sequence[str]
+) -> list[Outcome]:
+    """A prompt for each blood-pressure finding newly held for confirmation (once per episode):
+    the re-measurement it waits for."""
+    out: list[Outcome] = []
+    held = session.scalars(
+        select(PendingFinding)
+        .where(
+            PendingFinding.status == "pending",
+            PendingFinding.metric.in_(BP_METRICS),
+            PendingFinding.held_at >= now - REMEASURE_WITHIN,
+            PendingFinding.held_at <= now,
+        )
+        .order_by(PendingFinding.held_at, PendingFinding.id)
+    ).all()
+    for row in held:
+        last = last_sent(session, row.patient_id, Kind.REMEASURE)
+        if last is not None and last >= row.held_at - REMEASURE_WITHIN:
+            continue
+        patient = session.get(Patient, row.patient_id)
+        numbers = _bp_until(session, row.patient_id, row.ts)
+        if patient is None or numbers is None:
+            continue
+        out.append(
+            queue(session, patient, Kind.REMEASURE, "remeasure_bp",
+                  {"systolic": numbers[0], "diastolic": numbers[1]}, now=now,
+                  transports=transports, urgency=policy.Urgency.URGENT)
+        )  # fmt: skip
+    return out
+
+
 def _bp_at(session: Session, alert: Alert) -> tuple[int, int] | None:
     """The systolic/diastolic pair of the measurement that opened the alert (the latest one
     at or before its opening)."""
+    return _bp_until(session, alert.patient_id, alert.opened_at)
+
+
+def _bp_until(session: Session, patient_id: str, until: datetime) -> tuple[int, int] | None:
+    """The latest systolic/diastolic pair of one measurement at or before ``until``."""
     rows = session.execute(
         select(Reading.metric, Reading.value, Reading.measurement_id)
         .where(
-            Reading.patient_id == alert.patient_id,
+            Reading.patient_id == patient_id,
             Reading.metric.in_(BP_METRICS),
-            Reading.ts <= alert.opened_at,
+            Reading.ts <= until,
             Reading.usable.is_(True),
         )
         .order_by(Reading.ts.desc(), Reading.id.desc())

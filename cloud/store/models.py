@@ -32,6 +32,7 @@ from cloud.store.lifecycle import (
     TaskStatus,
 )
 from cloud.store.marks import PendingSeriesDeletion, ReadingSequence, SinkMark
+from cloud.store.pending import PendingFinding
 from cloud.store.quarantine import QuarantinedReading
 from cloud.store.rollups import Rollup
 from cloud.store.rules import GatewayConfigRecord, PatientRuleSet, ShadowFinding
@@ -69,6 +70,7 @@ __all__ = [
     "Patient",
     "PatientPreferences",
     "PatientRuleSet",
+    "PendingFinding",
     "PendingSeriesDeletion",
     "Program",
     "QuarantinedReading",

@@ -50,6 +50,7 @@ from cloud.store.models import (
     QuarantinedReading,
     Reading,
 )
+from cloud.store.pending import PendingFinding
 from cloud.store.rollups import Period, Rollup, bucket_start
 from cloud.store.rules import PatientRuleSet, ShadowFinding
 from cloud.store.sink import points_select
@@ -148,6 +149,12 @@ def purge_organisation(session: Session, *, organisation_id: str, cutoff: dateti
         session,
         delete(ShadowFinding).where(
             ShadowFinding.patient_id.in_(patients), ShadowFinding.ts < cutoff
+        ),
+    )
+    counts["pending_findings"] = _delete(
+        session,
+        delete(PendingFinding).where(
+            PendingFinding.patient_id.in_(patients), PendingFinding.ts < cutoff
         ),
     )
     return counts
@@ -257,6 +264,7 @@ def erase_patient(
         ("edge_events", EdgeEvent),
         ("edge_rollups", EdgeRollup),
         ("shadow_findings", ShadowFinding),
+        ("pending_findings", PendingFinding),
         ("rule_sets", PatientRuleSet),
         ("time_entries", TimeEntry),
     ):

@@ -29,6 +29,9 @@ from gateway.signal.rollup import rollup
 from gateway.signal.series import DAY, F64, Series, SignalError
 
 BASELINE_WINDOW_S: Final = 14 * DAY
+BASELINE_WARMUP_S: Final = 7 * DAY
+"""A week of home readings before a personal baseline may judge one (both weekdays and a
+weekend, and about 14 readings of a twice-daily routine)."""
 MAX_BASELINE_SAMPLES: Final = 256
 """A baseline uses at most the latest 256 samples of its window (summarise dense streams first)."""
 
@@ -106,6 +109,12 @@ class BaselineRule:
     priority: wire.Priority = wire.Priority.LOW
     persistence: Persistence = field(default_factory=Persistence)
     category: wire.Category = wire.Category.CLINICAL
+    warmup_s: float = BASELINE_WARMUP_S
+    """The rule may fire only once the series spans this long (the first usable sample at
+    least ``warmup_s`` before): a baseline of a few days' readings is not yet the patient's."""
+    confirm_s: float = 0.0
+    """Confirmation window (s), see ``gateway.signal.confirm``; 0 alerts at once."""
+    confirm_by: str = "next"
 
     def __post_init__(self) -> None:
         if not (self.z > 0 and self.min_delta >= 0 and 0 < self.clear_fraction <= 1):
@@ -163,7 +172,8 @@ def evaluate_baseline(
     """``rules.evaluate`` for a BaselineRule."""
     t, v = _prepared(series, now, rule.stages)
     b = rolling_baseline(t, v, rule.window_s)
-    enough = b.n >= rule.min_samples
+    warm = t - t[0] >= rule.warmup_s if t.size else np.zeros(0, dtype=np.bool_)
+    enough = (b.n >= rule.min_samples) & warm
     limit = np.maximum(rule.z * 1.4826 * b.mad, rule.min_delta)
     dev = v - b.median
     found = []

@@ -1,8 +1,9 @@
 """Cleaning: mark samples unfit for alerts, and say why, without ever dropping one.
 
-Three checks, in order, each a vectorized pass: a non-finite or physiologically implausible
-value; a device flag (contact lost, body movement, cuff fit, irregular pulse); and, for
-continuous streams, a spike that a Hampel filter (rolling median ± n robust SDs) refuses.
+Four checks, in order, each a vectorized pass: a non-finite or physiologically implausible
+value; a device flag (contact lost, body movement, cuff fit, irregular pulse); for
+continuous streams, a spike that a Hampel filter (rolling median ± n robust SDs) refuses;
+and for spot metrics such as weight a step no body makes in a day (``artefacts``).
 Every rejected sample keeps its value and gets a reason code, counted per reason.
 """
 
@@ -15,6 +16,7 @@ from typing import Final
 
 import numpy as np
 
+from gateway.signal.artefacts import STEP_LIMIT, steps
 from gateway.signal.series import F64, Bool, Series
 from gateway.wire import Metric
 
@@ -28,6 +30,7 @@ class Rejection(IntEnum):
     DEVICE_FLAG = 3
     SPIKE = 4
     FUTURE = 5
+    STEP = 6
 
 
 PLAUSIBLE: Final[Mapping[Metric, tuple[float, float]]] = {
@@ -171,6 +174,13 @@ def clean(
         ok = np.flatnonzero(reason == Rejection.OK)
         spiky = hampel(v[ok], floor=SPIKE_FLOOR.get(metric, 0.0)) & _dense(series.t[ok])
         reason[ok[spiky]] = Rejection.SPIKE
+    limit = STEP_LIMIT.get(metric)
+    if limit is not None:
+        ok_mask = reason == Rejection.OK
+        stepped = steps(series.t, v, ok_mask, limit) & ok_mask
+        # Again with the stepped readings out of the reference: one artefact moves nothing.
+        stepped = steps(series.t, v, ok_mask & ~stepped, limit) & ok_mask
+        reason[stepped] = Rejection.STEP
     counts = np.bincount(reason, minlength=len(Rejection))
     return Cleaned(
         series=Series(series.t, v, reason == Rejection.OK),

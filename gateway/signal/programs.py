@@ -19,6 +19,17 @@ Sources:
   [ADA]    American Diabetes Association, Standards of Care in Diabetes 2024, section 6:
            hypoglycaemia level 1 < 70 mg/dL, level 2 < 54 mg/dL; ketone testing > 250 mg/dL.
   [IEC]    IEC 60601-1-8: alarm condition delay (persistence) for continuous monitoring.
+  [ACC-AHA] Whelton et al., 2017 ACC/AHA high blood pressure guideline, Hypertension
+           2018;71:e13: severe hypertension (urgency or emergency) > 180 and/or > 120 mmHg
+           (section 11.2); home BP judged on the mean of ≥ 2 readings 1 min apart (section 4.2,
+           table 11).
+  [BTS-COPD] [BTS] target 88-92 % in COPD: below 88 % urgent outside a COPD target range.
+
+Confirmation (``gateway.signal.confirm``): the non-urgent levels that a single spurious
+reading crosses (a cuff put on badly, a coat on the scale, a poor probe contact) wait for a
+re-measurement within the rule's window; urgent levels never wait. Windows: blood pressure
+1 h on the mean of the pair [ACC-AHA]; weight until the next morning's weighing (26 h);
+SpO2 1 h for a second reading without a poor-quality flag.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Final
 
+from gateway.signal.artefacts import StepRule
 from gateway.signal.baseline import BaselineRule, CusumRule
 from gateway.signal.findings import Persistence
 from gateway.signal.missing import MissedMeasurementRule, StaleRule
@@ -40,6 +52,12 @@ _P: Final = "template"
 
 _CONTINUOUS_DELAY: Final = Persistence(count=2, seconds=300.0)
 """5 minutes beyond the level on a continuous stream before an alarm [IEC]: ignores bursts."""
+_BP_WINDOW: Final = HOUR
+"""[ACC-AHA] re-measure within the hour; the pair's mean is judged (``confirm_by="mean"``)."""
+_WEIGHT_WINDOW: Final = DAY + 2 * HOUR
+"""The next weighing, at the latest the next morning's."""
+_SPO2_WINDOW: Final = HOUR
+"""A second reading within the hour, without a poor-quality (contact, perfusion) flag."""
 _RESTING_HR: Final = ((300.0, "median"), (DAY, "min"))
 """Resting HR: the lowest 5-minute median heart rate of each day."""
 
@@ -50,9 +68,10 @@ _GENERAL: Final[tuple[Rule, ...]] = (
                   persistence=_CONTINUOUS_DELAY),
     ThresholdRule("general.pulse", _P, Metric.PULSE_RATE, fire_low=40, clear_low=45,
                   fire_high=131, clear_high=120, priority=Priority.HIGH),
-    # [NEWS2] SpO2 scale 1 ≤ 91 % scores 3; two readings, so one poor probe reading won't page.
-    ThresholdRule("general.spo2", _P, Metric.SPO2, fire_low=91, clear_low=93,
-                  priority=Priority.HIGH, persistence=Persistence(count=2)),
+    # [NEWS2] SpO2 scale 1 ≤ 91 % scores 3: confirmed by a second reading, so one poor probe
+    # reading won't page; [BTS-COPD] < 88 % (whole per cent: ≤ 87) is urgent outside COPD.
+    ThresholdRule("general.spo2", _P, Metric.SPO2, fire_low=91, clear_low=93, urgent_low=87,
+                  priority=Priority.HIGH, confirm_s=_SPO2_WINDOW),
     # [NEWS2] systolic ≤ 90 and ≥ 220 mmHg score 3.
     ThresholdRule("general.sbp", _P, Metric.SYSTOLIC_BP, fire_low=90, clear_low=95,
                   fire_high=220, clear_high=200, priority=Priority.HIGH),
@@ -68,15 +87,19 @@ _GENERAL: Final[tuple[Rule, ...]] = (
 
 _HEART_FAILURE: Final[tuple[Rule, ...]] = (
     # [AHA-HF] ≥ 1 kg in a day; 26 h window so that yesterday's reading is in it.
-    TrendRule("hf.weight_1d", _P, Metric.BODY_WEIGHT, window_s=DAY + 2 * HOUR, rise=1.0),
+    TrendRule("hf.weight_1d", _P, Metric.BODY_WEIGHT, window_s=DAY + 2 * HOUR, rise=1.0,
+              confirm_s=_WEIGHT_WINDOW),
     # [ESC-HF] ≥ 2 kg in 3 days.
     TrendRule("hf.weight_3d", _P, Metric.BODY_WEIGHT, window_s=3 * DAY + 2 * HOUR, rise=2.0,
-              min_samples=3, priority=Priority.HIGH),
+              min_samples=3, priority=Priority.HIGH, confirm_s=_WEIGHT_WINDOW),
+    # A weighing ≥ 5 kg from the week's median is another person: ask "was this you?".
+    StepRule("hf.weight_step", _P, Metric.BODY_WEIGHT),
     # [HR-HF] resting HR drifting up: CUSUM of (daily resting HR − 14-day median − 3) ≥ 15 /min·day.
     CusumRule("hf.resting_hr_drift", _P, Metric.HEART_RATE, direction="up", slack=3.0, h=15.0,
               stages=_RESTING_HR),
     # [ESC-HF] symptomatic hypotension below 90 mmHg systolic.
-    ThresholdRule("hf.sbp_low", _P, Metric.SYSTOLIC_BP, fire_low=90, clear_low=95),
+    ThresholdRule("hf.sbp_low", _P, Metric.SYSTOLIC_BP, fire_low=90, clear_low=95,
+                  confirm_s=_BP_WINDOW, confirm_by="mean"),
     # [ESC-HF] daily weighing.
     MissedMeasurementRule("hf.weight_missed", _P, Metric.BODY_WEIGHT),
 )  # fmt: skip
@@ -84,7 +107,7 @@ _HEART_FAILURE: Final[tuple[Rule, ...]] = (
 _COPD: Final[tuple[Rule, ...]] = (
     # [BTS] below the 88-92 % target range; [NEWS2] scale 2 ≤ 85 % scores 2-3.
     ThresholdRule("copd.spo2_low", _P, Metric.SPO2, fire_low=87, clear_low=88, urgent_low=85,
-                  priority=Priority.MEDIUM, persistence=Persistence(count=2)),
+                  priority=Priority.MEDIUM, confirm_s=_SPO2_WINDOW),
     # [BTS] a fall of the daily median SpO2 by more than 1 % accumulating to 5 %·day: exacerbation.
     CusumRule("copd.spo2_drift", _P, Metric.SPO2, direction="down", slack=1.0, h=5.0,
               stages=((DAY, "median"),)),
@@ -98,20 +121,25 @@ _COPD: Final[tuple[Rule, ...]] = (
 )  # fmt: skip
 
 _HYPERTENSION: Final[tuple[Rule, ...]] = (
-    # [ESH] grade 2 from 160 / 100 (medium), grade 3 ≥ 180 / ≥ 110: hypertensive urgency (high).
+    # [ESH] grade 2 from 160 / 100 (medium), confirmed on the mean of a re-measured pair;
+    # [ACC-AHA] severe hypertension ≥ 180 / ≥ 120 mmHg alerts at once (high).
     ThresholdRule("htn.sbp", _P, Metric.SYSTOLIC_BP, fire_high=160, clear_high=150,
-                  urgent_high=180, persistence=Persistence(k_of_n=(2, 3))),
+                  urgent_high=180, persistence=Persistence(k_of_n=(2, 3)), confirm_s=_BP_WINDOW, confirm_by="mean"),
     ThresholdRule("htn.dbp", _P, Metric.DIASTOLIC_BP, fire_high=100, clear_high=95,
-                  urgent_high=110, persistence=Persistence(k_of_n=(2, 3))),
+                  urgent_high=120, persistence=Persistence(k_of_n=(2, 3)), confirm_s=_BP_WINDOW, confirm_by="mean"),
     # [ESC-HF]/[ESH] hypotension on treatment below 90 mmHg.
-    ThresholdRule("htn.sbp_low", _P, Metric.SYSTOLIC_BP, fire_low=90, clear_low=95),
-    # A home reading far above the patient's own baseline (7 of the last 14 days at least).
-    BaselineRule("htn.sbp_baseline", _P, Metric.SYSTOLIC_BP, z=3.0, min_delta=20.0, low=False),
+    ThresholdRule("htn.sbp_low", _P, Metric.SYSTOLIC_BP, fire_low=90, clear_low=95,
+                  confirm_s=_BP_WINDOW, confirm_by="mean"),
+    # A home reading far above the patient's own baseline (median/MAD of 14 days, after a
+    # week's warm-up), confirmed like the thresholds.
+    BaselineRule("htn.sbp_baseline", _P, Metric.SYSTOLIC_BP, z=3.0, min_delta=20.0, low=False,
+                 confirm_s=_BP_WINDOW, confirm_by="mean"),
     MissedMeasurementRule("htn.bp_missed", _P, Metric.SYSTOLIC_BP),
 )  # fmt: skip
 
 _DIABETES: Final[tuple[Rule, ...]] = (
-    # [ADA] level 1 < 70 mg/dL (meters report whole mg/dL: ≤ 69), level 2 < 54 (≤ 53).
+    # [ADA] level 1 < 70 mg/dL (meters report whole mg/dL: ≤ 69), level 2 < 54 (≤ 53): both
+    # alert at once (level 1 needs treatment now, level 2 is urgent).
     ThresholdRule("dm.glucose_low", _P, Metric.BLOOD_GLUCOSE, fire_low=69, clear_low=80,
                   urgent_low=53, priority=Priority.HIGH),
     # [ADA] > 250 mg/dL: test ketones; two of the last three readings.

@@ -16,6 +16,7 @@ import numpy as np
 
 from gateway import wire
 from gateway.signal.clean import clean, device_usable
+from gateway.signal.confirm import Decision, settle_series
 from gateway.signal.findings import Finding, FindingKind
 from gateway.signal.rules import Rule, evaluate, sort_findings
 from gateway.signal.series import Series, SignalError, to_epoch
@@ -79,6 +80,32 @@ def replay(
         if series is not None:
             found += evaluate(rule, series, now=end).findings
     return sort_findings(found)
+
+
+def replay_decisions(
+    rules: Sequence[Rule],
+    history: History,
+    *,
+    now: float | None = None,
+) -> tuple[Decision, ...]:
+    """Every fire ``rules`` make over ``history`` and what confirmation made of it at ``now``
+    (default: the history's end): alerted, pending or cancelled (``gateway.signal.confirm``)."""
+    end = history.end if now is None else now
+    if end is None:
+        return ()
+    if not np.isfinite(end):
+        raise SignalError("now must be finite UTC epoch seconds")
+    data = cleaned(history, now=end)
+    grouped: dict[Key, list[Rule]] = defaultdict(list)
+    for rule in rules:
+        grouped[(rule.patient_id, rule.metric)].append(rule)
+    out: list[Decision] = []
+    for key, group in grouped.items():
+        series = data.series.get(key)
+        if series is not None:
+            out += settle_series(group, series, now=end)
+    out.sort(key=lambda d: (d.finding.ts if d.decided_at is None else d.decided_at, d.finding.rule))
+    return tuple(out)
 
 
 def alert_burden(findings: Iterable[Finding]) -> dict[str, int]:

@@ -17,7 +17,7 @@ from typing import ClassVar, Final
 import numpy as np
 
 from gateway import wire
-from gateway.signal import baseline, missing, trends
+from gateway.signal import artefacts, baseline, missing, trends
 from gateway.signal.change import ChangeRule
 from gateway.signal.clean import PLAUSIBLE
 from gateway.signal.findings import (
@@ -77,6 +77,12 @@ class ThresholdRule:
     urgent_priority: wire.Priority = wire.Priority.HIGH
     persistence: Persistence = field(default_factory=Persistence)
     category: wire.Category = wire.Category.CLINICAL
+    confirm_s: float = 0.0
+    """Confirmation window (s): a non-urgent fire waits this long for a re-measurement
+    (``gateway.signal.confirm``); 0 alerts at once."""
+    confirm_by: str = "next"
+    """``next``: the first usable re-measurement decides; ``mean``: the mean of the first
+    reading and the re-measurement (home blood pressure practice)."""
 
     def __post_init__(self) -> None:
         if self.fire_low is None and self.fire_high is None:
@@ -243,6 +249,7 @@ Rule = (
     | baseline.CusumRule
     | missing.StaleRule
     | missing.MissedMeasurementRule
+    | artefacts.StepRule
 )
 
 _EVALUATORS: Final[Mapping[type, Callable[..., Evaluation]]] = {
@@ -253,6 +260,7 @@ _EVALUATORS: Final[Mapping[type, Callable[..., Evaluation]]] = {
     baseline.CusumRule: baseline.evaluate_cusum,
     missing.StaleRule: missing.evaluate_stale,
     missing.MissedMeasurementRule: missing.evaluate_missed,
+    artefacts.StepRule: artefacts.evaluate_step,
 }
 
 

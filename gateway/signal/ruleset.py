@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Final
 
 from gateway import wire
+from gateway.signal.artefacts import StepRule
 from gateway.signal.baseline import BaselineRule, CusumRule
 from gateway.signal.findings import Persistence
 from gateway.signal.missing import MissedMeasurementRule, StaleRule
@@ -29,6 +30,7 @@ KINDS: Final[Mapping[str, type]] = {
     "cusum": CusumRule,
     "stale": StaleRule,
     "missed": MissedMeasurementRule,
+    "step": StepRule,
 }
 _KIND_OF: Final = {cls: name for name, cls in KINDS.items()}
 _ENUMS: Final[Mapping[str, type[Enum]]] = {

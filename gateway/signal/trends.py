@@ -80,6 +80,9 @@ class TrendRule(ChangeRule):
 
     clear_fraction: float = 0.5
     min_samples: int = 2
+    confirm_s: float = 0.0
+    """Confirmation window (s), see ``gateway.signal.confirm``; 0 alerts at once."""
+    confirm_by: str = "next"
 
     def sound(self) -> bool:
         return self.min_samples >= 2

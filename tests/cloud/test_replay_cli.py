@@ -94,3 +94,28 @@ def test_a_bad_line_or_program_is_refused_with_its_place(tmp_path: Path) -> None
     result = CliRunner().invoke(app, ["replay", "--program", "cardiology", "--readings", str(good)])
     assert result.exit_code == 2
     assert "unknown program 'cardiology'" in result.output
+
+
+def test_replay_prints_what_confirmation_cancelled_and_what_still_waits(tmp_path: Path) -> None:
+    sbp = wire.Metric.SYSTOLIC_BP
+    at = [(0, 126.0), (600, 174.0), (604, 127.0), (1440, 168.0)]  # minutes from T0
+    path = tmp_path / "readings.jsonl"
+    path.write_text("\n".join(
+        wire.Reading(id=f"bp-{i}", patient_id="p-3", device_id="cuff", metric=sbp, value=v,
+                     unit=wire.CANONICAL_UNITS[sbp], ts=T0 + timedelta(minutes=m)).model_dump_json()
+        for i, (m, v) in enumerate(at)
+    ))  # fmt: skip
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"kind": "threshold", "rule_id": "bp", "metric": "systolic_bp",
+                                  "fire_high": 160, "clear_high": 150, "confirm_s": 3600,
+                                  "confirm_by": "mean"}]))  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["replay", "--program", "general", "--readings", str(path), "--rules", str(rules)],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["value"], r.get("status")) for r in rows] == [
+        (174.0, "cancelled"),  # re-measured 127 four minutes later: saved an alert
+        (168.0, "pending"),  # the record ends inside its confirmation window
+    ]

@@ -21,7 +21,15 @@ from cloud.engagement import inbound, preferences, templates
 from cloud.engagement.messenger import LOCK_KEY, PatientMessenger
 from cloud.engagement.notifier import MAX_ATTEMPTS, Notifier
 from cloud.store.db import make_engine, migrate, session_factory
-from cloud.store.models import Alert, AlertEvent, Contact, Delivery, Message, Task
+from cloud.store.models import (
+    Alert,
+    AlertEvent,
+    Contact,
+    Delivery,
+    Message,
+    PendingFinding,
+    Task,
+)
 from cloud.store.readings import upsert_readings
 from cloud.store.tenancy import Organisation, Patient
 from tests.fixtures.net import free_port
@@ -406,3 +414,25 @@ def test_one_process_at_a_time_judges_what_is_due(postgres_url: str, smtp: SmtpS
         assert [(o.kind, o.status) for o in outcomes] == [("adherence_nudge", "queued")]
     finally:
         engine.dispose()
+
+
+def test_a_finding_held_for_confirmation_prompts_the_re_measurement(
+    sessions: sessionmaker[Session],
+    stack: tuple[PatientMessenger, Notifier],
+    webhook: WebhookReceiver,
+) -> None:
+    messenger, notifier = stack
+    at = local(MONDAY, 19, 30)
+    with sessions.begin() as s:
+        upsert_readings(s, bp("p-1", at, 168, 96))
+        s.add(PendingFinding(
+            finding_id="f-held", patient_id="p-1", rule_id="htn.sbp", rule_version=1,
+            metric="systolic_bp", priority="medium", value=168.0, ts=at,
+            deadline=at + timedelta(hours=1), status="pending", held_at=at, decided_at=None,
+            alert_id=None, finding={},
+        ))  # fmt: skip
+    [outcome] = messenger.run_once(now=at + timedelta(seconds=5))
+    assert (outcome.kind, outcome.status) == ("remeasure", "queued")
+    assert notifier.deliver_due(now=at + timedelta(seconds=5)) == 1
+    assert texts(webhook)[0].startswith("Hello Maria, your blood pressure was 168/96. Please sit")
+    assert messenger.run_once(now=at + timedelta(minutes=1)) == []  # once per episode

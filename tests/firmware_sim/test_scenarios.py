@@ -34,6 +34,7 @@ def test_shipped_scenarios_all_load() -> None:
         "device_faults",
         "fever",
         "heart_failure_decompensation",
+        "heart_failure_slow",
         "hypertensive_urgency",
         "hypoglycaemia",
         "stable",

@@ -34,7 +34,10 @@ def test_small_steps_and_spot_metrics_are_not_spikes() -> None:
     hr = np.array([60, 62, 75, 76, 77, 78, 64, 63], dtype=float)  # a real step up and down
     assert clean(Series.of(np.arange(8.0), hr), Metric.HEART_RATE).rejected == 0
     weight = np.array([80, 80.1, 95, 80.2, 80.1], dtype=float)
-    assert clean(Series.of(np.arange(5.0), weight), Metric.BODY_WEIGHT).rejected == 0
+    cleaned = clean(Series.of(np.arange(5.0), weight), Metric.BODY_WEIGHT)
+    # Not a spike: a step no body makes (another person on the scale), flagged as such.
+    assert cleaned.counts[Rejection.SPIKE] == 0
+    assert cleaned.reason.tolist() == [0, 0, Rejection.STEP, 0, 0]
 
 
 def test_agrees_with_the_reference_on_random_streams() -> None:

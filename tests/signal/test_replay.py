@@ -11,7 +11,13 @@ from gateway import wire
 from gateway.signal import Finding, FindingKind, Persistence, ThresholdRule
 from gateway.signal.monitor import Monitor
 from gateway.signal.programs import PROGRAMS, default_rules
-from gateway.signal.replay import History, alert_burden, history_from_readings, replay
+from gateway.signal.replay import (
+    History,
+    alert_burden,
+    history_from_readings,
+    replay,
+    replay_decisions,
+)
 from gateway.signal.series import Series, SignalError
 from gateway.wire import Metric
 
@@ -35,19 +41,25 @@ def reading(
 
 def test_replay_of_wire_readings_and_burden() -> None:
     readings = [
-        reading(0, 96), reading(1, 88, flags=("contact_lost",)), reading(2, 88), reading(3, 87),
+        reading(0, 96), reading(1, 88, flags=("contact_lost",)), reading(2, 88), reading(3, 89),
         reading(4, 95), reading(5, 89, patient="p2"), reading(6, 89, patient="p2"),
-        reading(3, 87),  # delivered twice: stored once
+        reading(3, 89),  # delivered twice: stored once
     ]  # fmt: skip
     rules = [*default_rules("general", "p1"), *default_rules("general", "p2")]
     found = replay(rules, history_from_readings(readings))
     rows = [(f.patient_id, f.rule, f.kind.value, f.to_row()["ts"], f.value) for f in found]
     assert rows == [
-        ("p1", "general.spo2", "fire", "2026-03-01T08:03:00Z", 87.0),
+        ("p1", "general.spo2", "fire", "2026-03-01T08:02:00Z", 88.0),
         ("p1", "general.spo2", "all_clear", "2026-03-01T08:04:00Z", 95.0),
-        ("p2", "general.spo2", "fire", "2026-03-01T08:06:00Z", 89.0),
+        ("p2", "general.spo2", "fire", "2026-03-01T08:05:00Z", 89.0),
     ]
     assert alert_burden(found) == {"general.spo2": 2}
+    # Each fire waits for a second good reading (the flagged one does not count): both confirmed.
+    decided = replay_decisions(rules, history_from_readings(readings))
+    assert [(d.outcome.value, d.alert and d.alert.to_row()["ts"]) for d in decided] == [
+        ("confirmed", "2026-03-01T08:03:00Z"),
+        ("confirmed", "2026-03-01T08:06:00Z"),
+    ]
 
 
 def test_replay_of_nothing() -> None:
