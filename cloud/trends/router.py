@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 from typing import Annotated, Final
 
+import numpy as np
 from fastapi import APIRouter, Query, Request
 
 from cloud.api.deps import ClockDep, CurrentUser, SessionDep
 from cloud.api.params import IdPath, UtcQuery
 from cloud.auth.scope import audit_read, get_patient
-from cloud.errors import InvalidRequestError
+from cloud.errors import InvalidRequestError, NotFoundError
 from cloud.trends import service
-from cloud.trends.schemas import PointPublic, TrendPublic
+from cloud.trends.glucose import GlucoseReport, glucose_report
+from cloud.trends.schemas import AgpPublic, GlucosePublic, PointPublic, TrendPublic
 from gateway.wire import Metric
 
 router = APIRouter()
@@ -70,3 +72,42 @@ def read_trend(
         min=public(result.min),
         max=public(result.max),
     )
+
+
+def glucose_public(patient_id: str, report: GlucoseReport) -> GlucosePublic:
+    """The report as the API (and the web app's AGP chart) gives it."""
+
+    def listed(values: np.ndarray) -> list[float | None]:
+        return [None if np.isnan(v) else round(float(v), 1) for v in values]
+
+    s, agp = report.summary, report.agp
+    return GlucosePublic(
+        patient_id=patient_id, since=report.since, until=report.until, readings=s.n_readings,
+        tbr_54=round(s.tbr_54, 1), tbr_70=round(s.tbr_70, 1), tir=round(s.tir, 1),
+        tar_180=round(s.tar_180, 1), tar_250=round(s.tar_250, 1),
+        mean_mg_dl=round(s.mean_mg_dl, 1), gmi=round(s.gmi, 2), cv=round(s.cv, 1),
+        wear=round(s.wear, 1),
+        agp=AgpPublic(
+            bin_start_min=[float(b) for b in agp.bin_start_min], p5=listed(agp.p5),
+            p25=listed(agp.p25), p50=listed(agp.p50), p75=listed(agp.p75), p95=listed(agp.p95),
+            count=[int(c) for c in agp.count],
+        ),
+    )  # fmt: skip
+
+
+@router.get("/patients/{patient_id}/glucose", response_model=GlucosePublic, tags=["readings"])
+def read_glucose(
+    patient_id: IdPath,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+) -> GlucosePublic:
+    """Time in range, GMI, CV, wear and the AGP of the last 14 days of glucose readings
+    (404 when there are fewer than about two days of continuous readings)."""
+    patient = get_patient(session, principal, patient_id)
+    report = glucose_report(session, patient_id=patient.id, now=clock())
+    if report is None:
+        raise NotFoundError(f"patient {patient.id!r} has too few glucose readings for a report")
+    audit_read(session, principal, request, patient_id=patient.id, rows=report.summary.n_readings)
+    return glucose_public(patient.id, report)

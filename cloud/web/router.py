@@ -47,6 +47,8 @@ from cloud.store.tenancy import Device, Pairing, User
 from cloud.thresholds import service as thresholds
 from cloud.thresholds.router import RuleBookDep
 from cloud.trends import service as trends
+from cloud.trends.glucose import glucose_report
+from cloud.trends.router import glucose_public
 from cloud.web import session as web
 from cloud.web.charts import chart_panels
 from cloud.web.patient_page import router as patient_pages
@@ -236,12 +238,14 @@ def patient_page(
         )
     )[::-1]
     rules = thresholds.rules_in_force(session, rulebook, patient)
+    report = glucose_report(session, patient_id=patient.id, now=now)
+    cgm = glucose_public(patient.id, report) if report is not None else None
     rows = sum(len(t.points) for t in series.values()) + len(thread)
     audit_read(session, user.principal, request, patient_id=patient.id, rows=rows)
     return render(
         "patient.html.j2", user=user, patient=patient, panels=panels, alerts=alerts,
         devices=devices, span=span, spans=list(SPANS), now=now, ago=_ago, json=json,
-        thread=thread, rules=rules, rule_to_dict=rule_to_dict, notice=notice,
+        thread=thread, rules=rules, rule_to_dict=rule_to_dict, notice=notice, cgm=cgm,
     )  # fmt: skip
 
 

@@ -11,6 +11,8 @@ import pytest
 from cloud.store.models import Alert
 from cloud.store.readings import upsert_readings
 from cloud.store.rollups import add_to_rollups
+from firmware_sim.cgm_glucose import CgmGlucoseModel
+from firmware_sim.physiology import PatientModel
 from tests.fixtures.api import World, reading_row, running_world
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -43,6 +45,32 @@ def seed_recent(world: World) -> None:
         s.add(alert)
         s.flush()
         world.alerts["p-n2"] = alert.id
+
+
+def store_cgm(
+    world: World, patient_id: str, *, days: int = 14, seed: int = 31
+) -> tuple[list[datetime], list[float]]:
+    """Store ``days`` of a simulated CGM's 5-minute values for the patient (gaps where the
+    sensor lost its signal); returns the times and values stored."""
+    start = NOW - timedelta(days=days)
+    model = CgmGlucoseModel(PatientModel(seed=seed, start=start))
+    times: list[datetime] = []
+    values: list[float] = []
+    rows = []
+    for k in range(days * 288):
+        at = start + timedelta(minutes=5 * (k + 1))
+        value = model.reading(at)
+        if value is None:
+            continue
+        times.append(at)
+        values.append(value)
+        row = reading_row(f"cgm-{patient_id}-{k}", patient_id, "cgm-1", value, at)
+        row.update(metric="blood_glucose", unit="mg/dL")
+        rows.append(row)
+    with world.session() as s, s.begin():
+        upsert_readings(s, rows)
+        add_to_rollups(s, rows)
+    return times, values
 
 
 @pytest.fixture

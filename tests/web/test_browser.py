@@ -26,7 +26,7 @@ from cloud.auth import security
 from tests.fixtures.api import PASSWORD, World, _hash_once, seed, settings_for
 from tests.fixtures.net import free_port
 from tests.fixtures.waiting import wait_until
-from tests.web.conftest import HR_READINGS, NOW, seed_recent
+from tests.web.conftest import HR_READINGS, NOW, seed_recent, store_cgm
 
 pytestmark = pytest.mark.browser
 
@@ -72,6 +72,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         world.app = app
         seed(world)
         seed_recent(world)
+        store_cgm(world, "p-n1", days=3)
         try:
             yield Served(f"http://127.0.0.1:{port}", world)
         finally:
@@ -125,6 +126,8 @@ def test_sign_in_read_a_chart_and_acknowledge_an_alert(served: Served) -> None:
         # Drawn, not only sent: app.js sets data-drawn once uPlot has the points on a canvas.
         expect(chart).to_have_attribute("data-drawn", expected)
         expect(chart.locator("canvas")).to_have_count(1)
+        agp = page.locator('figure[data-metric="agp"]')
+        expect(agp).to_have_attribute("data-drawn", "96")
         assert _axe(page) == []
         _shot(page, "patient")
 
