@@ -28,7 +28,7 @@ from gateway.wire import Metric
 
 LATEST_WINDOW: Final = timedelta(days=14)
 """How far back the latest value of a metric is looked for."""
-STEADY_FRACTION: Final = 0.02
+STEADY_FRACTION: Final = 0.01
 """A change smaller than this share of the previous value is shown as steady."""
 PRIORITY_RANK: Final = {"high": 0, "medium": 1, "low": 2}
 NEWS2_MIN_PARAMETERS: Final = 2
