@@ -65,8 +65,8 @@ def _run(pg: Postgres, *args: str, **extra: str) -> str:
 def _setup(pg: Postgres, database: str) -> str:
     """Run setup.sh; return the SQLAlchemy URL it prints."""
     url = _run(
-        pg, str(POSTGRES / "setup.sh"), VG_PG_ROLE="vg_app", VG_PG_DATABASE=database,
-        VG_PG_PASSWORD=PASSWORD, VG_PG_PORT=str(pg.port),
+        pg, str(POSTGRES / "setup.sh"), DB_ROLE="vg_app", DB_NAME=database,
+        DB_PASSWORD=PASSWORD, DB_PORT=str(pg.port),
     )  # fmt: skip
     assert url == f"postgresql+psycopg://vg_app:{PASSWORD}@127.0.0.1:{pg.port}/{database}"
     return url
