@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
@@ -129,7 +130,10 @@ STORE = StoreGauges()
 REGISTRY.register(STORE)
 
 
-def serve_metrics(port: int | None) -> None:
-    """Expose this process's metrics on ``port`` (roles without HTTP: ingest, worker, sink)."""
-    if port is not None:
-        start_http_server(port)
+def serve_metrics(port: int | None) -> WSGIServer | None:
+    """Expose this process's metrics on ``port`` (roles without HTTP: ingest, worker, sink);
+    the server runs in a daemon thread until the process ends (or its ``shutdown()``)."""
+    if port is None:
+        return None
+    server, _thread = start_http_server(port)
+    return server

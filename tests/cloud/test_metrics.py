@@ -245,3 +245,27 @@ def test_the_dashboard_charts_only_defined_metrics_and_each_required_panel() -> 
         "delivery failures", "gateways online",
     ):  # fmt: skip
         assert needed in titles
+
+
+def test_serve_exposes_the_store_gauges_at_metrics(tmp_path: Path) -> None:
+    from tests.fixtures.api import running_world
+
+    with running_world(f"sqlite:///{tmp_path / 'w.sqlite3'}", tmp_path / "cloud") as world:
+        text = world.client.get("/metrics/").text
+    assert "\nvitalgate_deliveries_pending " in text
+    assert "\nvitalgate_gateways_online 0.0" in text
+
+
+def test_a_role_without_http_serves_its_metrics_on_the_metrics_port() -> None:
+    import httpx
+
+    port = free_port()
+    server = metrics.serve_metrics(port)
+    assert server is not None
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "vitalgate_ingest_readings_total" in text
+    assert metrics.serve_metrics(None) is None  # no port: nothing started
