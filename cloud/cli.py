@@ -72,10 +72,13 @@ def serve(
 def ingest(log_level: str = "INFO") -> None:
     """Run one ingest worker alone (add more to split the load; set VG_INGEST_CLIENT_ID each)."""
     from cloud.api.app import build_services  # noqa: PLC0415
+    from cloud.metrics import serve_metrics  # noqa: PLC0415
 
     configure_logging(level=log_level)
-    services = build_services(_settings())
+    settings = _settings()
+    services = build_services(settings)
     assert services.ingest is not None, "VG_INGEST_ENABLED is false"
+    serve_metrics(settings.metrics_port)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -100,6 +103,7 @@ def sink(
     It is not started by `serve` or `ingest`: the record is written by any number of ingest
     workers, and one sink follows it with its high-water mark.
     """
+    from cloud.metrics import serve_metrics  # noqa: PLC0415
     from cloud.store.db import make_engine, migrate, session_factory  # noqa: PLC0415
     from cloud.store.influx import TimeSeriesError, TimeSeriesStore  # noqa: PLC0415
     from cloud.store.sink import Sink  # noqa: PLC0415
@@ -116,6 +120,8 @@ def sink(
     engine = make_engine(settings.db_url)
     store = TimeSeriesStore(settings.influx)
     worker = Sink(session_factory(engine), store)
+    if not once:
+        serve_metrics(settings.metrics_port)
     try:
         if once:
             try:

@@ -32,20 +32,26 @@ class InfluxSettings(BaseModel):
     url: str | None = None
     """InfluxDB v2 write API base, e.g. ``http://influx:8086`` (or a VictoriaMetrics ``:8428``)."""
     token: SecretStr = SecretStr("")
+    """API token of the time-series store (InfluxDB); empty for VictoriaMetrics."""
     org: str = "vitalgate"
+    """InfluxDB organisation."""
     bucket: str = "vitalgate"
+    """InfluxDB bucket the readings are written to."""
     flavour: Literal["influxdb", "victoriametrics"] = "influxdb"
     """Which delete API the server has: InfluxDB's ``/api/v2/delete`` (time range and
     predicate) or VictoriaMetrics' ``/api/v1/admin/tsdb/delete_series`` (whole series)."""
     batch_size: int = Field(1_000, ge=1, le=50_000)
     """Points per write; also the sink's chunk, so at most this many are in flight (the bound)."""
     retry_interval_ms: int = Field(5_000, ge=10)
+    """First wait before a failed write is retried (milliseconds; it grows)."""
     max_retries: int = Field(5, ge=0)
+    """Retries of one failed write before the sink tries again from its mark."""
     max_retry_time_ms: int = Field(180_000, ge=0)
     """influxdb-client's retry window; an outage longer than this is backfilled from the mark."""
     poll_s: float = Field(1.0, gt=0)
     """How often the sink looks for readings committed after its high-water mark."""
     timeout_ms: int = Field(10_000, ge=100)
+    """Timeout of one HTTP request to the store (milliseconds)."""
 
     @property
     def enabled(self) -> bool:
@@ -56,18 +62,25 @@ class CloudSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VG_", env_nested_delimiter="__", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
+    """``production`` refuses to start with the development secret key."""
     data_dir: Path = Path("data/cloud")
+    """Where the cloud keeps its files (the default SQLite database among them)."""
     database_url: str | None = None
     """SQLAlchemy URL; default: a SQLite file in ``data_dir``."""
     secret_key: SecretStr = SecretStr(DEV_SECRET)
+    """Signs access tokens and acknowledge links: at least 32 bytes, e.g.
+    ``python -c 'import secrets; print(secrets.token_urlsafe(48))'``. Required in production."""
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest_enabled: bool = True
     """Run an ingest worker inside the API process (the embedded default)."""
     ingest_group: str = Field("vitalgate-ingest", pattern=r"^[A-Za-z0-9_-]+$")
     """MQTT 5 shared-subscription group: workers in one group split the stream."""
     ingest_client_id: str = "vitalgate-ingest-1"
+    """MQTT client id of this process's ingest worker: unique per process."""
     ingest_batch_max: int = Field(500, ge=1, le=10_000)
+    """Messages committed together at most in one ingest transaction."""
     ingest_flush_s: float = Field(0.05, gt=0)
+    """How long ingest waits for more messages before it commits a batch (seconds)."""
     ingest_queue_max: int = Field(1_000, ge=10, le=65_535)
     """Unacknowledged messages a worker holds at most (its MQTT 5 Receive Maximum)."""
     ingest_session_expiry_s: int = Field(60, ge=0)
@@ -85,6 +98,7 @@ class CloudSettings(BaseSettings):
     alert_channels: list[str] = Field(default_factory=list)
     """Apprise URLs every alert is sent to, e.g. ``json://127.0.0.1:9000/alerts``."""
     public_url: str = "http://127.0.0.1:8000"
+    """The address people reach the API and pages at; links in e-mails start with it."""
     contact_urls: dict[str, str] = Field(default_factory=dict)
     """How to reach a person on each kind of contact: an apprise URL template per kind, with
     ``{address}`` for the person's address, e.g. ``{"email":
@@ -108,6 +122,7 @@ class CloudSettings(BaseSettings):
     access_token_minutes: int = Field(15, ge=1, le=60)
     """Access tokens are short-lived; clients renew them with the refresh token."""
     refresh_token_days: int = Field(7, ge=1, le=90)
+    """How long a refresh token works; after it, the person logs in again."""
     login_per_client: RateLimit = "20/minute"
     """Failed logins one client address may make, on any accounts (``limits`` notation)."""
     login_per_client_account: RateLimit = "5/15 minutes"
@@ -122,6 +137,9 @@ class CloudSettings(BaseSettings):
     """``VG_INFLUX__URL``, ``VG_INFLUX__TOKEN``… (see ``InfluxSettings``)."""
     max_body_bytes: int = Field(1_000_000, ge=1_024)
     """HTTP request bodies larger than this are refused with 413 before they are read."""
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    """Serve Prometheus metrics on this port from roles without HTTP (``ingest``,
+    ``worker``, ``sink``); ``serve`` has them at ``/metrics`` on its own port."""
 
     @model_validator(mode="after")
     def _safe(self) -> CloudSettings:

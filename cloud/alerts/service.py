@@ -23,6 +23,7 @@ from sqlalchemy import String, Text, cast, select, text, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+from cloud import metrics
 from cloud.alerts import history
 from cloud.alerts.rulebook import RuleBook
 from cloud.store.models import (
@@ -466,6 +467,7 @@ def open_alert(
         detail={"value": alert.first_value},
     )
     queue_deliveries(session, alert, channels=channels, now=now)
+    metrics.count_alert_opened(session, priority)
     return alert
 
 

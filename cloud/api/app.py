@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from cloud import __version__
+from cloud import __version__, metrics
 from cloud.admin import router as admin_router
 from cloud.alerts import router as alerts_router
 from cloud.alerts.escalation import EscalationScheduler
@@ -99,6 +99,7 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
     sessions = session_factory(engine)
+    metrics.STORE.bind(sessions)  # the gauges read the fleet's state at scrape time
     notifier = Notifier(
         sessions,
         channels_from_urls(settings.alert_channels),

@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from typing import Final
 
 import structlog
-from prometheus_client import Counter
 from sqlalchemy import Select, delete, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.metrics import SINK_ERRORS, SINK_POINTS
 from cloud.store.influx import SeriesPoint, TimeSeriesError, TimeSeriesStore
 from cloud.store.marks import (
     PendingSeriesDeletion,
@@ -41,13 +41,6 @@ log = structlog.get_logger(__name__)
 MARK: Final = "influx"
 RETRY_FIRST_S: Final = 1.0
 RETRY_MAX_S: Final = 60.0
-
-SINK_POINTS = Counter(
-    "vitalgate_sink_points", "Readings written to the time-series store (after the mark)"
-)
-SINK_ERRORS = Counter(
-    "vitalgate_sink_errors", "Sink cycles that failed and will be retried from the same mark"
-)
 
 
 PointsSelect = Select[int | None, str, str, str, str, str, float, datetime, str | None]

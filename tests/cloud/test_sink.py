@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud import metrics
 from cloud.auth import service as auth
 from cloud.settings import InfluxSettings
 from cloud.store.db import make_engine, migrate, session_factory
@@ -109,7 +110,9 @@ def test_every_reading_is_written_once_with_its_tags_value_and_time(
 
     store = store_for(victoria, batch_size=500)
     sink = Sink(sessions, store)
+    points = metrics.SINK_POINTS._value.get()
     assert sink.drain() == len(written) + 1
+    assert metrics.SINK_POINTS._value.get() == points + len(written) + 1
     assert sink.drain() == 0
 
     got = victoria.samples(SERIES)
@@ -217,6 +220,10 @@ def test_a_write_the_store_refuses_leaves_the_mark(
     victoria.stop()
     with pytest.raises(TimeSeriesError, match="did not take 3 points"):
         sink.run_once()
+    errors = metrics.SINK_ERRORS._value.get()
+    sink.start()  # the loop counts the failed cycle and backs off
+    wait_until(lambda: metrics.SINK_ERRORS._value.get() > errors, what="a counted sink error")
+    sink.stop()
     with sessions() as s:
         assert read_mark(s, MARK) == (-1, "")
     victoria.start()
