@@ -97,7 +97,7 @@ def _commands_named() -> dict[str, set[str]]:
         named.setdefault(cmd, set()).add(str(where.relative_to(ROOT)))
 
     for path in CLOUD_KIT:
-        for cmd in re.findall(r"vitalgate-cloud ([a-z][a-z-]*)", path.read_text()):
+        for cmd in re.findall(r"(?<![/\w-])vitalgate-cloud ([a-z][a-z-]*)", path.read_text()):
             add(cmd, path)
     for service in load(COMPOSE)["services"].values():
         if "vitalgate-cloud" in str(service.get("image", "")) and "command" in service:
