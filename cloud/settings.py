@@ -61,6 +61,9 @@ class CloudSettings(BaseSettings):
     """Unacknowledged messages a worker holds at most (its MQTT 5 Receive Maximum)."""
     ingest_session_expiry_s: int = Field(60, ge=0)
     """How long the broker keeps a stopped worker's session (and its share of the stream)."""
+    ingest_stall_s: float = Field(30.0, gt=0)
+    """``/readyz`` says not ready once the ingest worker has messages waiting and has finished
+    nothing for this long (``cloud.ingest.worker.STALL_AFTER_S``)."""
     downlink_enabled: bool | None = None
     """Publish gateway configs (retained ``…/config``) from this process; default: when ingest
     runs here."""

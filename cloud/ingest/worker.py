@@ -19,6 +19,13 @@ Mosquitto keeps routing a share of a ``$share`` group's messages to a member who
 is offline, so a dead worker with a week-long session would hold half the stream for a week.
 When its short session expires the broker drops what it held for it, and the gateways'
 end-to-end acknowledgement republishes those batches to the members still alive.
+
+No message can stop ingest: anything that goes wrong decoding or judging one message makes
+that message a dead letter with the reason, and the rest of the batch goes on. Only a
+database that cannot be reached holds a batch back (retried with backoff); a batch the
+database refuses for its content is stored message by message, and a message it still
+refuses becomes a dead letter (``cloud.ingest.faults``). ``stalled()`` tells ``/readyz``
+when the worker has finished nothing for ``STALL_AFTER_S`` with messages waiting.
 """
 
 from __future__ import annotations
@@ -38,17 +45,16 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
 from cloud.alerts import service as alerts
 from cloud.alerts.rulebook import RuleBook
-from cloud.ingest import edge_batches
+from cloud.ingest import edge_batches, faults
 from cloud.ingest.triage import triage
 from cloud.store.models import DeadLetter, GatewayRecord
 from cloud.store.quarantine import quarantine
-from cloud.store.readings import reading_row, upsert_readings
+from cloud.store.readings import Upserted, key, reading_row, store_readings
 from cloud.store.rollups import add_to_rollups
 from gateway import wire
 from gateway.uplink.settings import MqttSettings
@@ -64,6 +70,11 @@ SESSION_EXPIRY_S: Final = 60
 flight), short enough that a worker gone for good stops taking a share of the stream."""
 QUEUE_MAX: Final = 1_000
 """Unacknowledged messages one worker holds at most (its MQTT 5 Receive Maximum)."""
+STALL_AFTER_S: Final = 30.0
+"""A worker with messages waiting that has finished no batch for this long is stalled:
+``/readyz`` says not ready (``VG_INGEST_STALL_S``)."""
+CONFLICT: Final = "conflict"
+"""The quarantine reason of a reading that repeats its gateway's id with other content."""
 
 
 @dataclass
@@ -93,6 +104,9 @@ class IngestWorker:
         channel_labels: Sequence[str] = (),
         on_alerts: Callable[[], None] | None = None,
         rulebook: RuleBook | None = None,
+        stall_after_s: float = STALL_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
+        binding_checks: bool = True,
     ) -> None:
         self.mqtt = mqtt
         self.sessions = sessions
@@ -105,6 +119,14 @@ class IngestWorker:
         self.rulebook = rulebook or RuleBook()
         self.queue_max = min(queue_max, 65_535)  # the protocol's limit for Receive Maximum
         self.session_expiry_s = session_expiry_s
+        self.stall_after_s = stall_after_s
+        self.clock = clock
+        """Monotonic seconds; a test passes a fake one to see ``stalled()`` without waiting."""
+        self.binding_checks = binding_checks
+        """False only in the ``ingest_secure`` benchmark's baseline (no authorisation, no
+        conflict detection); never in a deployment."""
+        self._last_progress = clock()
+        self._waiting_since = clock()
         self.connected = threading.Event()
         self.pending_high_water = 0
         """The most messages held unacknowledged at once (≤ ``queue_max + batch_max``)."""
@@ -146,6 +168,17 @@ class IngestWorker:
         """Messages received and not yet acknowledged (queued, or in the batch being stored)."""
         return self._held
 
+    def stalled(self) -> str | None:
+        """Why the worker counts as stuck (messages waiting, no batch finished for
+        ``stall_after_s``), or None while it keeps up."""
+        with self._held_lock:
+            held = self._held
+            since = max(self._last_progress, self._waiting_since)
+        idle = self.clock() - since
+        if held and idle >= self.stall_after_s:
+            return f"no progress for {idle:.0f} s with {held} messages waiting"
+        return None
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
@@ -185,6 +218,8 @@ class IngestWorker:
             except queue.Full:
                 continue
             with self._held_lock:
+                if self._held == 0:
+                    self._waiting_since = self.clock()
                 self._held += 1
                 self.pending_high_water = max(self.pending_high_water, self._held)
             metrics.INGEST_PENDING.set(self._held)
@@ -215,42 +250,67 @@ class IngestWorker:
         return batch
 
     def _commit_with_retry(self, batch: list[paho.MQTTMessage]) -> None:
+        """Store a batch, holding it while the database cannot be reached; a batch the
+        database refuses is stored message by message, and a refused message dead-lettered."""
         delay = DB_RETRY_FIRST_S
         while not self._stop.is_set():
             try:
-                self.process(batch, now=datetime.now(UTC))
-                return
-            except SQLAlchemyError as exc:
-                metrics.INGEST_DB_ERRORS.inc()
-                log.error(
-                    "ingest.db_unavailable",
-                    error=type(exc).__name__,
-                    retry_in_s=delay,
-                    advice="check the database; nothing is acknowledged until it is back",
-                )
-            except Exception:  # a bug must not kill the writer thread silently
-                metrics.INGEST_DB_ERRORS.inc()
-                log.exception(
-                    "ingest.batch_failed",
-                    retry_in_s=delay,
-                    advice="a fault in the cloud: nothing of this batch is acknowledged; "
-                    "report the log",
-                )
-            self._stop.wait(delay)
-            delay = min(DB_RETRY_MAX_S, delay * 2)
+                outcome = self._store(batch, now=datetime.now(UTC))
+            except Exception as exc:  # sorted below: hold, split or dead-letter
+                if faults.unavailable(exc):
+                    metrics.INGEST_DB_ERRORS.inc()
+                    log.error(
+                        "ingest.db_unavailable",
+                        error=type(exc).__name__,
+                        retry_in_s=delay,
+                        advice="check the database; nothing is acknowledged until it is back",
+                    )
+                elif len(batch) > 1:
+                    log.warning("ingest.batch_refused", error=type(exc).__name__, size=len(batch))
+                    for msg in batch:
+                        self._commit_with_retry([msg])
+                    return
+                else:
+                    refused = self._refuse_alone(batch[0], exc)
+                    if refused is not None:
+                        self._finish(batch, refused)
+                        return
+                self._stop.wait(delay)
+                delay = min(DB_RETRY_MAX_S, delay * 2)
+                continue
+            self._finish(batch, outcome)
+            return
 
     def process(self, batch: list[paho.MQTTMessage], *, now: datetime) -> None:
         """Validate, store, evaluate and commit one batch; then acknowledge it."""
+        self._finish(batch, self._store(batch, now=now))
+
+    def _store(self, batch: list[paho.MQTTMessage], *, now: datetime) -> _Outcome:
+        """The batch's one transaction: dead letters, quarantine, readings, edge reports,
+        statuses and alerts. Raises only what the database (or a fault of ours) raises."""
         pending = _Pending()
         for msg in batch:
             self._parse(msg, pending, now=now)
-        new_alerts = False
         with self.sessions.begin() as session:
+            if self.binding_checks:
+                pending.dead += edge_batches.refuse_unauthorised(
+                    session,
+                    pending.edge,
+                    pending.statuses,
+                    now=now,
+                    topic_root=self.mqtt.topic_root,
+                )
             session.add_all(pending.dead)
-            sorted_rows = triage(session, pending.rows, now=now)
-            quarantined = quarantine(session, sorted_rows.quarantined)
-            inserted = upsert_readings(session, sorted_rows.accepted)
-            fresh = {row["id"]: row for row in sorted_rows.accepted if row["id"] in inserted}
+            sorted_rows = triage(session, pending.rows, now=now, enforce=self.binding_checks)
+            stored = store_readings(
+                session, sorted_rows.accepted, check_conflicts=self.binding_checks
+            )
+            conflicts = [
+                {**row, "reason": CONFLICT, "organisation_id": _organisation(session, row)}
+                for row in stored.conflicts
+            ]
+            quarantined = quarantine(session, [*sorted_rows.quarantined, *conflicts])
+            fresh = {key(row): row for row in sorted_rows.accepted if key(row) in stored.inserted}
             add_to_rollups(session, fresh.values())
             edge_changes = edge_batches.commit(
                 session, pending.edge, pending.statuses, now=now, channels=self.channel_labels
@@ -259,82 +319,150 @@ class IngestWorker:
                 _record_status(session, gateway_id, status, now=now)
             touched: dict[tuple[str, str], datetime] = {}
             for row in fresh.values():
-                key = (row["patient_id"], row["metric"])
-                touched[key] = min(row["ts"], touched.get(key, row["ts"]))
+                series = (row["patient_id"], row["metric"])
+                touched[series] = min(row["ts"], touched.get(series, row["ts"]))
             changes = alerts.evaluate(
                 session, touched, now=now, channels=self.channel_labels, rulebook=self.rulebook
             )
-            new_alerts = any(c.change == "opened" for c in [*changes, *edge_changes])
+        return _Outcome(
+            pending=pending,
+            stored=stored,
+            quarantined=quarantined,
+            refused=len(sorted_rows.quarantined),
+            now=now,
+            new_alerts=any(c.change == "opened" for c in [*changes, *edge_changes]),
+        )
+
+    def _refuse_alone(self, msg: paho.MQTTMessage, exc: Exception) -> _Outcome | None:
+        """Dead-letter one message that could not be stored; None if the database has gone
+        away meanwhile (then the message is held like any other)."""
+        now = datetime.now(UTC)
+        log.error("ingest.store_refused", topic=msg.topic[:128], error=type(exc).__name__)
+        dead = DeadLetter(
+            received_at=now,
+            topic=msg.topic[:512],
+            reason=faults.unstorable(exc),
+            payload=bytes(msg.payload),
+        )
+        try:
+            with self.sessions.begin() as session:
+                session.add(dead)
+        except Exception as again:
+            if faults.unavailable(again):
+                return None
+            raise
+        return _Outcome(pending=_Pending(dead=[dead]), stored=Upserted(), quarantined=0, now=now)
+
+    def _finish(self, batch: list[paho.MQTTMessage], outcome: _Outcome) -> None:
+        """After the commit: PUBACK, end-to-end acks, counters, wake the notifier. A fault
+        here is logged; the batch is committed and is not stored again."""
         self._acknowledge(batch)
-        for gateway_id, batch_ids in pending.acks.items():
-            ack = wire.Ack(batch_ids=tuple(batch_ids))
-            topic = wire.Topics(gateway_id, self.mqtt.topic_root).acks
-            self._client.publish(topic, wire.encode(ack), qos=1)
-        self._count(batch, pending, inserted, quarantined, now=now)
-        if new_alerts and self.on_alerts is not None:
-            self.on_alerts()
+        try:
+            for gateway_id, batch_ids in outcome.pending.acks.items():
+                ack = wire.Ack(batch_ids=tuple(batch_ids))
+                topic = wire.Topics(gateway_id, self.mqtt.topic_root).acks
+                self._client.publish(topic, wire.encode(ack), qos=1)
+            self._count(batch, outcome)
+            if outcome.new_alerts and self.on_alerts is not None:
+                self.on_alerts()
+        except Exception:
+            log.exception("ingest.after_commit_failed", advice="a fault in the cloud: report it")
 
     def _acknowledge(self, batch: list[paho.MQTTMessage]) -> None:
         """PUBACK a committed batch: the broker may then send as many messages again."""
         with self._held_lock:
             self._held -= len(batch)
+            self._last_progress = self.clock()
         metrics.INGEST_PENDING.set(self._held)
         for msg in batch:
             self._client.ack(msg.mid, msg.qos)
 
     def _parse(self, msg: paho.MQTTMessage, pending: _Pending, *, now: datetime) -> None:
+        """Decode one message into ``pending``; any failure makes it a dead letter instead."""
         payload = bytes(msg.payload)
         try:
-            if len(payload) > MAX_PAYLOAD_BYTES:
-                raise wire.WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-            gateway_id, leaf = wire.split_topic(msg.topic, self.mqtt.topic_root)
-            message = _decode(payload, leaf)
-            if (
-                isinstance(
-                    message, wire.ReadingBatch | wire.Status | wire.EventBatch | wire.RollupBatch
-                )
-                and message.gateway_id != gateway_id
-            ):
-                raise wire.WireError(
-                    f"gateway_id {message.gateway_id!r} does not match topic gateway {gateway_id!r}"
-                )
-        except wire.WireError as exc:
+            gateway_id, message = self._decode_message(msg.topic, payload)
+            rows: list[dict[str, Any]] = []
+            edge = edge_batches.EdgeBatch()
+            if isinstance(message, wire.ReadingBatch):
+                rows = [
+                    reading_row(r, gateway_id=gateway_id, received_at=now) for r in message.readings
+                ]
+            elif isinstance(message, wire.EventBatch | wire.RollupBatch):
+                edge.add(gateway_id, message, now=now)
+        except Exception as exc:  # whatever one message does, it stops only itself
+            reason = str(exc) if isinstance(exc, wire.WireError) else faults.undecodable(exc)
             pending.dead.append(
-                DeadLetter(received_at=now, topic=msg.topic[:512], reason=str(exc), payload=payload)
+                DeadLetter(
+                    received_at=now,
+                    topic=msg.topic[:512],
+                    reason=reason[: faults.MAX_REASON],
+                    payload=payload,
+                )
             )
-            log.warning("ingest.dead_letter", topic=msg.topic[:128], reason=str(exc)[:200])
+            log.warning("ingest.dead_letter", topic=msg.topic[:128], reason=reason[:200])
             return
         if isinstance(message, wire.ReadingBatch):
-            pending.rows.extend(
-                reading_row(r, gateway_id=gateway_id, received_at=now) for r in message.readings
-            )
+            pending.rows.extend(rows)
             pending.acks[gateway_id].append(message.batch_id)
             if pending.oldest_sent_at is None or message.sent_at < pending.oldest_sent_at:
                 pending.oldest_sent_at = message.sent_at
         elif isinstance(message, wire.Status):
             pending.statuses[gateway_id] = message
         elif isinstance(message, wire.EventBatch | wire.RollupBatch):
-            pending.edge.add(gateway_id, message, now=now)
+            pending.edge.merge(edge)
             pending.acks[gateway_id].append(message.batch_id)
 
-    def _count(
-        self,
-        batch: list[paho.MQTTMessage],
-        pending: _Pending,
-        inserted: set[str],
-        quarantined: int,
-        *,
-        now: datetime,
-    ) -> None:
-        metrics.INGEST_READINGS.inc(len(inserted))
-        metrics.INGEST_QUARANTINED.inc(quarantined)
-        metrics.INGEST_DUPLICATES.inc(max(0, len(pending.rows) - len(inserted) - quarantined))
+    def _decode_message(self, topic: str, payload: bytes) -> tuple[str, wire.WireMessage]:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise wire.WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        gateway_id, leaf = wire.split_topic(topic, self.mqtt.topic_root)
+        message = _decode(payload, leaf)
+        if (
+            isinstance(
+                message, wire.ReadingBatch | wire.Status | wire.EventBatch | wire.RollupBatch
+            )
+            and message.gateway_id != gateway_id
+        ):
+            raise wire.WireError(
+                f"gateway_id {message.gateway_id!r} does not match topic gateway {gateway_id!r}"
+            )
+        return gateway_id, message
+
+    def _count(self, batch: list[paho.MQTTMessage], outcome: _Outcome) -> None:
+        pending = outcome.pending
+        inserted, conflicts = len(outcome.stored.inserted), len(outcome.stored.conflicts)
+        metrics.INGEST_READINGS.inc(inserted)
+        metrics.INGEST_QUARANTINED.inc(outcome.quarantined)
+        metrics.INGEST_CONFLICTS.inc(conflicts)
+        if outcome.refused:
+            metrics.INGEST_REFUSED.labels(kind="readings").inc(outcome.refused)
+        for dead in pending.dead:
+            if dead.reason.startswith(edge_batches.REFUSED):
+                metrics.INGEST_REFUSED.labels(kind=dead.topic.rsplit("/", 1)[-1][:32]).inc()
+        if conflicts:
+            log.warning("ingest.conflicts", count=conflicts, advice="see the quarantine")
+        repeats = len(pending.rows) - inserted - outcome.refused - conflicts
+        metrics.INGEST_DUPLICATES.inc(max(0, repeats))
         metrics.DEAD_LETTERS.inc(len(pending.dead))
         metrics.INGEST_BATCH_SIZE.observe(len(batch))
         for msg in batch:
             metrics.INGEST_MESSAGES.labels(topic=msg.topic.rsplit("/", 1)[-1][:32]).inc()
         if pending.oldest_sent_at is not None:
-            metrics.INGEST_LAG.observe(max(0.0, (now - pending.oldest_sent_at).total_seconds()))
+            lag = (outcome.now - pending.oldest_sent_at).total_seconds()
+            metrics.INGEST_LAG.observe(max(0.0, lag))
+
+
+@dataclass
+class _Outcome:
+    """What a committed batch did, for the steps after the commit."""
+
+    pending: _Pending
+    stored: Upserted
+    quarantined: int
+    now: datetime
+    refused: int = 0
+    new_alerts: bool = False
 
 
 def _decode(payload: bytes, leaf: str) -> wire.WireMessage:
@@ -346,6 +474,11 @@ def _decode(payload: bytes, leaf: str) -> wire.WireMessage:
         except ValueError:  # pydantic's ValidationError included
             pass
     return wire.decode(payload, expect=wire.TOPIC_SCHEMAS[leaf])
+
+
+def _organisation(session: Session, row: dict[str, Any]) -> str | None:
+    record = session.get(GatewayRecord, row["gateway_id"])
+    return record.organisation_id if record is not None else None
 
 
 def _record_status(
