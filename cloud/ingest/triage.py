@@ -78,8 +78,9 @@ def _time_refusal(ts: datetime, *, now: datetime) -> str | None:
 def _explain_unknown_patients(
     session: Session, bindings: Bindings, refused: list[tuple[dict[str, Any], str]]
 ) -> None:
-    """A reading for a patient the organisation does not have says so (one query per
-    organisation, only when something was refused); it never says whose patient it is."""
+    """A device paired to someone else, named with a patient the organisation does not have,
+    says so (one query per organisation, only when something was refused); the reason never
+    says whose patient it is."""
     by_org: dict[str | None, set[str]] = {}
     for row, _ in refused:
         by_org.setdefault(bindings.organisation_of(row["gateway_id"]), set()).add(row["patient_id"])
@@ -91,7 +92,7 @@ def _explain_unknown_patients(
     }
     for i, (row, reason) in enumerate(refused):
         org = bindings.organisation_of(row["gateway_id"])
-        if (org, row["patient_id"]) in unknown and reason.startswith("device"):
+        if (org, row["patient_id"]) in unknown and "paired to another patient" in reason:
             refused[i] = (
                 row,
                 f"patient {row['patient_id']} is not registered in this organisation",
