@@ -20,9 +20,20 @@ _UNAVAILABLE: Final = (OperationalError, InterfaceError, DisconnectionError, Poo
 or pool timeout, a deadlock to retry), as opposed to refusing a row's content."""
 
 
+try:  # PostgreSQL's COPY path talks to psycopg directly: its errors come unwrapped
+    import psycopg
+
+    _DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+except ImportError:  # pragma: no cover - the cloud installs psycopg
+    _DRIVER_UNAVAILABLE = ()
+
+
 def unavailable(exc: BaseException) -> bool:
     """The database cannot be reached: hold the batch and retry, never dead-letter it."""
-    if isinstance(exc, _UNAVAILABLE):
+    if isinstance(exc, _UNAVAILABLE + _DRIVER_UNAVAILABLE):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 

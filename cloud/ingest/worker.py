@@ -351,7 +351,12 @@ class IngestWorker:
             if faults.unavailable(again):
                 return None
             raise
-        return _Outcome(pending=_Pending(dead=[dead]), stored=Upserted(), quarantined=0, now=now)
+        # Its batch is acknowledged like any committed one: kept as a dead letter, it must not
+        # come back from the gateway's outbox forever.
+        parsed = _Pending()
+        self._parse(msg, parsed, now=now)
+        pending = _Pending(dead=[dead], acks=parsed.acks)
+        return _Outcome(pending=pending, stored=Upserted(), quarantined=0, now=now)
 
     def _finish(self, batch: list[paho.MQTTMessage], outcome: _Outcome) -> None:
         """After the commit: PUBACK, end-to-end acks, counters, wake the notifier. A fault
