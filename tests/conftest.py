@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,6 +110,19 @@ class CloudProcess:
         )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
+
+    def bind(self, **bindings: Any) -> None:
+        """Register a gateway and pair devices in this cloud's record
+        (``tests.fixtures.bindings.bind``): ingest stores nothing else. Before or after start."""
+        from cloud.store.db import make_engine, migrate, session_factory
+        from tests.fixtures.bindings import bind
+
+        migrate(self.db_url)
+        engine = make_engine(self.db_url)
+        try:
+            bind(session_factory(engine), **bindings)
+        finally:
+            engine.dispose()
 
     def login(self, email: str, password: str) -> dict[str, str]:
         """Log in through the API; the bearer header for later requests."""
