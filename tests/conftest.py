@@ -151,7 +151,11 @@ class CloudProcess:
 def cloud_factory(tmp_path: Path) -> Iterator[object]:
     started: list[CloudProcess] = []
 
-    def make(broker: Mosquitto, **env: str) -> CloudProcess:
+    def make(
+        broker: Mosquitto, *, binding: dict[str, Any] | None = None, **env: str
+    ) -> CloudProcess:
+        """A started cloud; ``binding`` (``tests.fixtures.bindings.bind``'s arguments) is in
+        its record before it starts, so no reading can arrive before the gateway is known."""
         rules = tmp_path / "test-rules.json"
         rules.write_text(json.dumps(TEST_RULES))
         full = {
@@ -162,6 +166,8 @@ def cloud_factory(tmp_path: Path) -> Iterator[object]:
         }
         proc = CloudProcess(full, tmp_path / f"cloud{len(started)}")
         started.append(proc)
+        if binding is not None:
+            proc.bind(**binding)
         proc.start()
         return proc
 
