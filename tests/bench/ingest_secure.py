@@ -23,7 +23,7 @@ from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.postgres import Postgres
 
 READINGS = 100_000
-ROUNDS = 2
+ROUNDS = 3
 
 
 def run() -> Iterator[Figure]:
