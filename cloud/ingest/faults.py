@@ -38,6 +38,11 @@ def unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+def clean(reason: str) -> str:
+    """A reason any database stores as text: no NUL, no lone surrogate, bounded."""
+    return reason.replace("\x00", "").encode("utf-8", "replace").decode()[:MAX_REASON]
+
+
 def undecodable(exc: BaseException) -> str:
     """A dead letter's reason for an error other than a wire refusal. It names the error
     only: an exception's text may quote the payload, which logs must not carry."""
@@ -49,4 +54,4 @@ def unstorable(exc: BaseException) -> str:
     names the constraint or the value type at fault)."""
     lines = str(exc).strip().splitlines()
     first = lines[0][:200] if lines else ""
-    return f"could not be stored: {type(exc).__name__}: {first}"[:MAX_REASON]
+    return clean(f"could not be stored: {type(exc).__name__}: {first}")

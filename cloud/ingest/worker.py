@@ -227,10 +227,17 @@ class IngestWorker:
 
     # ------------------------------------------------------------------ writer thread
     def _run(self) -> None:
+        batch: list[paho.MQTTMessage] = []
         while not self._stop.is_set():
-            batch = self._collect()
-            if batch:
+            batch = batch or self._collect()
+            if not batch:
+                continue
+            try:
                 self._commit_with_retry(batch)
+                batch = []
+            except Exception:  # the writer must outlive a fault; /readyz reports it stalled
+                log.exception("ingest.writer_fault", advice="a fault in the cloud: report it")
+                self._stop.wait(DB_RETRY_MAX_S)
 
     def _collect(self) -> list[paho.MQTTMessage]:
         try:
@@ -340,7 +347,7 @@ class IngestWorker:
         log.error("ingest.store_refused", topic=msg.topic[:128], error=type(exc).__name__)
         dead = DeadLetter(
             received_at=now,
-            topic=msg.topic[:512],
+            topic=faults.clean(msg.topic)[:512],
             reason=faults.unstorable(exc),
             payload=bytes(msg.payload),
         )
@@ -400,8 +407,8 @@ class IngestWorker:
             pending.dead.append(
                 DeadLetter(
                     received_at=now,
-                    topic=msg.topic[:512],
-                    reason=reason[: faults.MAX_REASON],
+                    topic=faults.clean(msg.topic)[:512],
+                    reason=faults.clean(reason),
                     payload=payload,
                 )
             )

@@ -4,8 +4,9 @@ The figure: readings/s through the binding checks (registered, not revoked gatew
 and patient of its organisation, paired at the time taken) and the gateway-scoped
 idempotency with conflict detection. The baseline: the same worker, load and database with
 the checks off (``binding_checks=False``, a switch only this benchmark uses), in the same
-run. Rounds alternate and the best of each is kept (the machine is shared). A full repeat of
-the load then measures the path where every reading is a duplicate and is compared for
+run. Rounds alternate and the best of each is kept (the machine is shared); the worker
+process's CPU time gives a second, steadier comparison (``cpu_ratio``). A full repeat of the
+load then measures the path where every reading is a duplicate and is compared for
 conflicts. Targets: ≥ 20,000 readings/s and ≥ 80 % of the baseline.
 
 TLS is not in these figures yet: the bench's MQTT clients are built in
@@ -18,7 +19,7 @@ import shutil
 from collections.abc import Iterator
 
 from tests.bench._common import Figure
-from tests.bench._ingest import drain_rate, make_load, workdir
+from tests.bench._ingest import Drain, drain, make_load, workdir
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.postgres import Postgres
 
@@ -38,24 +39,24 @@ def run() -> Iterator[Figure]:
         migrate(url)
         engine = make_engine(url)
         sessions = session_factory(engine)
-        secure: list[float] = []
-        plain: list[float] = []
+        secure: list[Drain] = []
+        plain: list[Drain] = []
         for r in range(ROUNDS):
-            for checks, rates in ((False, plain), (True, secure)):
+            for checks, runs in ((False, plain), (True, secure)):
                 tag = f"{'sec' if checks else 'plain'}{r}"
                 load = make_load(READINGS, tag=tag)
-                rate, n = drain_rate(broker, sessions, load, tag=tag, binding_checks=checks)
-                assert n == READINGS, f"{tag}: stored {n} of {READINGS}"
-                rates.append(rate)
-        again, n = drain_rate(broker, sessions, load, tag=tag, binding_checks=True)
-        assert n == READINGS, f"{n} rows after a full repeat"
+                runs.append(drain(broker, sessions, load, tag=tag, binding_checks=checks))
+                assert runs[-1].stored == READINGS, f"{tag}: stored {runs[-1].stored}"
+        again = drain(broker, sessions, load, tag=tag, binding_checks=True)
+        assert again.stored == READINGS, f"{again.stored} rows after a full repeat"
         engine.dispose()
     finally:
         broker.kill()
         pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(pg_dir, ignore_errors=True)
-    figure, baseline = max(secure), max(plain)
+    figure, baseline = max(d.rate for d in secure), max(d.rate for d in plain)
+    cpu, cpu_baseline = max(d.cpu_rate for d in secure), max(d.cpu_rate for d in plain)
     yield Figure(
         "ingest_secure",
         round(figure),
@@ -64,8 +65,14 @@ def run() -> Iterator[Figure]:
         ratio=round(figure / baseline, 2),
         extra={
             "readings": READINGS,
-            "rounds": {"secure": [round(x) for x in secure], "plain": [round(x) for x in plain]},
-            "repeat_readings_per_s": round(again),
+            "rounds": {
+                "secure": [round(d.rate) for d in secure],
+                "plain": [round(d.rate) for d in plain],
+            },
+            "cpu_readings_per_s": round(cpu),
+            "cpu_baseline": round(cpu_baseline),
+            "cpu_ratio": round(cpu / cpu_baseline, 2),
+            "repeat_readings_per_s": round(again.rate),
             "tls": False,
             "target": 20_000,
             "target_ratio": 0.8,
