@@ -35,7 +35,7 @@ class _Device:
 
 
 @dataclass(frozen=True, slots=True)
-class _Window:
+class Window:
     device_id: str
     patient_id: str
     organisation_id: str
@@ -52,8 +52,8 @@ class Bindings:
 
     gateways: dict[str, _Gateway] = field(default_factory=dict)
     devices: dict[str, _Device] = field(default_factory=dict)
-    by_device: dict[str, list[_Window]] = field(default_factory=lambda: defaultdict(list))
-    by_patient: dict[str, list[_Window]] = field(default_factory=lambda: defaultdict(list))
+    by_device: dict[str, list[Window]] = field(default_factory=lambda: defaultdict(list))
+    by_patient: dict[str, list[Window]] = field(default_factory=lambda: defaultdict(list))
 
     @classmethod
     def load(
@@ -105,7 +105,7 @@ class Bindings:
             )
             for dev, patient, org, start, end, dev_org, dev_gw in rows:
                 out.devices.setdefault(dev, _Device(dev_org, dev_gw))
-                window = _Window(dev, patient, org, start, end)
+                window = Window(dev, patient, org, start, end)
                 if window not in out.by_device[dev]:
                     out.by_device[dev].append(window)
                     out.by_patient[patient].append(window)
@@ -131,6 +131,19 @@ class Bindings:
         if device.gateway_id not in (None, gateway_id):
             return f"device {device_id} is registered to another gateway"
         return None
+
+    def vouching(self, gateway_id: str, device_id: str, patient_id: str) -> tuple[Window, ...]:
+        """The pairing windows in which ``gateway_id`` may report ``device_id`` for
+        ``patient_id`` (empty when it may not at all): a reading is accepted if one covers
+        its time; ``refusal`` then says why not."""
+        if self.gateway_refusal(gateway_id) or self._device_refusal(gateway_id, device_id):
+            return ()
+        org = self.organisation_of(gateway_id)
+        return tuple(
+            w
+            for w in self.by_device.get(device_id, ())
+            if w.organisation_id == org and w.patient_id == patient_id
+        )
 
     def refusal(
         self, gateway_id: str, *, patient_id: str | None, device_id: str | None, ts: datetime

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from cloud.ingest.authorise import Bindings, unknown_patients
+from cloud.ingest.authorise import Bindings, Window, unknown_patients
 
 MAX_FUTURE: Final = timedelta(minutes=10)
 """Clock skew tolerated between a gateway and the cloud."""
@@ -46,19 +46,27 @@ def triage(
         device_ids={r["device_id"] for r in rows} if enforce else (),
     )
     refused: list[tuple[dict[str, Any], str]] = []
+    earliest, latest = now - MAX_PAST, now + MAX_FUTURE
+    # The windows that vouch for each (gateway, device, patient) of the batch, found once: a
+    # batch names a handful, so a reading costs a dict look-up and a window check.
+    vouching: dict[tuple[str, str, str], tuple[Window, ...]] = {}
     for row in rows:
-        reason = _time_refusal(row["ts"], now=now)
-        if reason is None and enforce:
-            reason = bindings.refusal(
-                row["gateway_id"],
-                patient_id=row["patient_id"],
-                device_id=row["device_id"],
-                ts=row["ts"],
-            )
-        if reason is None:
-            result.accepted.append(row)
-        else:
-            refused.append((row, reason))
+        ts = row["ts"]
+        if not earliest <= ts <= latest:
+            refused.append((row, _time_refusal(ts, now=now)))
+            continue
+        if enforce:
+            subject = (row["gateway_id"], row["device_id"], row["patient_id"])
+            windows = vouching.get(subject)
+            if windows is None:
+                windows = vouching[subject] = bindings.vouching(*subject)
+            if not any(w.covers(ts) for w in windows):
+                reason = bindings.refusal(
+                    subject[0], device_id=subject[1], patient_id=subject[2], ts=ts
+                )
+                refused.append((row, reason or "not vouched for"))
+                continue
+        result.accepted.append(row)
     if refused:
         _explain_unknown_patients(session, bindings, refused)
     for row, reason in refused:
@@ -67,12 +75,10 @@ def triage(
     return result
 
 
-def _time_refusal(ts: datetime, *, now: datetime) -> str | None:
+def _time_refusal(ts: datetime, *, now: datetime) -> str:
     if ts > now + MAX_FUTURE:
         return f"time stamp {ts.isoformat()} is in the future: check the gateway's clock"
-    if ts < now - MAX_PAST:
-        return f"time stamp {ts.isoformat()} is more than {MAX_PAST.days} days old"
-    return None
+    return f"time stamp {ts.isoformat()} is more than {MAX_PAST.days} days old"
 
 
 def _explain_unknown_patients(
