@@ -33,9 +33,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -48,14 +46,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
-from cloud.alerts import service as alerts
 from cloud.alerts.rulebook import RuleBook
 from cloud.ingest import edge_batches, faults
-from cloud.ingest.triage import triage
-from cloud.store.models import DeadLetter, GatewayRecord
-from cloud.store.quarantine import quarantine
-from cloud.store.readings import Upserted, key, reading_row, store_readings
-from cloud.store.rollups import add_to_rollups
+from cloud.ingest.batch import Outcome, Pending, parse, store
+from cloud.store.models import DeadLetter
+from cloud.store.readings import Upserted
 from gateway import wire
 from gateway.uplink.settings import MqttSettings
 
@@ -64,7 +59,6 @@ log = structlog.get_logger(__name__)
 SUBSCRIBED_LEAVES: Final = ("readings", "status", "events", "rollups")
 DB_RETRY_FIRST_S: Final = 0.5
 DB_RETRY_MAX_S: Final = 30.0
-MAX_PAYLOAD_BYTES: Final = 1_000_000
 SESSION_EXPIRY_S: Final = 60
 """Long enough for a restart to resume the session (the broker then redelivers what was in
 flight), short enough that a worker gone for good stops taking a share of the stream."""
@@ -73,20 +67,6 @@ QUEUE_MAX: Final = 1_000
 STALL_AFTER_S: Final = 30.0
 """A worker with messages waiting that has finished no batch for this long is stalled:
 ``/readyz`` says not ready (``VG_INGEST_STALL_S``)."""
-CONFLICT: Final = "conflict"
-"""The quarantine reason of a reading that repeats its gateway's id with other content."""
-
-
-@dataclass
-class _Pending:
-    """What one batch of MQTT messages becomes before it is committed."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    statuses: dict[str, wire.Status] = field(default_factory=dict)
-    acks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    oldest_sent_at: datetime | None = None
-    edge: edge_batches.EdgeBatch = field(default_factory=edge_batches.EdgeBatch)
 
 
 class IngestWorker:
@@ -292,55 +272,21 @@ class IngestWorker:
         """Validate, store, evaluate and commit one batch; then acknowledge it."""
         self._finish(batch, self._store(batch, now=now))
 
-    def _store(self, batch: list[paho.MQTTMessage], *, now: datetime) -> _Outcome:
-        """The batch's one transaction: dead letters, quarantine, readings, edge reports,
-        statuses and alerts. Raises only what the database (or a fault of ours) raises."""
-        pending = _Pending()
+    def _store(self, batch: list[paho.MQTTMessage], *, now: datetime) -> Outcome:
+        pending = Pending()
         for msg in batch:
-            self._parse(msg, pending, now=now)
-        with self.sessions.begin() as session:
-            if self.binding_checks:
-                pending.dead += edge_batches.refuse_unauthorised(
-                    session,
-                    pending.edge,
-                    pending.statuses,
-                    now=now,
-                    topic_root=self.mqtt.topic_root,
-                )
-            session.add_all(pending.dead)
-            sorted_rows = triage(session, pending.rows, now=now, enforce=self.binding_checks)
-            stored = store_readings(
-                session, sorted_rows.accepted, check_conflicts=self.binding_checks
-            )
-            conflicts = [
-                {**row, "reason": CONFLICT, "organisation_id": _organisation(session, row)}
-                for row in stored.conflicts
-            ]
-            quarantined = quarantine(session, [*sorted_rows.quarantined, *conflicts])
-            fresh = {key(row): row for row in sorted_rows.accepted if key(row) in stored.inserted}
-            add_to_rollups(session, fresh.values())
-            edge_changes = edge_batches.commit(
-                session, pending.edge, pending.statuses, now=now, channels=self.channel_labels
-            )
-            for gateway_id, status in pending.statuses.items():
-                _record_status(session, gateway_id, status, now=now)
-            touched: dict[tuple[str, str], datetime] = {}
-            for row in fresh.values():
-                series = (row["patient_id"], row["metric"])
-                touched[series] = min(row["ts"], touched.get(series, row["ts"]))
-            changes = alerts.evaluate(
-                session, touched, now=now, channels=self.channel_labels, rulebook=self.rulebook
-            )
-        return _Outcome(
-            pending=pending,
-            stored=stored,
-            quarantined=quarantined,
-            refused=len(sorted_rows.quarantined),
+            parse(msg.topic, bytes(msg.payload), pending, now=now, topic_root=self.mqtt.topic_root)
+        return store(
+            self.sessions,
+            pending,
             now=now,
-            new_alerts=any(c.change == "opened" for c in [*changes, *edge_changes]),
+            channels=self.channel_labels,
+            rulebook=self.rulebook,
+            topic_root=self.mqtt.topic_root,
+            binding_checks=self.binding_checks,
         )
 
-    def _refuse_alone(self, msg: paho.MQTTMessage, exc: Exception) -> _Outcome | None:
+    def _refuse_alone(self, msg: paho.MQTTMessage, exc: Exception) -> Outcome | None:
         """Dead-letter one message that could not be stored; None if the database has gone
         away meanwhile (then the message is held like any other)."""
         now = datetime.now(UTC)
@@ -360,12 +306,12 @@ class IngestWorker:
             raise
         # Its batch is acknowledged like any committed one: kept as a dead letter, it must not
         # come back from the gateway's outbox forever.
-        parsed = _Pending()
-        self._parse(msg, parsed, now=now)
-        pending = _Pending(dead=[dead], acks=parsed.acks)
-        return _Outcome(pending=pending, stored=Upserted(), quarantined=0, now=now)
+        parsed = Pending()
+        parse(msg.topic, bytes(msg.payload), parsed, now=now, topic_root=self.mqtt.topic_root)
+        pending = Pending(dead=[dead], acks=parsed.acks)
+        return Outcome(pending=pending, stored=Upserted(), quarantined=0, now=now)
 
-    def _finish(self, batch: list[paho.MQTTMessage], outcome: _Outcome) -> None:
+    def _finish(self, batch: list[paho.MQTTMessage], outcome: Outcome) -> None:
         """After the commit: PUBACK, end-to-end acks, counters, wake the notifier. A fault
         here is logged; the batch is committed and is not stored again."""
         self._acknowledge(batch)
@@ -389,59 +335,7 @@ class IngestWorker:
         for msg in batch:
             self._client.ack(msg.mid, msg.qos)
 
-    def _parse(self, msg: paho.MQTTMessage, pending: _Pending, *, now: datetime) -> None:
-        """Decode one message into ``pending``; any failure makes it a dead letter instead."""
-        payload = bytes(msg.payload)
-        try:
-            gateway_id, message = self._decode_message(msg.topic, payload)
-            rows: list[dict[str, Any]] = []
-            edge = edge_batches.EdgeBatch()
-            if isinstance(message, wire.ReadingBatch):
-                rows = [
-                    reading_row(r, gateway_id=gateway_id, received_at=now) for r in message.readings
-                ]
-            elif isinstance(message, wire.EventBatch | wire.RollupBatch):
-                edge.add(gateway_id, message, now=now)
-        except Exception as exc:  # whatever one message does, it stops only itself
-            reason = str(exc) if isinstance(exc, wire.WireError) else faults.undecodable(exc)
-            pending.dead.append(
-                DeadLetter(
-                    received_at=now,
-                    topic=faults.clean(msg.topic)[:512],
-                    reason=faults.clean(reason),
-                    payload=payload,
-                )
-            )
-            log.warning("ingest.dead_letter", topic=msg.topic[:128], reason=reason[:200])
-            return
-        if isinstance(message, wire.ReadingBatch):
-            pending.rows.extend(rows)
-            pending.acks[gateway_id].append(message.batch_id)
-            if pending.oldest_sent_at is None or message.sent_at < pending.oldest_sent_at:
-                pending.oldest_sent_at = message.sent_at
-        elif isinstance(message, wire.Status):
-            pending.statuses[gateway_id] = message
-        elif isinstance(message, wire.EventBatch | wire.RollupBatch):
-            pending.edge.merge(edge)
-            pending.acks[gateway_id].append(message.batch_id)
-
-    def _decode_message(self, topic: str, payload: bytes) -> tuple[str, wire.WireMessage]:
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            raise wire.WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-        gateway_id, leaf = wire.split_topic(topic, self.mqtt.topic_root)
-        message = _decode(payload, leaf)
-        if (
-            isinstance(
-                message, wire.ReadingBatch | wire.Status | wire.EventBatch | wire.RollupBatch
-            )
-            and message.gateway_id != gateway_id
-        ):
-            raise wire.WireError(
-                f"gateway_id {message.gateway_id!r} does not match topic gateway {gateway_id!r}"
-            )
-        return gateway_id, message
-
-    def _count(self, batch: list[paho.MQTTMessage], outcome: _Outcome) -> None:
+    def _count(self, batch: list[paho.MQTTMessage], outcome: Outcome) -> None:
         pending = outcome.pending
         inserted, conflicts = len(outcome.stored.inserted), len(outcome.stored.conflicts)
         metrics.INGEST_READINGS.inc(inserted)
@@ -463,44 +357,3 @@ class IngestWorker:
         if pending.oldest_sent_at is not None:
             lag = (outcome.now - pending.oldest_sent_at).total_seconds()
             metrics.INGEST_LAG.observe(max(0.0, lag))
-
-
-@dataclass
-class _Outcome:
-    """What a committed batch did, for the steps after the commit."""
-
-    pending: _Pending
-    stored: Upserted
-    quarantined: int
-    now: datetime
-    refused: int = 0
-    new_alerts: bool = False
-
-
-def _decode(payload: bytes, leaf: str) -> wire.WireMessage:
-    """``wire.decode``, with pydantic's JSON parser on readings (several times faster than
-    ``json.loads`` then validation); a refused payload is decoded again for its reason."""
-    if leaf == "readings":
-        try:
-            return wire.ReadingBatch.model_validate_json(payload)
-        except ValueError:  # pydantic's ValidationError included
-            pass
-    return wire.decode(payload, expect=wire.TOPIC_SCHEMAS[leaf])
-
-
-def _organisation(session: Session, row: dict[str, Any]) -> str | None:
-    record = session.get(GatewayRecord, row["gateway_id"])
-    return record.organisation_id if record is not None else None
-
-
-def _record_status(
-    session: Session, gateway_id: str, status: wire.Status, *, now: datetime
-) -> None:
-    record = session.get(GatewayRecord, gateway_id)
-    body = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if record is None:
-        session.add(
-            GatewayRecord(id=gateway_id, state=status.state.value, last_seen=now, status=body)
-        )
-    else:
-        record.state, record.last_seen, record.status = status.state.value, now, body

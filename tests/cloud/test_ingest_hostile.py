@@ -22,7 +22,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.app import create_app
-from cloud.ingest.worker import MAX_PAYLOAD_BYTES, STALL_AFTER_S, IngestWorker
+from cloud.ingest.batch import MAX_PAYLOAD_BYTES
+from cloud.ingest.worker import STALL_AFTER_S, IngestWorker
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, session_factory
 from cloud.store.models import DeadLetter, Reading
