@@ -27,7 +27,18 @@ INGEST_DUPLICATES = Counter(
 )
 INGEST_QUARANTINED = Counter(
     "vitalgate_ingest_quarantined_readings",
-    "Readings kept aside, not attributed: unpaired device or implausible time stamp",
+    "Readings kept aside, not attributed: unregistered or revoked gateway, unpaired device, "
+    "implausible time stamp, or an id conflict",
+)
+INGEST_CONFLICTS = Counter(
+    "vitalgate_ingest_conflicts",
+    "Readings that repeat a stored reading id of the same gateway with other content "
+    "(quarantined with reason 'conflict')",
+)
+INGEST_REFUSED = Counter(
+    "vitalgate_ingest_refused",
+    "Readings, events, rollups or statuses refused by the binding checks",
+    ["kind"],
 )
 INGEST_MESSAGES = Counter("vitalgate_ingest_messages", "MQTT messages processed", ["topic"])
 DEAD_LETTERS = Counter(

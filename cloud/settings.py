@@ -92,6 +92,9 @@ class CloudSettings(BaseSettings):
     """Ed25519 private key (PKCS #8 PEM) signing every config, command and ack the cloud
     sends; default ``<pki_dir>/downlink-signing.key``. Unset: downlink goes unsigned (tests,
     the plain demo), which gateways with a ``downlink_key`` refuse."""
+    ingest_stall_s: float = Field(30.0, gt=0)
+    """``/readyz`` says not ready once the ingest worker has messages waiting and has finished
+    nothing for this long (``cloud.ingest.worker.STALL_AFTER_S``)."""
     downlink_enabled: bool | None = None
     """Publish gateway configs (retained ``…/config``) from this process; default: when ingest
     runs here."""

@@ -33,13 +33,64 @@ class WireError(ValueError):
     """A message that does not follow the wire contract (bad JSON, unknown schema, bad field)."""
 
 
+EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(9000, 1, 1, tzinfo=UTC)
+"""Time stamps outside ``[EARLIEST, LATEST)`` are refused: no device clock reads them, and the
+bounds keep every later date arithmetic (windows, rollup periods) clear of the calendar's ends."""
+
+
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    # ``0001-01-01T00:30:00+01:00`` lies before year 1 in UTC: astimezone raises OverflowError,
+    # which pydantic does not turn into a validation error by itself.
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError("time stamp is outside the calendar once converted to UTC") from exc
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(
+            f"time stamp must lie between {EARLIEST.year} and {LATEST.year} (UTC): check the clock"
+        )
+    return utc
 
 
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
+    return value
+
+
+def _plain_text(value: str) -> str:
+    # A NUL or a lone surrogate cannot be stored as text in PostgreSQL (nor as JSON there).
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (a lone surrogate?)") from exc
+    return value
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    """A free-form object the cloud stores as JSON: finite numbers, plain text, bounded depth."""
+
+    def check(node: Any, depth: int) -> None:
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"must not nest deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(node, dict):
+            for key, item in node.items():
+                _plain_text(key)
+                check(item, depth + 1)
+        elif isinstance(node, list):
+            for item in node:
+                check(item, depth + 1)
+        elif isinstance(node, str):
+            _plain_text(node)
+        elif isinstance(node, float):
+            _finite(node)
+        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > MAX_JSON_INT:
+            raise ValueError(f"integers must lie within ±{MAX_JSON_INT}")
+
+    check(value, 0)
     return value
 
 
@@ -52,6 +103,14 @@ Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 """Ids travel in topics and URLs: letters, digits and ``._:-``, at most 128 characters."""
 
 FiniteFloat = Annotated[float, AfterValidator(_finite)]
+PlainText = Annotated[str, AfterValidator(_plain_text)]
+"""Free text that the cloud stores in a text column."""
+MAX_INT: Final = 2**31 - 1
+"""The largest count or version on the wire: what a SQL ``INTEGER`` column holds."""
+MAX_JSON_DEPTH: Final = 32
+MAX_JSON_INT: Final = 2**53
+"""Integers in free-form objects stay exact in every JSON reader (IEEE-754 doubles)."""
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 
 
 class Metric(StrEnum):
@@ -109,7 +168,9 @@ class Category(StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False
+    )
 
 
 class Quality(_Model):
@@ -117,10 +178,10 @@ class Quality(_Model):
 
     usable: bool = True
     """False when a device flag (contact lost, body movement, cuff fit…) makes it unfit for alerts."""
-    flags: tuple[str, ...] = ()
-    source: str | None = None
+    flags: tuple[PlainText, ...] = ()
+    source: PlainText | None = None
     """The GATT characteristic it was decoded from, e.g. ``"2a37"``."""
-    source_unit: str | None = None
+    source_unit: PlainText | None = None
     """The unit the device reported before conversion to the canonical unit, e.g. ``"kPa"``."""
 
 
@@ -153,7 +214,9 @@ class ReadingBatch(_Model):
     sent_at: UtcDatetime
     readings: tuple[Reading, ...] = Field(min_length=1, max_length=MAX_BATCH_READINGS)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class Hrv(_Model):
@@ -163,7 +226,7 @@ class Hrv(_Model):
     sdnn_ms: FiniteFloat
     pnn50: FiniteFloat
     mean_hr: FiniteFloat
-    n_intervals: int = Field(ge=2)
+    n_intervals: int = Field(ge=2, le=MAX_INT)
 
 
 class Rollup(_Model):
@@ -176,13 +239,13 @@ class Rollup(_Model):
     unit: str
     start: UtcDatetime
     end: UtcDatetime
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=MAX_INT)
     min: FiniteFloat
     max: FiniteFloat
     mean: FiniteFloat
     median: FiniteFloat | None = None
     last: FiniteFloat
-    rejected: int = Field(0, ge=0)
+    rejected: int = Field(0, ge=0, le=MAX_INT)
     """Samples in the window refused by cleaning (kept on the gateway as evidence)."""
     hrv: Hrv | None = None
 
@@ -206,7 +269,9 @@ class RollupBatch(_Model):
     sent_at: UtcDatetime
     rollups: tuple[Rollup, ...] = Field(min_length=1, max_length=MAX_BATCH_READINGS)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class EventKind(StrEnum):
@@ -225,14 +290,14 @@ class Event(_Model):
     ts: UtcDatetime
     patient_id: Identifier | None = None
     device_id: Identifier | None = None
-    rule: str | None = Field(None, max_length=128)
-    rule_version: int | None = Field(None, ge=1)
+    rule: PlainText | None = Field(None, max_length=128)
+    rule_version: int | None = Field(None, ge=1, le=MAX_INT)
     priority: Priority | None = None
     metric: Metric | None = None
     value: FiniteFloat | None = None
-    code: str | None = Field(None, max_length=64)
+    code: PlainText | None = Field(None, max_length=64)
     """A machine-readable event code, e.g. ``low_battery``, ``clock_drift``."""
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    evidence: JsonObject = Field(default_factory=dict)
 
 
 class EventBatch(_Model):
@@ -242,12 +307,14 @@ class EventBatch(_Model):
     sent_at: UtcDatetime
     events: tuple[Event, ...] = Field(min_length=1, max_length=MAX_BATCH_READINGS)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class DeviceStatus(_Model):
     device_id: Identifier
-    kind: str = Field(max_length=32)
+    kind: PlainText = Field(max_length=32)
     connected: bool = False
     battery: int | None = Field(None, ge=0, le=100)
     rssi: int | None = Field(None, ge=-127, le=20)
@@ -297,16 +364,18 @@ class Status(_Model):
     gateway_id: Identifier
     state: GatewayState
     ts: UtcDatetime
-    version: str | None = Field(None, max_length=32)
-    outbox_depth: int | None = Field(None, ge=0)
+    version: PlainText | None = Field(None, max_length=32)
+    outbox_depth: int | None = Field(None, ge=0, le=MAX_INT)
     outbox_oldest_age_s: float | None = Field(None, ge=0)
-    config_version: int | None = Field(None, ge=0)
+    config_version: int | None = Field(None, ge=0, le=MAX_INT)
     devices: tuple[DeviceStatus, ...] = ()
     downlink_verified: bool | None = None
     """True when the gateway checks the cloud's signature on every config, command and ack."""
     downlink_refused: DownlinkRefusals | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class PatientAssignment(_Model):
@@ -371,7 +440,9 @@ class GatewayConfig(_Model):
     schedules: dict[str, Any] = Field(default_factory=dict)
     signature: Signature | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class CommandName(StrEnum):
@@ -391,7 +462,9 @@ class Command(_Model):
     signature: Signature | None = None
     """Commands name no gateway: the signature binds one to the gateway of its topic."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     def expired(self, *, now: datetime) -> bool:
         """Whether the command is too late to run at ``now``: from ``expires_at`` on (the
@@ -405,10 +478,12 @@ class CommandResult(_Model):
     command_id: Identifier
     ok: bool
     ts: UtcDatetime
-    detail: str | None = Field(None, max_length=512)
-    result: dict[str, Any] = Field(default_factory=dict)
+    detail: PlainText | None = Field(None, max_length=512)
+    result: JsonObject = Field(default_factory=dict)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class Ack(_Model):
@@ -418,7 +493,9 @@ class Ack(_Model):
     batch_ids: tuple[Identifier, ...] = Field(min_length=1)
     signature: Signature | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 WireMessage = (
@@ -504,8 +581,10 @@ def decode(payload: bytes | bytearray | str, *, expect: str | None = None) -> Wi
     """
     try:
         raw = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"not JSON: {exc}") from exc
+    except ValueError as exc:  # bad UTF-8, bad JSON, an integer of more than 4,300 digits
+        raise WireError(f"not JSON: {str(exc)[:200]}") from exc
+    except RecursionError as exc:
+        raise WireError("not JSON this service accepts: nested too deeply") from exc
     if not isinstance(raw, dict):
         raise WireError("not a JSON object")
     schema = raw.get("schema")

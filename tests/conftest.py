@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,6 +111,19 @@ class CloudProcess:
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
+    def bind(self, **bindings: Any) -> None:
+        """Register a gateway and pair devices in this cloud's record
+        (``tests.fixtures.bindings.bind``): ingest stores nothing else. Before or after start."""
+        from cloud.store.db import make_engine, migrate, session_factory
+        from tests.fixtures.bindings import bind
+
+        migrate(self.db_url)
+        engine = make_engine(self.db_url)
+        try:
+            bind(session_factory(engine), **bindings)
+        finally:
+            engine.dispose()
+
     def login(self, email: str, password: str) -> dict[str, str]:
         """Log in through the API; the bearer header for later requests."""
         import httpx
@@ -137,7 +151,11 @@ class CloudProcess:
 def cloud_factory(tmp_path: Path) -> Iterator[object]:
     started: list[CloudProcess] = []
 
-    def make(broker: Mosquitto, **env: str) -> CloudProcess:
+    def make(
+        broker: Mosquitto, *, binding: dict[str, Any] | None = None, **env: str
+    ) -> CloudProcess:
+        """A started cloud; ``binding`` (``tests.fixtures.bindings.bind``'s arguments) is in
+        its record before it starts, so no reading can arrive before the gateway is known."""
         rules = tmp_path / "test-rules.json"
         rules.write_text(json.dumps(TEST_RULES))
         full = {
@@ -148,6 +166,8 @@ def cloud_factory(tmp_path: Path) -> Iterator[object]:
         }
         proc = CloudProcess(full, tmp_path / f"cloud{len(started)}")
         started.append(proc)
+        if binding is not None:
+            proc.bind(**binding)
         proc.start()
         return proc
 

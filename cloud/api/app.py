@@ -144,6 +144,7 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
             flush_s=settings.ingest_flush_s,
             queue_max=settings.ingest_queue_max,
             session_expiry_s=settings.ingest_session_expiry_s,
+            stall_after_s=settings.ingest_stall_s,
             channel_labels=notifier.labels,
             on_alerts=on_alerts,
             rulebook=rulebook,
@@ -247,7 +248,8 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
 
     @app.get("/readyz", response_model=Health, tags=["ops"])
     def readyz(services: Annotated[Services, Depends(get_services)], response: Response) -> Health:
-        """Ready to serve: the database answers and, if ingest runs here, the broker is connected."""
+        """Ready to serve: the database answers and, if ingest runs here, the broker is
+        connected and the worker is not stuck with messages waiting."""
         checks: dict[str, str] = {}
         try:
             with services.sessions() as session:
@@ -257,6 +259,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
             checks["database"] = f"error: {type(exc).__name__}"
         if services.ingest is not None:
             checks["broker"] = "ok" if services.ingest.connected.is_set() else "not connected"
+            checks["ingest"] = services.ingest.stalled() or "ok"
         ready = all(v == "ok" for v in checks.values())
         response.status_code = 200 if ready else 503
         return Health(status="ready" if ready else "not ready", checks=checks)

@@ -1,25 +1,21 @@
 """Which readings of a batch go to the record, and which to quarantine (with the reason).
 
-Pure policy over three small look-ups per batch: the organisation of each gateway, which
-of those organisations pair their devices, and the pairings of the devices in the batch.
-An organisation with no pairings yet (the embedded default, the demo) takes readings as
-the gateway attributes them; once it pairs devices, every reading must come from a device
-paired to that patient at the time it was taken.
+Pure policy over the batch's ``Bindings`` (``cloud.ingest.authorise``): a reading is stored
+only if its gateway is registered and not revoked, and its device was paired to the patient
+it names, in the gateway's organisation, at the time it was taken; and only if its time
+stamp is neither far in the future nor far in the past. Everything else is quarantined.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.store.models import GatewayRecord
-from cloud.store.tenancy import Pairing
+from cloud.ingest.authorise import Bindings, Window, unknown_patients
 
 MAX_FUTURE: Final = timedelta(minutes=10)
 """Clock skew tolerated between a gateway and the cloud."""
@@ -33,73 +29,77 @@ class Triage:
     quarantined: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Window:
-    patient_id: str
-    organisation_id: str
-    valid_from: datetime
-    valid_to: datetime | None
+def triage(
+    session: Session, rows: Sequence[dict[str, Any]], *, now: datetime, enforce: bool = True
+) -> Triage:
+    """Split reading rows into those to store and those to quarantine.
 
-    def covers(self, ts: datetime) -> bool:
-        return self.valid_from <= ts and (self.valid_to is None or ts < self.valid_to)
-
-
-def triage(session: Session, rows: Sequence[dict[str, Any]], *, now: datetime) -> Triage:
-    """Split reading rows into those to store and those to quarantine."""
+    ``enforce=False`` skips the binding checks (time stamps are still judged): only the
+    ``ingest_secure`` benchmark's baseline uses it, to measure what the checks cost.
+    """
     result = Triage()
     if not rows:
         return result
-    # A list, not the Result: dict() would take the Result's keys() for a mapping's.
-    gateway_orgs = dict(
-        session.execute(
-            select(GatewayRecord.id, GatewayRecord.organisation_id).where(
-                GatewayRecord.id.in_({r["gateway_id"] for r in rows})
-            )
-        ).all()
+    bindings = Bindings.load(
+        session,
+        gateway_ids={r["gateway_id"] for r in rows},
+        device_ids={r["device_id"] for r in rows} if enforce else (),
     )
-    orgs = {org for org in gateway_orgs.values() if org is not None}
-    pairing_orgs = set(
-        session.scalars(
-            select(Pairing.organisation_id).where(Pairing.organisation_id.in_(orgs)).distinct()
-        )
-    )
-    windows: dict[str, list[_Window]] = defaultdict(list)
-    if pairing_orgs:
-        for p in session.scalars(
-            select(Pairing).where(Pairing.device_id.in_({r["device_id"] for r in rows}))
-        ):
-            windows[p.device_id].append(
-                _Window(p.patient_id, p.organisation_id, p.valid_from, p.valid_to)
-            )
+    refused: list[tuple[dict[str, Any], str]] = []
+    earliest, latest = now - MAX_PAST, now + MAX_FUTURE
+    # The windows that vouch for each (gateway, device, patient) of the batch, found once: a
+    # batch names a handful, so a reading costs a dict look-up and a window check.
+    vouching: dict[tuple[str, str, str], tuple[Window, ...]] = {}
     for row in rows:
-        org = gateway_orgs.get(row["gateway_id"])
-        reason = _refusal(row, org, org in pairing_orgs, windows, now=now)
-        if reason is None:
-            result.accepted.append(row)
-        else:
-            result.quarantined.append({**row, "reason": reason, "organisation_id": org})
+        ts = row["ts"]
+        if not earliest <= ts <= latest:
+            refused.append((row, _time_refusal(ts, now=now)))
+            continue
+        if enforce:
+            subject = (row["gateway_id"], row["device_id"], row["patient_id"])
+            windows = vouching.get(subject)
+            if windows is None:
+                windows = vouching[subject] = bindings.vouching(*subject)
+            if not any(w.covers(ts) for w in windows):
+                reason = bindings.refusal(
+                    subject[0], device_id=subject[1], patient_id=subject[2], ts=ts
+                )
+                refused.append((row, reason or "not vouched for"))
+                continue
+        result.accepted.append(row)
+    if refused:
+        _explain_unknown_patients(session, bindings, refused)
+    for row, reason in refused:
+        org = bindings.organisation_of(row["gateway_id"])
+        result.quarantined.append({**row, "reason": reason, "organisation_id": org})
     return result
 
 
-def _refusal(
-    row: dict[str, Any],
-    org: str | None,
-    pairs_devices: bool,
-    windows: dict[str, list[_Window]],
-    *,
-    now: datetime,
-) -> str | None:
-    ts: datetime = row["ts"]
+def _time_refusal(ts: datetime, *, now: datetime) -> str:
     if ts > now + MAX_FUTURE:
         return f"time stamp {ts.isoformat()} is in the future: check the gateway's clock"
-    if ts < now - MAX_PAST:
-        return f"time stamp {ts.isoformat()} is more than {MAX_PAST.days} days old"
-    if not pairs_devices:
-        return None
-    device = row["device_id"]
-    valid = [w for w in windows.get(device, []) if w.organisation_id == org and w.covers(ts)]
-    if not valid:
-        return f"device {device} is not paired to any patient at {ts.isoformat()}"
-    if all(w.patient_id != row["patient_id"] for w in valid):
-        return f"device {device} is paired to another patient at {ts.isoformat()}"
-    return None
+    return f"time stamp {ts.isoformat()} is more than {MAX_PAST.days} days old"
+
+
+def _explain_unknown_patients(
+    session: Session, bindings: Bindings, refused: list[tuple[dict[str, Any], str]]
+) -> None:
+    """A device paired to someone else, named with a patient the organisation does not have,
+    says so (one query per organisation, only when something was refused); the reason never
+    says whose patient it is."""
+    by_org: dict[str | None, set[str]] = {}
+    for row, _ in refused:
+        by_org.setdefault(bindings.organisation_of(row["gateway_id"]), set()).add(row["patient_id"])
+    unknown = {
+        (org, p)
+        for org, ids in by_org.items()
+        if org is not None
+        for p in unknown_patients(session, org, ids)
+    }
+    for i, (row, reason) in enumerate(refused):
+        org = bindings.organisation_of(row["gateway_id"])
+        if (org, row["patient_id"]) in unknown and "paired to another patient" in reason:
+            refused[i] = (
+                row,
+                f"patient {row['patient_id']} is not registered in this organisation",
+            )

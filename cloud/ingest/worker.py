@@ -19,6 +19,13 @@ Mosquitto keeps routing a share of a ``$share`` group's messages to a member who
 is offline, so a dead worker with a week-long session would hold half the stream for a week.
 When its short session expires the broker drops what it held for it, and the gateways'
 end-to-end acknowledgement republishes those batches to the members still alive.
+
+No message can stop ingest: anything that goes wrong decoding or judging one message makes
+that message a dead letter with the reason, and the rest of the batch goes on. Only a
+database that cannot be reached holds a batch back (retried with backoff); a batch the
+database refuses for its content is stored message by message, and a message it still
+refuses becomes a dead letter (``cloud.ingest.faults``). ``stalled()`` tells ``/readyz``
+when the worker has finished nothing for ``STALL_AFTER_S`` with messages waiting.
 """
 
 from __future__ import annotations
@@ -26,9 +33,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -38,19 +43,15 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
-from cloud.alerts import service as alerts
 from cloud.alerts.rulebook import RuleBook
 from cloud.downlink import DownlinkSigner
-from cloud.ingest import edge_batches
-from cloud.ingest.triage import triage
-from cloud.store.models import DeadLetter, GatewayRecord
-from cloud.store.quarantine import quarantine
-from cloud.store.readings import reading_row, upsert_readings
-from cloud.store.rollups import add_to_rollups
+from cloud.ingest import edge_batches, faults
+from cloud.ingest.batch import Outcome, Pending, parse, store
+from cloud.store.models import DeadLetter
+from cloud.store.readings import Upserted
 from gateway import wire
 from gateway.backoff import Backoff
 from gateway.uplink.settings import MqttSettings
@@ -63,24 +64,14 @@ DB_RETRY_FACTOR: Final = 2.0
 DB_RETRY_MAX_S: Final = 30.0
 DB_RETRY: Final = Backoff(DB_RETRY_FIRST_S, DB_RETRY_FACTOR, DB_RETRY_MAX_S)
 """Waits between commit attempts while the database is away: 0.5 s, 1 s, 2 s … 30 s."""
-MAX_PAYLOAD_BYTES: Final = 1_000_000
 SESSION_EXPIRY_S: Final = 60
 """Long enough for a restart to resume the session (the broker then redelivers what was in
 flight), short enough that a worker gone for good stops taking a share of the stream."""
 QUEUE_MAX: Final = 1_000
 """Unacknowledged messages one worker holds at most (its MQTT 5 Receive Maximum)."""
-
-
-@dataclass
-class _Pending:
-    """What one batch of MQTT messages becomes before it is committed."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    statuses: dict[str, wire.Status] = field(default_factory=dict)
-    acks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    oldest_sent_at: datetime | None = None
-    edge: edge_batches.EdgeBatch = field(default_factory=edge_batches.EdgeBatch)
+STALL_AFTER_S: Final = 30.0
+"""A worker with messages waiting that has finished no batch for this long is stalled:
+``/readyz`` says not ready (``VG_INGEST_STALL_S``)."""
 
 
 class IngestWorker:
@@ -99,6 +90,9 @@ class IngestWorker:
         on_alerts: Callable[[], None] | None = None,
         rulebook: RuleBook | None = None,
         signer: DownlinkSigner | None = None,
+        stall_after_s: float = STALL_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
+        binding_checks: bool = True,
     ) -> None:
         self.mqtt = mqtt
         self.signer = signer or DownlinkSigner(None)
@@ -114,6 +108,14 @@ class IngestWorker:
         self.rulebook = rulebook or RuleBook()
         self.queue_max = min(queue_max, 65_535)  # the protocol's limit for Receive Maximum
         self.session_expiry_s = session_expiry_s
+        self.stall_after_s = stall_after_s
+        self.clock = clock
+        """Monotonic seconds; a test passes a fake one to see ``stalled()`` without waiting."""
+        self.binding_checks = binding_checks
+        """False only in the ``ingest_secure`` benchmark's baseline (no authorisation, no
+        conflict detection); never in a deployment."""
+        self._last_progress = clock()
+        self._waiting_since = clock()
         self.connected = threading.Event()
         self.pending_high_water = 0
         """The most messages held unacknowledged at once (≤ ``queue_max + batch_max``)."""
@@ -155,6 +157,17 @@ class IngestWorker:
         """Messages received and not yet acknowledged (queued, or in the batch being stored)."""
         return self._held
 
+    def stalled(self) -> str | None:
+        """Why the worker counts as stuck (messages waiting, no batch finished for
+        ``stall_after_s``), or None while it keeps up."""
+        with self._held_lock:
+            held = self._held
+            since = max(self._last_progress, self._waiting_since)
+        idle = self.clock() - since
+        if held and idle >= self.stall_after_s:
+            return f"no progress for {idle:.0f} s with {held} messages waiting"
+        return None
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
@@ -194,6 +207,8 @@ class IngestWorker:
             except queue.Full:
                 continue
             with self._held_lock:
+                if self._held == 0:
+                    self._waiting_since = self.clock()
                 self._held += 1
                 self.pending_high_water = max(self.pending_high_water, self._held)
             metrics.INGEST_PENDING.set(self._held)
@@ -201,10 +216,17 @@ class IngestWorker:
 
     # ------------------------------------------------------------------ writer thread
     def _run(self) -> None:
+        batch: list[paho.MQTTMessage] = []
         while not self._stop.is_set():
-            batch = self._collect()
-            if batch:
+            batch = batch or self._collect()
+            if not batch:
+                continue
+            try:
                 self._commit_with_retry(batch)
+                batch = []
+            except Exception:  # the writer must outlive a fault; /readyz reports it stalled
+                log.exception("ingest.writer_fault", advice="a fault in the cloud: report it")
+                self._stop.wait(DB_RETRY_MAX_S)
 
     def _collect(self) -> list[paho.MQTTMessage]:
         try:
@@ -224,148 +246,124 @@ class IngestWorker:
         return batch
 
     def _commit_with_retry(self, batch: list[paho.MQTTMessage]) -> None:
+        """Store a batch, holding it while the database cannot be reached; a batch the
+        database refuses is stored message by message, and a refused message dead-lettered."""
         attempt = 0
         while not self._stop.is_set():
             delay = DB_RETRY.delay_s(attempt)
             try:
-                self.process(batch, now=datetime.now(UTC))
-                return
-            except SQLAlchemyError as exc:
-                metrics.INGEST_DB_ERRORS.inc()
-                log.error(
-                    "ingest.db_unavailable",
-                    error=type(exc).__name__,
-                    retry_in_s=delay,
-                    advice="check the database; nothing is acknowledged until it is back",
-                )
-            except Exception:  # a bug must not kill the writer thread silently
-                metrics.INGEST_DB_ERRORS.inc()
-                log.exception(
-                    "ingest.batch_failed",
-                    retry_in_s=delay,
-                    advice="a fault in the cloud: nothing of this batch is acknowledged; "
-                    "report the log",
-                )
-            self._stop.wait(delay)
-            attempt += 1
+                outcome = self._store(batch, now=datetime.now(UTC))
+            except Exception as exc:  # sorted below: hold, split or dead-letter
+                if faults.unavailable(exc):
+                    metrics.INGEST_DB_ERRORS.inc()
+                    log.error(
+                        "ingest.db_unavailable",
+                        error=type(exc).__name__,
+                        retry_in_s=delay,
+                        advice="check the database; nothing is acknowledged until it is back",
+                    )
+                elif len(batch) > 1:
+                    log.warning("ingest.batch_refused", error=type(exc).__name__, size=len(batch))
+                    for msg in batch:
+                        self._commit_with_retry([msg])
+                    return
+                else:
+                    refused = self._refuse_alone(batch[0], exc)
+                    if refused is not None:
+                        self._finish(batch, refused)
+                        return
+                self._stop.wait(delay)
+                attempt += 1
+                continue
+            self._finish(batch, outcome)
+            return
 
     def process(self, batch: list[paho.MQTTMessage], *, now: datetime) -> None:
         """Validate, store, evaluate and commit one batch; then acknowledge it."""
-        pending = _Pending()
+        self._finish(batch, self._store(batch, now=now))
+
+    def _store(self, batch: list[paho.MQTTMessage], *, now: datetime) -> Outcome:
+        pending = Pending()
         for msg in batch:
-            self._parse(msg, pending, now=now)
-        new_alerts = False
-        with self.sessions.begin() as session:
-            session.add_all(pending.dead)
-            sorted_rows = triage(session, pending.rows, now=now)
-            quarantined = quarantine(session, sorted_rows.quarantined)
-            inserted = upsert_readings(session, sorted_rows.accepted)
-            fresh = {row["id"]: row for row in sorted_rows.accepted if row["id"] in inserted}
-            add_to_rollups(session, fresh.values())
-            edge_changes = edge_batches.commit(
-                session, pending.edge, pending.statuses, now=now, channels=self.channel_labels
-            )
-            for gateway_id, status in pending.statuses.items():
-                _record_status(session, gateway_id, status, now=now)
-            touched: dict[tuple[str, str], datetime] = {}
-            for row in fresh.values():
-                key = (row["patient_id"], row["metric"])
-                touched[key] = min(row["ts"], touched.get(key, row["ts"]))
-            changes = alerts.evaluate(
-                session, touched, now=now, channels=self.channel_labels, rulebook=self.rulebook
-            )
-            new_alerts = any(c.change == "opened" for c in [*changes, *edge_changes])
+            parse(msg.topic, bytes(msg.payload), pending, now=now, topic_root=self.mqtt.topic_root)
+        return store(
+            self.sessions,
+            pending,
+            now=now,
+            channels=self.channel_labels,
+            rulebook=self.rulebook,
+            topic_root=self.mqtt.topic_root,
+            binding_checks=self.binding_checks,
+        )
+
+    def _refuse_alone(self, msg: paho.MQTTMessage, exc: Exception) -> Outcome | None:
+        """Dead-letter one message that could not be stored; None if the database has gone
+        away meanwhile (then the message is held like any other)."""
+        now = datetime.now(UTC)
+        log.error("ingest.store_refused", topic=msg.topic[:128], error=type(exc).__name__)
+        dead = DeadLetter(
+            received_at=now,
+            topic=faults.clean(msg.topic)[:512],
+            reason=faults.unstorable(exc),
+            payload=bytes(msg.payload),
+        )
+        try:
+            with self.sessions.begin() as session:
+                session.add(dead)
+        except Exception as again:
+            if faults.unavailable(again):
+                return None
+            raise
+        # Its batch is acknowledged like any committed one: kept as a dead letter, it must not
+        # come back from the gateway's outbox forever.
+        parsed = Pending()
+        parse(msg.topic, bytes(msg.payload), parsed, now=now, topic_root=self.mqtt.topic_root)
+        pending = Pending(dead=[dead], acks=parsed.acks)
+        return Outcome(pending=pending, stored=Upserted(), quarantined=0, now=now)
+
+    def _finish(self, batch: list[paho.MQTTMessage], outcome: Outcome) -> None:
+        """After the commit: PUBACK, end-to-end acks, counters, wake the notifier. A fault
+        here is logged; the batch is committed and is not stored again."""
         self._acknowledge(batch)
-        for gateway_id, batch_ids in pending.acks.items():
-            ack = wire.Ack(batch_ids=tuple(batch_ids))
-            topic = wire.Topics(gateway_id, self.mqtt.topic_root).acks
-            self._client.publish(topic, self.signer.encode(ack, gateway_id=gateway_id), qos=1)
-        self._count(batch, pending, inserted, quarantined, now=now)
-        if new_alerts and self.on_alerts is not None:
-            self.on_alerts()
+        try:
+            for gateway_id, batch_ids in outcome.pending.acks.items():
+                ack = wire.Ack(batch_ids=tuple(batch_ids))
+                topic = wire.Topics(gateway_id, self.mqtt.topic_root).acks
+                self._client.publish(topic, self.signer.encode(ack, gateway_id=gateway_id), qos=1)
+            self._count(batch, outcome)
+            if outcome.new_alerts and self.on_alerts is not None:
+                self.on_alerts()
+        except Exception:
+            log.exception("ingest.after_commit_failed", advice="a fault in the cloud: report it")
 
     def _acknowledge(self, batch: list[paho.MQTTMessage]) -> None:
         """PUBACK a committed batch: the broker may then send as many messages again."""
         with self._held_lock:
             self._held -= len(batch)
+            self._last_progress = self.clock()
         metrics.INGEST_PENDING.set(self._held)
         for msg in batch:
             self._client.ack(msg.mid, msg.qos)
 
-    def _parse(self, msg: paho.MQTTMessage, pending: _Pending, *, now: datetime) -> None:
-        payload = bytes(msg.payload)
-        try:
-            if len(payload) > MAX_PAYLOAD_BYTES:
-                raise wire.WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-            gateway_id, leaf = wire.split_topic(msg.topic, self.mqtt.topic_root)
-            message = _decode(payload, leaf)
-            if (
-                isinstance(
-                    message, wire.ReadingBatch | wire.Status | wire.EventBatch | wire.RollupBatch
-                )
-                and message.gateway_id != gateway_id
-            ):
-                raise wire.WireError(
-                    f"gateway_id {message.gateway_id!r} does not match topic gateway {gateway_id!r}"
-                )
-        except wire.WireError as exc:
-            pending.dead.append(
-                DeadLetter(received_at=now, topic=msg.topic[:512], reason=str(exc), payload=payload)
-            )
-            log.warning("ingest.dead_letter", topic=msg.topic[:128], reason=str(exc)[:200])
-            return
-        if isinstance(message, wire.ReadingBatch):
-            pending.rows.extend(
-                reading_row(r, gateway_id=gateway_id, received_at=now) for r in message.readings
-            )
-            pending.acks[gateway_id].append(message.batch_id)
-            if pending.oldest_sent_at is None or message.sent_at < pending.oldest_sent_at:
-                pending.oldest_sent_at = message.sent_at
-        elif isinstance(message, wire.Status):
-            pending.statuses[gateway_id] = message
-        elif isinstance(message, wire.EventBatch | wire.RollupBatch):
-            pending.edge.add(gateway_id, message, now=now)
-            pending.acks[gateway_id].append(message.batch_id)
-
-    def _count(
-        self,
-        batch: list[paho.MQTTMessage],
-        pending: _Pending,
-        inserted: set[str],
-        quarantined: int,
-        *,
-        now: datetime,
-    ) -> None:
-        metrics.INGEST_READINGS.inc(len(inserted))
-        metrics.INGEST_QUARANTINED.inc(quarantined)
-        metrics.INGEST_DUPLICATES.inc(max(0, len(pending.rows) - len(inserted) - quarantined))
+    def _count(self, batch: list[paho.MQTTMessage], outcome: Outcome) -> None:
+        pending = outcome.pending
+        inserted, conflicts = len(outcome.stored.inserted), len(outcome.stored.conflicts)
+        metrics.INGEST_READINGS.inc(inserted)
+        metrics.INGEST_QUARANTINED.inc(outcome.quarantined)
+        metrics.INGEST_CONFLICTS.inc(conflicts)
+        if outcome.refused:
+            metrics.INGEST_REFUSED.labels(kind="readings").inc(outcome.refused)
+        for dead in pending.dead:
+            if dead.reason.startswith(edge_batches.REFUSED):
+                metrics.INGEST_REFUSED.labels(kind=dead.topic.rsplit("/", 1)[-1][:32]).inc()
+        if conflicts:
+            log.warning("ingest.conflicts", count=conflicts, advice="see the quarantine")
+        repeats = len(pending.rows) - inserted - outcome.refused - conflicts
+        metrics.INGEST_DUPLICATES.inc(max(0, repeats))
         metrics.DEAD_LETTERS.inc(len(pending.dead))
         metrics.INGEST_BATCH_SIZE.observe(len(batch))
         for msg in batch:
             metrics.INGEST_MESSAGES.labels(topic=msg.topic.rsplit("/", 1)[-1][:32]).inc()
         if pending.oldest_sent_at is not None:
-            metrics.INGEST_LAG.observe(max(0.0, (now - pending.oldest_sent_at).total_seconds()))
-
-
-def _decode(payload: bytes, leaf: str) -> wire.WireMessage:
-    """``wire.decode``, with pydantic's JSON parser on readings (several times faster than
-    ``json.loads`` then validation); a refused payload is decoded again for its reason."""
-    if leaf == "readings":
-        try:
-            return wire.ReadingBatch.model_validate_json(payload)
-        except ValueError:  # pydantic's ValidationError included
-            pass
-    return wire.decode(payload, expect=wire.TOPIC_SCHEMAS[leaf])
-
-
-def _record_status(
-    session: Session, gateway_id: str, status: wire.Status, *, now: datetime
-) -> None:
-    record = session.get(GatewayRecord, gateway_id)
-    body = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if record is None:
-        session.add(
-            GatewayRecord(id=gateway_id, state=status.state.value, last_seen=now, status=body)
-        )
-    else:
-        record.state, record.last_seen, record.status = status.state.value, now, body
+            lag = (outcome.now - pending.oldest_sent_at).total_seconds()
+            metrics.INGEST_LAG.observe(max(0.0, lag))

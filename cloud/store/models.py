@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
 )
@@ -88,12 +89,14 @@ __all__ = [
 
 
 class Reading(Base):
-    """One reading as the gateway sent it; ``id`` makes repeats harmless (upsert)."""
+    """One reading as the gateway sent it; ``(gateway_id, id)`` makes repeats harmless (upsert)
+    and keeps one gateway from taking another's ids."""
 
     __tablename__ = "readings"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    gateway_id: Mapped[str] = mapped_column(String(128))
+    """The gateway's id for it: unique per gateway only (the key is ``(gateway_id, id)``)."""
+    gateway_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     patient_id: Mapped[str] = mapped_column(String(128))
     device_id: Mapped[str] = mapped_column(String(128))
     metric: Mapped[str] = mapped_column(String(32))
@@ -109,6 +112,7 @@ class Reading(Base):
     the writing transaction's id on PostgreSQL (a server default there)."""
 
     __table_args__ = (
+        PrimaryKeyConstraint("gateway_id", "id", name="readings_pkey"),
         Index("ix_readings_patient_metric_ts", "patient_id", "metric", "ts"),
         Index("ix_readings_seq_id", "seq", "id"),
     )
@@ -222,3 +226,5 @@ class GatewayRecord(Base):
     state: Mapped[str] = mapped_column(String(16))
     last_seen: Mapped[datetime | None]
     status: Mapped[dict[str, Any]]
+    revoked_at: Mapped[datetime | None]
+    """Set by ``vitalgate-cloud gateway revoke``: ingest refuses the gateway's messages."""

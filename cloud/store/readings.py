@@ -1,13 +1,20 @@
-"""Writing and reading the record of readings (idempotent on reading id)."""
+"""Writing and reading the record of readings (idempotent on the gateway's reading id).
+
+A reading's key is ``(gateway_id, id)``: the id is the sending gateway's own, so a gateway
+cannot take another's ids first. A repeat of a key with the same content is a harmless
+duplicate (MQTT delivers at least once); with other content it is a conflict, returned to
+the caller to quarantine, never dropped in silence.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Select, Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from cloud.store.marks import next_seqs
@@ -86,8 +93,47 @@ _PG_COPY_TYPES: Final = (
 # Identifiers are the constants above; values never enter the SQL text.
 _PG_UPSERT: Final = (
     f"INSERT INTO readings ({', '.join(COLUMNS)}) "  # noqa: S608
-    f"SELECT {', '.join(COLUMNS)} FROM readings_incoming ON CONFLICT (id) DO NOTHING RETURNING id"
+    f"SELECT {', '.join(COLUMNS)} FROM readings_incoming "
+    "ON CONFLICT (gateway_id, id) DO NOTHING RETURNING gateway_id, id"
 )
+CONTENT: Final = (
+    "patient_id",
+    "device_id",
+    "metric",
+    "value",
+    "unit",
+    "ts",
+    "measurement_id",
+    "usable",
+    "quality",
+)
+"""What a repeat must match to be a duplicate rather than a conflict (not ``received_at``)."""
+_PG_CONFLICTS: Final = (
+    "SELECT i.gateway_id, i.id FROM readings_incoming i JOIN readings r "  # noqa: S608
+    "ON r.gateway_id = i.gateway_id AND r.id = i.id WHERE "
+    f"({', '.join('r.' + c for c in CONTENT if c != 'quality')}, r.quality::jsonb) "
+    "IS DISTINCT FROM "
+    f"({', '.join('i.' + c for c in CONTENT if c != 'quality')}, i.quality::jsonb)"
+)
+"""Rows just staged whose key is stored with other content (rows inserted by this very
+statement match themselves)."""
+
+Key = tuple[str, str]
+"""``(gateway_id, id)``"""
+
+
+@dataclass
+class Upserted:
+    inserted: set[Key] = field(default_factory=set)
+    """Keys stored by this call."""
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    """Rows whose key was already stored (or came earlier in the batch) with other content."""
+
+
+def key(row: dict[str, Any]) -> Key:
+    return (row["gateway_id"], row["id"])
+
+
 SQLITE_CHUNK: Final = 2_000
 """Rows per SQLite statement (13 parameters a row: 26,000, under SQLite's 32,766)."""
 
@@ -108,17 +154,53 @@ def wire_reading(row: Reading) -> wire.Reading:
 
 
 def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Insert rows whose id is new; return the ids actually inserted (repeats are skipped)."""
+    """Insert rows whose key is new; return the reading ids inserted (for callers that
+    write one gateway's readings; ingest uses ``store_readings``)."""
+    return {rid for _, rid in store_readings(session, rows).inserted}
+
+
+def store_readings(
+    session: Session, rows: Sequence[dict[str, Any]], *, check_conflicts: bool = True
+) -> Upserted:
+    """Insert rows whose key is new; report what was inserted and which rows conflict.
+
+    Conflicts are looked for only when some rows were not inserted (repeats), so the common
+    path costs nothing more. ``check_conflicts=False`` is the ``ingest_secure`` benchmark's
+    baseline only.
+    """
+    out = Upserted()
     if not rows:
-        return set()
-    # Readings repeated inside one statement would trip ON CONFLICT on PostgreSQL.
-    unique = list({row["id"]: row for row in rows}.values())
-    inserted: set[str] = set()
+        return out
+    # A key repeated inside one statement would trip ON CONFLICT on PostgreSQL: the first
+    # row of a key is written, a later one with other content is a conflict.
+    first: dict[Key, dict[str, Any]] = {}
+    for row in rows:
+        seen = first.setdefault(key(row), row)
+        if seen is not row and check_conflicts and _content(seen) != _content(row):
+            out.conflicts.append(row)
+    unique = list(first.values())
     if session.get_bind().dialect.name == "postgresql":
-        return _upsert_postgres(session, unique)
+        out.inserted, stored_differently = _upsert_postgres(session, unique, check_conflicts)
+    else:
+        out.inserted = _upsert_sqlite(session, unique)
+        stored_differently = set()
+        if check_conflicts and len(out.inserted) < len(unique):
+            stored_differently = _sqlite_conflicts(
+                session, [r for r in unique if key(r) not in out.inserted]
+            )
+    out.conflicts.extend(r for r in unique if key(r) in stored_differently)
+    return out
+
+
+def _content(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in CONTENT)
+
+
+def _upsert_sqlite(session: Session, unique: Sequence[dict[str, Any]]) -> set[Key]:
     # Multi-row VALUES with the values already in SQLite's storage form: SQLAlchemy's
     # per-value bind processing was most of the insert's time. ``seq`` numbers follow commit
     # order: they are taken under SQLite's write lock (cloud.store.marks).
+    inserted: set[Key] = set()
     seq = next_seqs(session, len(unique))
     connection = session.connection()
     for start in range(0, len(unique), SQLITE_CHUNK):
@@ -129,12 +211,31 @@ def upsert_readings(session: Session, rows: Sequence[dict[str, Any]]) -> set[str
             for value in (*_sqlite_values(row), offset)
         ]
         sql = _SQLITE_UPSERT.format(values=",".join([_SQLITE_ROW] * len(chunk)))
-        inserted.update(connection.exec_driver_sql(sql, tuple(params)).scalars())
+        inserted.update((gw, rid) for gw, rid in connection.exec_driver_sql(sql, tuple(params)))
     return inserted
 
 
-def _upsert_postgres(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """COPY the rows into the connection's staging table, then insert the new ones from it.
+def _sqlite_conflicts(session: Session, repeats: Sequence[dict[str, Any]]) -> set[Key]:
+    """Keys of ``repeats`` stored with other content."""
+    wanted = {key(r): r for r in repeats}
+    columns = [getattr(Reading, c) for c in CONTENT]
+    out: set[Key] = set()
+    for start in range(0, len(repeats), 500):
+        keys = list(wanted)[start : start + 500]
+        stmt = select(Reading.gateway_id, Reading.id, *columns).where(
+            tuple_(Reading.gateway_id, Reading.id).in_(keys)
+        )
+        for gw, rid, *stored in session.execute(stmt):
+            if tuple(stored) != _content(wanted[(gw, rid)]):
+                out.add((gw, rid))
+    return out
+
+
+def _upsert_postgres(
+    session: Session, rows: Sequence[dict[str, Any]], check_conflicts: bool
+) -> tuple[set[Key], set[Key]]:
+    """COPY the rows into the connection's staging table, then insert the new ones from it;
+    the keys inserted, and the keys stored with other content.
 
     COPY's rows are encoded by psycopg's C extension; binding one array per column (the
     earlier ``unnest`` statement) spent most of the ingest's time escaping array elements
@@ -171,13 +272,18 @@ def _upsert_postgres(session: Session, rows: Sequence[dict[str, Any]]) -> set[st
                     )
                 )
         cur.execute(_PG_UPSERT)
-        return {r[0] for r in cur.fetchall()}
+        inserted = {(r[0], r[1]) for r in cur.fetchall()}
+        conflicts: set[Key] = set()
+        if check_conflicts and len(inserted) < len(rows):
+            cur.execute(_PG_CONFLICTS)
+            conflicts = {(r[0], r[1]) for r in cur.fetchall()}
+        return inserted, conflicts
 
 
 _SQLITE_ROW: Final = "(" + ",".join("?" * (len(COLUMNS) + 1)) + ")"
 _SQLITE_UPSERT: Final = (
     f"INSERT INTO readings ({', '.join(COLUMNS)}, seq) VALUES {{values}} "  # noqa: S608
-    "ON CONFLICT (id) DO NOTHING RETURNING id"
+    "ON CONFLICT (gateway_id, id) DO NOTHING RETURNING gateway_id, id"
 )
 _SQLITE_DATETIME: Final = "%Y-%m-%d %H:%M:%S.%f"
 """SQLAlchemy's storage format for SQLite DATETIME (naive UTC, as ``UtcDateTime`` stores)."""

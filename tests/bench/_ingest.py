@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -33,6 +34,7 @@ from cloud.store.readings import reading_row, upsert_readings
 from cloud.store.rollups import add_to_rollups
 from gateway import wire
 from gateway.uplink.settings import MqttSettings
+from tests.fixtures.bindings import bind
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.waiting import wait_until
 
@@ -46,6 +48,18 @@ class Load:
     messages: list[tuple[str, bytes, str]]
     """(topic, payload, batch_id)"""
     readings: int
+
+    @property
+    def gateways(self) -> list[str]:
+        return sorted({wire.split_topic(topic)[0] for topic, _, _ in self.messages})
+
+
+def register(sessions: sessionmaker[Session], load: Load) -> None:
+    """Provision the load's gateways and pair each one's device to its patient, as an
+    operator would: ingest stores nothing a registered gateway and a pairing do not vouch
+    for (``cloud.ingest.authorise``)."""
+    for gw in load.gateways:
+        bind(sessions, organisation="bench", gateway_id=gw, pairs=[(f"p-{gw}", f"d-{gw}")])
 
 
 def make_load(readings: int, *, tag: str) -> Load:
@@ -112,9 +126,8 @@ class AckCounter:
         self.seen: set[str] = set()
         self.repeats = 0
         self._lock = threading.Lock()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+        self.client = mqtt_client(broker)
         self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port)
         self.client.subscribe("vg/v1/+/acks", qos=1)
         self.client.loop_start()
 
@@ -135,8 +148,7 @@ class AckCounter:
 
 
 def publish_all(broker: Mosquitto, load: Load) -> None:
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
-    client.connect(broker.host, broker.port)
+    client = mqtt_client(broker)
     client.loop_start()
     infos = [client.publish(topic, payload, qos=1) for topic, payload, _ in load.messages]
     for info in infos:
@@ -146,7 +158,20 @@ def publish_all(broker: Mosquitto, load: Load) -> None:
 
 
 def settings_for(broker: Mosquitto) -> MqttSettings:
+    """The ingest worker's MQTT settings. TLS hook: when the broker takes TLS (client
+    certificates), this and ``mqtt_client`` are the two places the bench sets it up."""
     return MqttSettings(host=broker.host, port=broker.port)
+
+
+def mqtt_client(broker: Mosquitto) -> paho.Client:
+    """Every MQTT client the bench itself uses (publisher, ack listener), connected.
+
+    The one place to add ``tls_set`` and a client certificate once the broker requires them;
+    until then the figures are over plain MQTT on loopback.
+    """
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client.connect(broker.host, broker.port)
+    return client
 
 
 @contextmanager
@@ -157,8 +182,11 @@ def worker(
     client_id: str,
     cls: type[IngestWorker] = IngestWorker,
     group: str = "bench",
+    **options: Any,
 ) -> Iterator[IngestWorker]:
-    w = cls(settings_for(broker), sessions, group=group, client_id=client_id, batch_max=500)
+    w = cls(
+        settings_for(broker), sessions, group=group, client_id=client_id, batch_max=500, **options
+    )
     w.start()
     wait_until(w.connected.is_set, timeout=30, what="the ingest worker to connect")
     try:
@@ -192,6 +220,44 @@ def stored(sessions: sessionmaker[Session], prefix: str) -> int:
         )
 
 
+@dataclass(frozen=True)
+class Drain:
+    rate: float
+    """Readings per second of wall time, from the worker's start to the last ack."""
+    stored: int
+    cpu_rate: float
+    """Readings per second of this process's CPU time over the same span (the worker's
+    threads and the ack listener): steadier than wall time on a shared machine."""
+
+
+def drain(
+    broker: Mosquitto,
+    sessions: sessionmaker[Session],
+    load: Load,
+    *,
+    tag: str,
+    cls: type[IngestWorker] = IngestWorker,
+    timeout: float = 600,
+    **options: Any,
+) -> Drain:
+    """One worker drains a preloaded queue. ``options`` go to the worker
+    (``binding_checks=False``: the ``ingest_secure`` baseline)."""
+    client_id = f"ingest-{tag}"
+    register(sessions, load)
+    subscribe_session(broker, sessions, client_id, cls)
+    publish_all(broker, load)
+    acks = AckCounter(broker, {b for _, _, b in load.messages})
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        with worker(broker, sessions, client_id=client_id, cls=cls, group=client_id, **options):
+            if not acks.done.wait(timeout):
+                raise AssertionError(f"only {len(acks.seen)} of {len(load.messages)} batches acked")
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        acks.close()
+    return Drain(load.readings / elapsed, stored(sessions, tag), load.readings / cpu)
+
+
 def drain_rate(
     broker: Mosquitto,
     sessions: sessionmaker[Session],
@@ -200,21 +266,11 @@ def drain_rate(
     tag: str,
     cls: type[IngestWorker] = IngestWorker,
     timeout: float = 600,
+    **options: Any,
 ) -> tuple[float, int]:
     """Readings per second for one worker to drain a preloaded queue; and readings stored."""
-    client_id = f"ingest-{tag}"
-    subscribe_session(broker, sessions, client_id, cls)
-    publish_all(broker, load)
-    acks = AckCounter(broker, {b for _, _, b in load.messages})
-    try:
-        t0 = time.perf_counter()
-        with worker(broker, sessions, client_id=client_id, cls=cls, group=client_id):
-            if not acks.done.wait(timeout):
-                raise AssertionError(f"only {len(acks.seen)} of {len(load.messages)} batches acked")
-            elapsed = time.perf_counter() - t0
-    finally:
-        acks.close()
-    return load.readings / elapsed, stored(sessions, tag)
+    done = drain(broker, sessions, load, tag=tag, cls=cls, timeout=timeout, **options)
+    return done.rate, done.stored
 
 
 def workdir(name: str) -> Path:

@@ -18,7 +18,15 @@ from collections.abc import Iterator
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.bench._common import Figure
-from tests.bench._ingest import AckCounter, Load, make_load, publish_all, stored, workdir
+from tests.bench._ingest import (
+    AckCounter,
+    Load,
+    make_load,
+    publish_all,
+    register,
+    stored,
+    workdir,
+)
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.postgres import Postgres
 
@@ -75,6 +83,7 @@ def _phase(
     tag: str,
     workers: int,
 ) -> tuple[float, list[dict[str, int]]]:
+    register(sessions, load)
     ids = [f"ingest-{tag}-{i}" for i in range(workers)]
     procs = [_spawn(db_url, broker, cid, tag) for cid in ids]
     _go(procs)  # create the persistent sessions…

@@ -135,6 +135,7 @@ def test_pairing_events_are_stored_but_open_no_alert(stack: tuple[Any, Publisher
 
 def test_rollups_are_stored_once_and_bad_ones_dead_lettered(stack: tuple[Any, Publisher]) -> None:
     sessions, pub = stack
+    seed(sessions)
     rollup = {
         "id": "ru-1",
         "patient_id": "p-1",

@@ -1,5 +1,8 @@
 """Ingest over a real Mosquitto: bad messages to the dead-letter table, repeats stored once.
 
+Gateway ``gw-1`` is registered and its device ``d-1`` paired to ``p-1`` (``bind``): ingest
+stores nothing else (``test_ingest_authorisation``).
+
 The store tests run on the embedded SQLite and on a real PostgreSQL.
 """
 
@@ -13,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.store.models import DeadLetter, GatewayRecord, Reading, Rollup
+from tests.fixtures.bindings import bind
 from tests.fixtures.waiting import wait_until
 from tests.test_wire import batch, reading
 
@@ -26,6 +30,7 @@ def count(sessions: sessionmaker[Session], model: Any) -> int:
 
 def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(stack: Any) -> None:
     sessions, pub = stack
+    bind(sessions)
     poison = [
         b"\xff\xfe not even utf-8",
         b'{"schema": "vg.readings/7"}',
@@ -52,6 +57,7 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(stack: Any) -
 
 def test_a_repeated_delivery_stores_nothing_new_and_is_acked_again(stack: Any) -> None:
     sessions, pub = stack
+    bind(sessions)
     payload = batch(reading(id="r-1"), reading(id="r-2", value=75), batch_id="b-1")
     pub.publish(payload)
     wait_until(lambda: pub.acks == ["b-1"], what="first ack")
@@ -74,6 +80,7 @@ def test_a_repeated_delivery_stores_nothing_new_and_is_acked_again(stack: Any) -
 
 def test_gateway_status_and_last_will_are_recorded(stack: Any) -> None:
     sessions, pub = stack
+    bind(sessions)
     online = {
         "schema": "vg.status/1",
         "gateway_id": "gw-1",

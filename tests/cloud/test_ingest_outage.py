@@ -16,6 +16,7 @@ from cloud.ingest.worker import IngestWorker
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.store.models import Reading, Rollup
 from gateway.uplink.settings import MqttSettings
+from tests.fixtures.bindings import bind
 from tests.fixtures.ingest import Stream
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.postgres import Postgres
@@ -32,7 +33,9 @@ BATCH = 10
 def sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
     migrate(postgres_url)
     engine = make_engine(postgres_url)
-    yield session_factory(engine)
+    factory = session_factory(engine)
+    bind(factory)  # the stream's gateway gw-1, its device d-1 paired to p-1
+    yield factory
     engine.dispose()
 
 

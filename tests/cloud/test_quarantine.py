@@ -1,4 +1,5 @@
-"""Readings a pairing does not vouch for, or with impossible times, are kept aside.
+"""Readings a registered gateway and a pairing do not vouch for, or with impossible times,
+are kept aside.
 
 Over a real Mosquitto and ingest worker, on SQLite and PostgreSQL: the batch is still
 acknowledged (nothing is lost), the record and the rollups see only attributed readings.
@@ -92,7 +93,7 @@ def test_unattributable_readings_are_quarantined_with_the_reason(stack: Any) -> 
     assert rollup_counts == [1, 1]
     assert org == ["north"]
     assert sorted(kept) == ["r-ancient", "r-before", "r-ended", "r-future", "r-other", "r-unpaired"]
-    assert "device d-2 is not paired to any patient" in kept["r-unpaired"]
+    assert "device d-2 is not registered in this organisation" in kept["r-unpaired"]
     assert "device d-1 is paired to another patient" in kept["r-other"]
     assert "device d-3 is not paired" in kept["r-ended"]
     assert "device d-1 is not paired" in kept["r-before"]
@@ -106,20 +107,38 @@ def test_unattributable_readings_are_quarantined_with_the_reason(stack: Any) -> 
         assert s.scalars(select(Rollup.count)).all() == [1, 1]
 
 
-def test_an_organisation_without_pairings_takes_readings_as_attributed(
+def test_unregistered_gateways_and_organisations_without_pairings_store_nothing(
     stack: Any, broker: Mosquitto
 ) -> None:
     sessions, _ = stack
     organise(sessions)
-    other = Publisher(broker, gateway_id="gw-unprovisioned")
-    try:
-        body = batch(
-            reading(id="r-x", device_id="d-anything"), gateway_id="gw-unprovisioned", batch_id="b-x"
+    with sessions.begin() as s:  # an organisation with a gateway and a patient, no pairings
+        auth.create_organisation(s, organisation_id="south", name="South", now=NOV)
+        tenancy.provision_gateway(s, organisation_id="south", gateway_id="gw-south")
+        tenancy.create_patient(
+            s, organisation_id="south", patient_id="p-s", display_name="S", program_id=None, now=NOV
         )
-        other.publish(body)
-        wait_until(lambda: other.acks == ["b-x"], what="the ack")
-    finally:
-        other.close()
+    now = datetime.now(UTC).isoformat()
+    for gateway_id in ("gw-unprovisioned", "gw-south"):
+        other = Publisher(broker, gateway_id=gateway_id)
+        try:
+            body = batch(
+                reading(id="r-x", patient_id="p-s", device_id="d-anything", ts=now),
+                gateway_id=gateway_id,
+                batch_id="b-x",
+            )
+            other.publish(body)
+            wait_until(lambda o=other: o.acks == ["b-x"], what="the ack")  # type: ignore[misc]
+        finally:
+            other.close()
     with sessions() as s:
-        assert s.scalars(select(Reading.id)).all() == ["r-x"]
-        assert s.scalars(select(QuarantinedReading.id)).all() == []
+        assert s.scalars(select(Reading.id)).all() == []
+        kept = {
+            (q.gateway_id, q.organisation_id): q.reason
+            for q in s.scalars(select(QuarantinedReading))
+        }
+    unregistered = "gateway gw-unprovisioned is not registered: provision it first"
+    assert kept == {
+        ("gw-unprovisioned", None): unregistered,
+        ("gw-south", "south"): "device d-anything is not registered in this organisation",
+    }

@@ -118,7 +118,7 @@ def test_stored_reading_is_the_wire_reading(db_url: str) -> None:
     with sessions.begin() as s:
         inserted = upsert_readings(s, [reading_row(sent, gateway_id="gw-1", received_at=T0)])
     with sessions() as s:
-        stored = s.get(Reading, "r-odd")
+        stored = s.get(Reading, ("gw-1", "r-odd"))
         assert stored is not None
         assert stored.received_at == T0
         assert stored.gateway_id == "gw-1"

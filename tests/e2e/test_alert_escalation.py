@@ -31,6 +31,7 @@ from firmware_sim.devices.bp_cuff import BloodPressureCuff
 from firmware_sim.radio import SimRadio
 from gateway.settings import DeviceConfig
 from gateway.uplink.settings import MqttSettings
+from tests.fixtures.bindings import bind
 from tests.fixtures.gateway import GatewayThread, gateway_settings
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.smtp import SmtpServer
@@ -96,6 +97,9 @@ def cloud(
                                              user_id=user.id, team_role=role.value, now=now)  # fmt: skip
             s.add(Contact(organisation_id="clinic", patient_id=PATIENT, kind="sms", address=PHONE,
                           rank=0, opted_out=False, created_at=now))  # fmt: skip
+        # The gateway is provisioned and the cuff lent to the patient before any reading.
+        bind(services.sessions, organisation="clinic", gateway_id="gw-test-1",
+             pairs=[(PATIENT, "cuff-1")])  # fmt: skip
         yield client, clock
 
 

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.broker
 def test_readings_taken_while_the_broker_is_down_arrive_once(
     how: str, broker: Any, cloud_factory: Any, tmp_path: Path
 ) -> None:
-    cloud = cloud_factory(broker)
+    cloud = cloud_factory(
+        broker, binding={"gateway_id": "gw-test-1", "pairs": [("p-002", "hrm-2")]}
+    )
     radio = SimRadio()
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:02", seed=11))
     settings = gateway_settings(

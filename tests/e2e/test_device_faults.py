@@ -29,7 +29,9 @@ pytestmark = pytest.mark.broker
 def test_a_strap_dropping_its_link_every_few_moments_loses_nothing(
     broker: Any, cloud_factory: Any, tmp_path: Path
 ) -> None:
-    cloud = cloud_factory(broker)
+    cloud = cloud_factory(
+        broker, binding={"gateway_id": "gw-test-1", "pairs": [("p-21", "hrm-21")]}
+    )
     radio = SimRadio()
     model = HeartRateModel(baseline_bpm=70, noise_bpm=1.0, episodes=(Episode(100, 140, 70),))
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:21", seed=5, model=model))
@@ -83,7 +85,9 @@ def expected_id(device_id: str, seq: int) -> str:
 def test_repeated_and_redownloaded_records_are_stored_once(
     broker: Any, cloud_factory: Any, tmp_path: Path
 ) -> None:
-    cloud = cloud_factory(broker)
+    cloud = cloud_factory(
+        broker, binding={"gateway_id": "gw-test-1", "pairs": [("p-31", "rec-31")]}
+    )
     t0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     # Ten stored glucose records (mg/dL), three in a row high enough to fire test.glucose_high.
     rates = [95, 102, 98, 262, 275, 290, 150, 120, 110, 105]

@@ -51,7 +51,7 @@ def cloud_readings(engine: Any) -> list[Reading]:
 def test_gateway_killed_mid_stream_loses_nothing_it_stored(
     broker: Any, cloud_factory: Any, tmp_path: Path
 ) -> None:
-    cloud = cloud_factory(broker)
+    cloud = cloud_factory(broker, binding={"gateway_id": "gw-kill-1", "pairs": [("p-9", "hrm-9")]})
     strap = SimDevice(address="C0:FF:EE:00:00:09", seed=23, real_interval_s=0.01)
     data = tmp_path / "gw"
     config = tmp_path / "gateway.toml"

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.store.models import Reading, Rollup
+from tests.fixtures.bindings import bind
 from tests.fixtures.ingest import Stream
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.waiting import wait_until
@@ -87,7 +88,9 @@ def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[session
         url = request.getfixturevalue("postgres_url")
     migrate(url)
     engine = make_engine(url)
-    yield session_factory(engine)
+    factory = session_factory(engine)
+    bind(factory)  # the stream's gateway gw-1, its device d-1 paired to p-1
+    yield factory
     engine.dispose()
 
 

@@ -31,7 +31,9 @@ def stored_values(engine: Any) -> list[float]:
 def test_budget_reached_while_offline_thins_oldest_and_delivers_the_rest_once(
     broker: Any, cloud_factory: Any, tmp_path: Path
 ) -> None:
-    cloud = cloud_factory(broker)
+    cloud = cloud_factory(
+        broker, binding={"gateway_id": "gw-test-1", "pairs": [("p-51", "hrm-51")]}
+    )
     radio = SimRadio()
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:51", seed=13))
     settings = gateway_settings(
@@ -83,7 +85,11 @@ def test_broker_down_for_two_minutes_while_the_strap_keeps_measuring(
     broker: Any, cloud_factory: Any, tmp_path: Path
 ) -> None:
     # Both ends retry the broker at least every 5 s, so the test need not wait a minute.
-    cloud = cloud_factory(broker, VG_MQTT__RECONNECT_MAX_S="5")
+    cloud = cloud_factory(
+        broker,
+        VG_MQTT__RECONNECT_MAX_S="5",
+        binding={"gateway_id": "gw-test-1", "pairs": [("p-52", "hrm-52")]},
+    )
     radio = SimRadio()
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:52", seed=14))
     settings = gateway_settings(

@@ -93,7 +93,9 @@ def test_a_clock_jump_neither_stalls_resends_nor_loses_or_repeats_readings(
         )
         clock.jump(jump_s)
         wait_until(lambda: len(strap.emitted) == total, what="all readings taken")
-        cloud = cloud_factory(broker)
+        cloud = cloud_factory(
+            broker, binding={"gateway_id": "gw-test-1", "pairs": [("p-41", "hrm-41")]}
+        )
         engine = create_engine(cloud.db_url)
         # Only re-sends on the monotonic clock can deliver the discarded batches now.
         wait_until(
@@ -145,7 +147,9 @@ def test_a_broker_dropping_queued_messages_is_recovered_by_the_end_to_end_ack(
         window=20,
         ack_timeout_s=1.0,
     )
-    cloud = cloud_factory(broker)
+    cloud = cloud_factory(
+        broker, binding={"gateway_id": "gw-test-1", "pairs": [("p-42", "hrm-42")]}
+    )
     engine = create_engine(cloud.db_url)
     total = 300
     gw = GatewayThread(settings, radio, background=[drive(strap, count=total, period_s=0.005)])

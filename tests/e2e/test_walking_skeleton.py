@@ -32,6 +32,8 @@ def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
     broker: Any, cloud_factory: Any, webhook: Any, tmp_path: Path
 ) -> None:
     cloud = cloud_factory(broker, VG_ALERT_CHANNELS=f'["{webhook.apprise_url}"]')
+    # The clinic provisions the gateway and lends the strap to the patient before any reading.
+    cloud.bind(organisation="clinic", gateway_id="gw-test-1", pairs=[("p-001", "hrm-1")])
     radio = SimRadio()
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:00:01", seed=7, model=MODEL))
     settings = gateway_settings(
@@ -104,10 +106,13 @@ def test_strap_reading_reaches_the_cloud_and_fires_one_alert(
         "--org",
         "clinic",
     )
-    cloud.cli("patient", "create", "--id", "p-001", "--org", "clinic", "--name", "Test Patient")
     headers = cloud.login("clin@example.org", PASSWORD)
     api_alerts = httpx.get(f"{cloud.url}/api/v1/alerts", headers=headers).json()
-    assert [a["id"] for a in api_alerts] == [alert.id]
+    assert [a["id"] for a in api_alerts if a["category"] == "clinical"] == [alert.id]
+    # Stopping the gateway (its last will) is a device alert for the patient it serves.
+    assert {a["rule_id"] for a in api_alerts if a["category"] == "device"} <= {
+        "device.gateway_offline:gw-test-1"
+    }
     assert httpx.get(f"{cloud.url}/api/v1/alerts").status_code == 401
     metrics = httpx.get(f"{cloud.url}/metrics/").text
     # The strap's battery level is a reading too (battery_level), besides the heart rates.

@@ -3,7 +3,7 @@ reused refresh token revoke every token, access tokens included) and the webhook
 seen within the timestamp tolerance.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from cloud.store.types import UtcDateTime
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
