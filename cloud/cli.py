@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.errors import CloudError, NotFoundError
+from cloud.pki.cli import broker_app, gateway_app, pki_app
 from cloud.settings import CloudSettings
 from cloud.store.tenancy import Organisation, Patient, Role, User
 from gateway import wire
@@ -36,6 +37,9 @@ app.add_typer(user_app, name="user")
 org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
 app.add_typer(patient_app, name="patient")
 app.add_typer(org_app, name="org")
+app.add_typer(pki_app, name="pki")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(broker_app, name="broker")
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -66,7 +70,7 @@ def serve(
 
 @app.command()
 def ingest(log_level: str = "INFO") -> None:
-    """Run one ingest worker alone (add more to split the load; set VG_INGEST_CLIENT_ID each)."""
+    """Run one ingest worker alone (add more to split the load; each gets a client id of its own)."""
     from cloud.api.app import build_services  # noqa: PLC0415
 
     configure_logging(level=log_level)

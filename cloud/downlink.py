@@ -16,7 +16,6 @@ from typing import Any, Final
 
 import paho.mqtt.client as paho
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.background import Loop
 from cloud.store.models import GatewayConfigRecord
 from gateway import wire
+from gateway.uplink.client import make_client
 from gateway.uplink.settings import MqttSettings
 
 log = structlog.get_logger(__name__)
@@ -39,7 +39,7 @@ class ConfigPublisher:
         mqtt: MqttSettings,
         sessions: sessionmaker[Session],
         *,
-        client_id: str,
+        client_id: str | None = None,
         interval_s: float = DEFAULT_INTERVAL_S,
     ) -> None:
         self.mqtt = mqtt
@@ -49,14 +49,7 @@ class ConfigPublisher:
         self._loop = Loop(
             "config-publisher", self._tick, interval_s=interval_s, failed="downlink.failed"
         )
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-        )
-        if mqtt.username:
-            self._client.username_pw_set(
-                mqtt.username, mqtt.password.get_secret_value() if mqtt.password else None
-            )
-        self._client.reconnect_delay_set(mqtt.reconnect_min_s, mqtt.reconnect_max_s)
+        self._client = make_client(mqtt, role="vitalgate-downlink", client_id=client_id)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
 

@@ -50,11 +50,17 @@ class CloudSettings(BaseSettings):
     """SQLAlchemy URL; default: a SQLite file in ``data_dir``."""
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    pki_dir: Path | None = None
+    """``VG_PKI_DIR``: the folder ``vitalgate-cloud pki init`` made. When set, the cloud's MQTT
+    clients connect over TLS with its CA and the cloud's own certificate (unless
+    ``VG_MQTT__CERT_FILE`` names another), and provisioning issues certificates from it."""
     ingest_enabled: bool = True
     """Run an ingest worker inside the API process (the embedded default)."""
     ingest_group: str = Field("vitalgate-ingest", pattern=r"^[A-Za-z0-9_-]+$")
     """MQTT 5 shared-subscription group: workers in one group split the stream."""
-    ingest_client_id: str = "vitalgate-ingest-1"
+    ingest_client_id: str | None = None
+    """Name of this worker's MQTT session, to resume it after a restart (unique per worker);
+    unset: ``vitalgate-ingest-<host>-<pid>``, so two processes never share a session."""
     ingest_batch_max: int = Field(500, ge=1, le=10_000)
     ingest_flush_s: float = Field(0.05, gt=0)
     ingest_queue_max: int = Field(1_000, ge=10, le=65_535)
@@ -108,6 +114,15 @@ class CloudSettings(BaseSettings):
             )
         if len(secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"VG_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
+        if self.pki_dir is not None and self.mqtt.cert_file is None and not self.mqtt.username:
+            self.mqtt = self.mqtt.model_copy(
+                update={
+                    "tls": True,
+                    "ca_file": self.mqtt.ca_file or self.pki_dir / "ca.pem",
+                    "cert_file": self.pki_dir / "cloud.pem",
+                    "key_file": self.pki_dir / "cloud.key",
+                }
+            )
         return self
 
     @property

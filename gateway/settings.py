@@ -65,6 +65,9 @@ class GatewaySettings(BaseSettings):
     ble_adapter: str | None = None
     """The Bluetooth adapter to use (``hci0``) when the gateway has several; default: BlueZ's."""
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    downlink_key: Path | None = None
+    """The cloud's downlink verification key (Ed25519, SubjectPublicKeyInfo PEM), as
+    ``vitalgate-cloud gateway provision`` writes it next to the gateway's certificate."""
     devices: list[DeviceConfig] = Field(default_factory=list)
     sim: SimSettings = Field(default_factory=SimSettings)
     batch_size: int = Field(200, ge=1, le=1000)

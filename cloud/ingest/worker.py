@@ -34,7 +34,6 @@ from typing import Any, Final
 
 import paho.mqtt.client as paho
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -51,6 +50,7 @@ from cloud.store.quarantine import quarantine
 from cloud.store.readings import reading_row, upsert_readings
 from cloud.store.rollups import add_to_rollups
 from gateway import wire
+from gateway.uplink.client import make_client
 from gateway.uplink.settings import MqttSettings
 
 log = structlog.get_logger(__name__)
@@ -85,7 +85,7 @@ class IngestWorker:
         sessions: sessionmaker[Session],
         *,
         group: str,
-        client_id: str,
+        client_id: str | None = None,
         batch_max: int = 500,
         flush_s: float = 0.05,
         queue_max: int = QUEUE_MAX,
@@ -113,15 +113,10 @@ class IngestWorker:
         self._queue: queue.Queue[paho.MQTTMessage] = queue.Queue(self.queue_max)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-        )
+        # A named worker resumes its session after a restart; an unnamed one gets an id of
+        # its own, so two workers never take over each other's session.
+        self._client = make_client(mqtt, role="vitalgate-ingest", client_id=client_id)
         self._client.manual_ack_set(True)
-        if mqtt.username:
-            self._client.username_pw_set(
-                mqtt.username, mqtt.password.get_secret_value() if mqtt.password else None
-            )
-        self._client.reconnect_delay_set(mqtt.reconnect_min_s, mqtt.reconnect_max_s)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message

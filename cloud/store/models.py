@@ -218,3 +218,5 @@ class GatewayRecord(Base):
     state: Mapped[str] = mapped_column(String(16))
     last_seen: Mapped[datetime | None]
     status: Mapped[dict[str, Any]]
+    revoked_at: Mapped[datetime | None]
+    """When ``vitalgate-cloud gateway revoke`` ended this gateway's identity; empty while valid."""
