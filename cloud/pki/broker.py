@@ -135,8 +135,8 @@ def _listener_lines(out: Path, pki: PkiPaths, *, port: int, bind: str | None) ->
         "# Every client proves itself with a certificate of our CA; its CN is its username.",
         "require_certificate true",
         "use_identity_as_username true",
-        "# Revoked gateways (`vitalgate-cloud gateway revoke` rewrites this file; a broker on",
-        "# another host needs a copy after each revoke, then a restart).",
+        "# Revoked gateways: `vitalgate-cloud gateway revoke` rewrites this file; reload the",
+        "# broker (SIGHUP) to apply it. A broker on another host needs a copy first.",
         f"crlfile {pki.crl}",
     ]
 

@@ -198,8 +198,9 @@ def gateway_revoke(
     )  # fmt: skip
     _tell_broker(settings, lambda: dynsec.remove_gateway(settings.mqtt, gateway_id))
     typer.echo(
-        "restart the broker (it reads the CRL when it starts) so the certificate is refused "
-        "at the handshake; until then it connects but may do nothing."
+        "reload the broker (SIGHUP, e.g. `systemctl reload mosquitto`) so its listener reads "
+        "the new CRL and refuses the certificate at the handshake; until then the gateway "
+        "can connect but may neither publish nor subscribe."
     )
 
 
