@@ -1,7 +1,9 @@
 """``vitalgate-sim demo``: the whole stack on one machine with embedded defaults.
 
-Starts Mosquitto, the cloud (SQLite under the data folder) and one gateway per simulated
-patient, each gateway reading a simulated heart-rate strap over the firmware_sim radio.
+Makes a PKI and provisions one gateway identity per simulated patient (through the
+``vitalgate-cloud`` commands an operator uses), then starts Mosquitto from the generated
+config (mutual TLS, per-gateway roles), the cloud (SQLite under the data folder) and the
+gateways, each gateway reading a simulated heart-rate strap over the firmware_sim radio.
 Alerts arrive at a small webhook receiver inside this process and are printed. Ctrl-C
 stops every process the demo started.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import json
 import os
 import shutil
@@ -28,10 +31,6 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-
-MOSQUITTO_CONF: Final = (
-    Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "vitalgate.conf"
-)
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,11 @@ class Demo:
             json.dumps({n: p.pid for n, p in self.procs.items()})
         )
 
-    def start_broker(self) -> int:
+    def pick_broker_port(self) -> int:
+        return self.broker_port or (8883 if _port_free(8883) else _any_port())
+
+    def start_broker(self, port: int) -> None:
+        """Mosquitto from `vitalgate-cloud broker config`: mutual TLS, one role per gateway."""
         binary = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
         )
@@ -136,56 +139,81 @@ class Demo:
                 "    sudo apt-get install -y mosquitto\n"
                 "or run `make demo`, which installs it for you."
             )
-        port = self.broker_port or (1883 if _port_free(1883) else _any_port())
         workdir = self.data_dir / "mosquitto"
-        workdir.mkdir(parents=True, exist_ok=True)
-        conf = [
-            MOSQUITTO_CONF.read_text(),
-            f"listener {port} 127.0.0.1",
-            "allow_anonymous true",
-            f"persistence_location {workdir}/",
-        ]
+        self._cloud_cli(
+            ["broker", "config", "--out", str(workdir), "--port", str(port), "--bind", "127.0.0.1"],
+            broker_port=port,
+        )
+        conf = workdir / "mosquitto.conf"
         if os.geteuid() == 0:
-            conf.append("user root")
-        (workdir / "mosquitto.conf").write_text("\n".join(conf) + "\n")
-        self._spawn("mosquitto", [binary, "-c", str(workdir / "mosquitto.conf")])
+            conf.write_text(conf.read_text() + "user root\n")
+        self._spawn("mosquitto", [binary, "-c", str(conf)])
         self._wait(lambda: not _port_free(port), "Mosquitto", 10)
-        return port
+
+    def _cloud_env(self, broker_port: int) -> dict[str, str]:
+        return {
+            "VG_DATA_DIR": str(self.data_dir / "cloud"),
+            "VG_PKI_DIR": str(self.data_dir / "pki"),
+            "VG_MQTT__HOST": "127.0.0.1",
+            "VG_MQTT__PORT": str(broker_port),
+        }
+
+    def _cloud_cli(self, args: list[str], *, broker_port: int) -> None:
+        """Run one ``vitalgate-cloud`` command in this process (one import for all of them:
+        a Python start per command made the demo's start-up slow), with the cloud's
+        environment set only while it runs, so the gateways never inherit it."""
+        from cloud.cli import app  # noqa: PLC0415 - the cloud is imported only by the demo
+
+        saved = dict(os.environ)
+        os.environ.update(self._cloud_env(broker_port))
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                code = app(args, prog_name="vitalgate-cloud", standalone_mode=False)
+        except Exception as exc:  # a usage error, or a failure the command did not handle
+            code, _ = 1, out.write(str(exc))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        if code:
+            raise DemoError(
+                f"`vitalgate-cloud {' '.join(args[:2])}` failed: {out.getvalue().strip()}"
+            )
 
     def start_alert_receiver(self) -> int:
         self._hook = ThreadingHTTPServer(("127.0.0.1", 0), _AlertPrinter)
         threading.Thread(target=self._hook.serve_forever, daemon=True).start()
         return int(self._hook.server_address[1])
 
-    def seed_cloud(self) -> None:
-        """The demo organisation, its clinician and its patients (kept across reruns)."""
-        env = {**os.environ, "VG_DATA_DIR": str(self.data_dir / "cloud")}
-        cloud = [sys.executable, "-m", "cloud"]
-        user = ("--email", DEMO_LOGIN, "--password", DEMO_PASSWORD, "--role", "clinician")
-        org = ("--org", DEMO_ORG, "--org-name", "Demo clinic", "--exist-ok")
-        commands = [[*cloud, "user", "create", *user, *org]]
+    def seed_cloud(self, broker_port: int) -> None:
+        """The demo organisation, its clinician, its patients, the PKI and each gateway's
+        identity (all kept across reruns)."""
+        user = ["--email", DEMO_LOGIN, "--password", DEMO_PASSWORD, "--role", "clinician"]
+        org = ["--org", DEMO_ORG, "--org-name", "Demo clinic", "--exist-ok"]
+        commands = [["user", "create", *user, *org]]
         for i, p in enumerate(PATIENTS, start=1):
-            patient = ("--id", p.patient_id, "--org", DEMO_ORG, "--name", f"Demo patient {i}")
-            commands.append(
-                [*cloud, "patient", "create", *patient, "--program", "general", "--exist-ok"]
-            )
+            patient = ["--id", p.patient_id, "--org", DEMO_ORG, "--name", f"Demo patient {i}"]
+            commands.append(["patient", "create", *patient, "--program", "general", "--exist-ok"])
+        if not (self.data_dir / "pki" / "ca.pem").exists():
+            commands.append(["pki", "init", "--dir", str(self.data_dir / "pki")])
+        for i in range(1, len(PATIENTS) + 1):
+            identity = self.data_dir / f"gateway-{i}" / "identity"
+            if not (identity / "gateway.pem").exists():
+                commands.append(
+                    ["gateway", "provision", f"gw-demo-{i}", "--organisation", DEMO_ORG,
+                     "--out", str(identity), "--broker-host", "127.0.0.1"]
+                )  # fmt: skip
         for command in commands:
-            done = subprocess.run(  # noqa: S603 - our own fixed commands
-                command, env=env, capture_output=True, text=True, check=False, timeout=120
-            )
-            if done.returncode != 0:
-                raise DemoError(f"could not set up the demo accounts: {done.stderr.strip()}")
+            self._cloud_cli(command, broker_port=broker_port)
 
     def start_cloud(self, broker_port: int, hook_port: int) -> None:
         if not _port_free(self.port):
             raise DemoError(f"port {self.port} is in use; pass --port to use another one")
         rules = self.data_dir / "demo-rules.json"
         rules.write_text(json.dumps(DEMO_RULES, indent=2))
-        self.seed_cloud()
         env = {
+            **self._cloud_env(broker_port),
             "VG_ALERT_RULES_FILE": str(rules),
-            "VG_DATA_DIR": str(self.data_dir / "cloud"),
-            "VG_MQTT__PORT": str(broker_port),
             "VG_ALERT_CHANNELS": json.dumps([f"json://127.0.0.1:{hook_port}/alerts"]),
             "VG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
         }
@@ -244,7 +272,10 @@ class Demo:
         table.add_column("what")
         table.add_column("where")
         url = f"http://127.0.0.1:{self.port}"
-        table.add_row("MQTT broker (Mosquitto)", f"mqtt://127.0.0.1:{broker_port}")
+        table.add_row(
+            "MQTT broker (Mosquitto)",
+            f"mqtts://127.0.0.1:{broker_port}  (client certificates from {self.data_dir / 'pki'})",
+        )
         table.add_row("Cloud API", f"{url}/api/v1/readings  ·  {url}/api/v1/alerts")
         table.add_row("API docs", f"{url}/docs  (Authorize with the login below)")
         table.add_row("Clinician login", f"{DEMO_LOGIN}  ·  password {DEMO_PASSWORD}")
@@ -264,13 +295,20 @@ def _gateway_toml(
     i: int, patient: DemoPatient, gw_dir: Path, broker_port: int, speed: float
 ) -> str:
     address = f"D0:E0:00:00:00:{i:02X}"
+    identity = gw_dir / "identity"  # written by `vitalgate-cloud gateway provision`
     lines = [
         f'gateway_id = "gw-demo-{i}"',
         f'data_dir = "{gw_dir}"',
         'link = "sim"',
         "flush_interval_s = 0.5",
+        f'downlink_key = "{identity / "downlink-signing.pub"}"',
         "[mqtt]",
+        'host = "127.0.0.1"',
         f"port = {broker_port}",
+        "tls = true",
+        f'ca_file = "{identity / "ca.pem"}"',
+        f'cert_file = "{identity / "gateway.pem"}"',
+        f'key_file = "{identity / "gateway.key"}"',
         "[[devices]]",
         f'device_id = "hrm-{i}"',
         f'address = "{address}"',
@@ -303,7 +341,9 @@ def run_demo(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        broker_port = demo.start_broker()
+        broker_port = demo.pick_broker_port()
+        demo.seed_cloud(broker_port)
+        demo.start_broker(broker_port)
         hook_port = demo.start_alert_receiver()
         demo.start_cloud(broker_port, hook_port)
         demo.start_gateways(broker_port)

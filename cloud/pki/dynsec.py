@@ -66,7 +66,12 @@ def send(
         responses.extend(json.loads(msg.payload).get("responses", []))
         answered.set()
 
+    def on_connect_fail(_c: paho.Client, _u: Any) -> None:
+        refused.append("no connection")  # refused or unreachable: fail now, not at the timeout
+        answered.set()
+
     client.on_connect = on_connect
+    client.on_connect_fail = on_connect_fail
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.connect_async(mqtt.host, mqtt.port, keepalive=mqtt.keepalive_s)
@@ -80,7 +85,7 @@ def send(
         client.disconnect()
         client.loop_stop()
     if refused:
-        raise DynsecError(f"the broker refused the cloud's identity: {refused[0]}")
+        raise DynsecError(f"cannot use the broker at {mqtt.host}:{mqtt.port}: {refused[0]}")
     errors = [
         f"{r.get('command')}: {r['error']}"
         for r in responses

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -112,7 +111,7 @@ class AckCounter:
         self.seen: set[str] = set()
         self.repeats = 0
         self._lock = threading.Lock()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+        self.client = broker.client(role="bench-acks")
         self.client.on_message = self._on_message
         self.client.connect(broker.host, broker.port)
         self.client.subscribe("vg/v1/+/acks", qos=1)
@@ -135,7 +134,7 @@ class AckCounter:
 
 
 def publish_all(broker: Mosquitto, load: Load) -> None:
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client = broker.client(role="bench-publisher")
     client.connect(broker.host, broker.port)
     client.loop_start()
     infos = [client.publish(topic, payload, qos=1) for topic, payload, _ in load.messages]
