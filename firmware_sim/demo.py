@@ -107,6 +107,8 @@ class Demo:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.broker_port = broker_port
+        self.cloud_port = _any_port()
+        """The broker's listener for the cloud's own processes (loopback, cloud CA only)."""
         self.speed = speed
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._hook: ThreadingHTTPServer | None = None
@@ -141,31 +143,41 @@ class Demo:
             )
         workdir = self.data_dir / "mosquitto"
         self._cloud_cli(
-            ["broker", "config", "--out", str(workdir), "--port", str(port), "--bind", "127.0.0.1"],
-            broker_port=port,
+            [
+                "broker",
+                "config",
+                "--out",
+                str(workdir),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cloud-port",
+                str(self.cloud_port),
+            ]
         )
         conf = workdir / "mosquitto.conf"
         if os.geteuid() == 0:
             conf.write_text(conf.read_text() + "user root\n")
         self._spawn("mosquitto", [binary, "-c", str(conf)])
-        self._wait(lambda: not _port_free(port), "Mosquitto", 10)
+        self._wait(lambda: not (_port_free(port) or _port_free(self.cloud_port)), "Mosquitto", 10)
 
-    def _cloud_env(self, broker_port: int) -> dict[str, str]:
+    def _cloud_env(self) -> dict[str, str]:
         return {
             "VG_DATA_DIR": str(self.data_dir / "cloud"),
             "VG_PKI_DIR": str(self.data_dir / "pki"),
             "VG_MQTT__HOST": "127.0.0.1",
-            "VG_MQTT__PORT": str(broker_port),
+            "VG_MQTT__PORT": str(self.cloud_port),
         }
 
-    def _cloud_cli(self, args: list[str], *, broker_port: int) -> None:
+    def _cloud_cli(self, args: list[str]) -> None:
         """Run one ``vitalgate-cloud`` command in this process (one import for all of them:
         a Python start per command made the demo's start-up slow), with the cloud's
         environment set only while it runs, so the gateways never inherit it."""
         from cloud.cli import app  # noqa: PLC0415 - the cloud is imported only by the demo
 
         saved = dict(os.environ)
-        os.environ.update(self._cloud_env(broker_port))
+        os.environ.update(self._cloud_env())
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
@@ -185,7 +197,7 @@ class Demo:
         threading.Thread(target=self._hook.serve_forever, daemon=True).start()
         return int(self._hook.server_address[1])
 
-    def seed_cloud(self, broker_port: int) -> None:
+    def seed_cloud(self) -> None:
         """The demo organisation, its clinician, its patients, the PKI and each gateway's
         identity (all kept across reruns)."""
         user = ["--email", DEMO_LOGIN, "--password", DEMO_PASSWORD, "--role", "clinician"]
@@ -204,15 +216,15 @@ class Demo:
                      "--out", str(identity), "--broker-host", "127.0.0.1"]
                 )  # fmt: skip
         for command in commands:
-            self._cloud_cli(command, broker_port=broker_port)
+            self._cloud_cli(command)
 
-    def start_cloud(self, broker_port: int, hook_port: int) -> None:
+    def start_cloud(self, hook_port: int) -> None:
         if not _port_free(self.port):
             raise DemoError(f"port {self.port} is in use; pass --port to use another one")
         rules = self.data_dir / "demo-rules.json"
         rules.write_text(json.dumps(DEMO_RULES, indent=2))
         env = {
-            **self._cloud_env(broker_port),
+            **self._cloud_env(),
             "VG_ALERT_RULES_FILE": str(rules),
             "VG_ALERT_CHANNELS": json.dumps([f"json://127.0.0.1:{hook_port}/alerts"]),
             "VG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
@@ -342,10 +354,10 @@ def run_demo(
         signal.signal(sig, lambda *_: stop.set())
     try:
         broker_port = demo.pick_broker_port()
-        demo.seed_cloud(broker_port)
+        demo.seed_cloud()
         demo.start_broker(broker_port)
         hook_port = demo.start_alert_receiver()
-        demo.start_cloud(broker_port, hook_port)
+        demo.start_cloud(hook_port)
         demo.start_gateways(broker_port)
         demo.banner(broker_port)
         while not stop.wait(0.5):

@@ -2,8 +2,10 @@
 
 Layout of a PKI folder (``VG_PKI_DIR``)::
 
-    ca.pem  ca.key                 the CA (self-signed; signs every certificate and the CRL)
+    ca.pem  ca.key                 the CA (self-signed): the broker's and gateways' certificates, the CRL
     broker.pem  broker.key         the broker's server certificate (SAN: localhost, 127.0.0.1, --host)
+    cloud-ca.pem  cloud-ca.key     a second CA that signs only the cloud's identity, so the broker's
+                                   cloud listener accepts no gateway certificate (``cloud.pki.broker``)
     cloud.pem  cloud.key           the cloud's own MQTT client identity (CN = ``CLOUD_IDENTITY``)
     downlink-signing.key/.pub      Ed25519 pair that signs every downlink message (PKCS8 / SPKI)
     crl.pem                        revoked gateway certificates (the broker's ``crlfile``)
@@ -75,6 +77,14 @@ class PkiPaths:
         return self.root / "broker.key"
 
     @property
+    def cloud_ca_cert(self) -> Path:
+        return self.root / "cloud-ca.pem"
+
+    @property
+    def cloud_ca_key(self) -> Path:
+        return self.root / "cloud-ca.key"
+
+    @property
     def cloud_cert(self) -> Path:
         return self.root / "cloud.pem"
 
@@ -100,8 +110,9 @@ class PkiPaths:
 
     def all_files(self) -> list[Path]:
         return [
-            self.ca_cert, self.ca_key, self.broker_cert, self.broker_key, self.cloud_cert,
-            self.cloud_key, self.signing_key, self.signing_pub, self.crl,
+            self.ca_cert, self.ca_key, self.broker_cert, self.broker_key, self.cloud_ca_cert,
+            self.cloud_ca_key, self.cloud_cert, self.cloud_key, self.signing_key,
+            self.signing_pub, self.crl,
         ]  # fmt: skip
 
     def require(self) -> PkiPaths:
@@ -193,9 +204,11 @@ def _builder(
     )
 
 
-def _new_ca(*, now: datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def _new_ca(
+    *, now: datetime, cn: str = "VitalGate CA"
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _name("VitalGate CA")
+    name = _name(cn)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -334,7 +347,10 @@ def init_pki(root: Path, *, hosts: list[str], now: datetime, force: bool = False
     cert, key = authority.issue(BROKER_CN, now=now, server_hosts=["localhost", "127.0.0.1", *hosts])
     write_private(paths.broker_key, key)
     write_public(paths.broker_cert, cert)
-    cert, key = authority.issue(CLOUD_IDENTITY, now=now)
+    cloud_ca_key, cloud_ca_cert = _new_ca(now=now, cn="VitalGate cloud CA")
+    write_private(paths.cloud_ca_key, _key_pem(cloud_ca_key))
+    write_public(paths.cloud_ca_cert, _cert_pem(cloud_ca_cert))
+    cert, key = Authority(paths, cloud_ca_key, cloud_ca_cert).issue(CLOUD_IDENTITY, now=now)
     write_private(paths.cloud_key, key)
     write_public(paths.cloud_cert, cert)
     signing = ed25519.Ed25519PrivateKey.generate()

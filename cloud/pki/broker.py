@@ -37,6 +37,7 @@ CONTROL_RESPONSE: Final = f"{CONTROL_TOPIC}/response"
 CLOUD_ROLE: Final = "vitalgate-cloud"
 GATEWAY_ROLE_PREFIX: Final = "gateway:"
 DEFAULT_PORT: Final = 8883
+DEFAULT_CLOUD_PORT: Final = 8884
 
 
 def find_plugin() -> str:
@@ -124,17 +125,31 @@ class BrokerFiles:
     dynsec: Path
 
 
-def _listener_lines(out: Path, pki: PkiPaths, *, port: int, bind: str | None) -> list[str]:
-    return [
+def _listener_lines(
+    out: Path, pki: PkiPaths, *, port: int, bind: str | None, cloud: bool
+) -> list[str]:
+    lines = [
         f"listener {port}" + (f" {bind}" if bind else ""),
         "protocol mqtt",
-        f"cafile {out / 'ca.pem'}",
         f"certfile {out / 'broker.pem'}",
         f"keyfile {out / 'broker.key'}",
         "tls_version tlsv1.2",
-        "# Every client proves itself with a certificate of our CA; its CN is its username.",
         "require_certificate true",
         "use_identity_as_username true",
+    ]
+    if cloud:
+        return [
+            *lines,
+            "# Only certificates of the cloud CA: no gateway certificate passes the handshake here.",
+            f"cafile {out / 'cloud-ca.pem'}",
+        ]
+    return [
+        *lines,
+        f"cafile {out / 'ca.pem'}",
+        "# The client id is the certificate's CN: a gateway cannot take over another client's",
+        "# session (measured on 2.0.11: with free client ids, a gateway certificate connecting",
+        "# as the ingest worker's id closed its connection and inherited its $share session).",
+        "use_username_as_clientid true",
         "# Revoked gateways: `vitalgate-cloud gateway revoke` rewrites this file; reload the",
         "# broker (SIGHUP) to apply it. A broker on another host needs a copy first.",
         f"crlfile {pki.crl}",
@@ -151,6 +166,8 @@ def write_broker_config(
     topic_root: str = wire.DEFAULT_TOPIC_ROOT,
     port: int = DEFAULT_PORT,
     bind: str | None = None,
+    cloud_port: int = DEFAULT_CLOUD_PORT,
+    cloud_bind: str | None = "127.0.0.1",
     plugin: str | None = None,
 ) -> BrokerFiles:
     """Write ``mosquitto.conf``, ``dynamic-security.json`` and the broker's TLS files to ``out``."""
@@ -160,6 +177,7 @@ def write_broker_config(
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(pki.ca_cert, out / "ca.pem")
+    shutil.copyfile(pki.cloud_ca_cert, out / "cloud-ca.pem")
     shutil.copyfile(pki.broker_cert, out / "broker.pem")
     write_private(out / "broker.key", pki.broker_key.read_bytes())
     dynsec = out / "dynamic-security.json"
@@ -178,7 +196,12 @@ def write_broker_config(
         f"plugin {plugin or find_plugin()}",
         f"plugin_opt_config_file {dynsec}",
         "",
-        *_listener_lines(out, pki, port=port, bind=bind),
+        "# Gateways: mutual TLS with certificates of the gateway CA.",
+        *_listener_lines(out, pki, port=port, bind=bind, cloud=False),
+        "",
+        "# The cloud's processes (ingest, downlink, provisioning): each picks its own client id",
+        "# (<role>-<host>-<pid>), so this listener cannot force it to the CN.",
+        *_listener_lines(out, pki, port=cloud_port, bind=cloud_bind, cloud=True),
         "",
     ]
     conf = out / "mosquitto.conf"

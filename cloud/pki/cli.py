@@ -219,11 +219,18 @@ def _tell_broker(settings: CloudSettings, change: Callable[[], None]) -> None:
 
 @broker_app.command("config")
 def broker_config(
+    *,
     out: Annotated[Path, typer.Option(help="Folder for mosquitto.conf and its files.")],
-    port: Annotated[int, typer.Option(help="The TLS listener's port.")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(help="The gateways' TLS listener's port.")] = DEFAULT_PORT,
     bind: Annotated[
         str | None, typer.Option(help="Address to listen on (default: every interface).")
     ] = None,
+    cloud_port: Annotated[
+        int | None, typer.Option(help="The cloud's TLS listener's port (default: --port + 1).")
+    ] = None,
+    cloud_bind: Annotated[
+        str, typer.Option(help="Address of the cloud's listener (keep it off the internet).")
+    ] = "127.0.0.1",
     base: Annotated[
         Path, typer.Option(help="Queueing and persistence settings to start from.")
     ] = SHIPPED_CONF,
@@ -252,11 +259,15 @@ def broker_config(
         files = write_broker_config(
             out, paths, base_conf=base.read_text(), gateway_ids=gateways,
             group=settings.ingest_group, topic_root=settings.mqtt.topic_root,
-            port=port, bind=bind, plugin=plugin,
+            port=port, bind=bind, cloud_port=cloud_port or port + 1, cloud_bind=cloud_bind,
+            plugin=plugin,
         )  # fmt: skip
     except PkiError as exc:
         raise _fail(str(exc), 2) from exc
-    typer.echo(f"wrote {files.conf} ({len(gateways)} gateways); run: mosquitto -c {files.conf}")
+    typer.echo(
+        f"wrote {files.conf} ({len(gateways)} gateways; gateways on port {port}, the cloud on "
+        f"{cloud_bind}:{cloud_port or port + 1}, VG_MQTT__PORT); run: mosquitto -c {files.conf}"
+    )
 
 
 def _in_transaction(work: Callable[[Session], T]) -> T:

@@ -38,7 +38,7 @@ from gateway.uplink.client import make_client
 from gateway.uplink.settings import MqttSettings
 from tests.fixtures.gateway import GatewayThread, drive, paired
 from tests.fixtures.mosquitto import Mosquitto
-from tests.fixtures.net import free_port
+from tests.fixtures.net import free_port, port_open
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.broker
@@ -54,6 +54,7 @@ class Stack:
     env: dict[str, str]
     broker: Mosquitto
     port: int
+    """The gateways' listener; the cloud's is ``port + 1``."""
     pki: Path
     sessions: sessionmaker[Session]
     cli_output: dict[str, str] = field(default_factory=dict)
@@ -73,7 +74,7 @@ class Stack:
 
     def cloud_mqtt(self) -> MqttSettings:
         return MqttSettings(
-            host="127.0.0.1", port=self.port, tls=True, ca_file=self.pki / "ca.pem",
+            host="127.0.0.1", port=self.port + 1, tls=True, ca_file=self.pki / "ca.pem",
             cert_file=self.pki / "cloud.pem", key_file=self.pki / "cloud.key",
         )  # fmt: skip
 
@@ -99,16 +100,24 @@ def _start_broker(root: Path, port: int) -> Mosquitto:
     return mosq
 
 
+def _two_free_ports() -> int:
+    """A port P with P + 1 free as well (the gateways' and the cloud's listeners)."""
+    while True:
+        port = free_port()
+        if port < 65535 and not port_open(port + 1):
+            return port
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("trusted")
-    port = free_port()
+    port = _two_free_ports()
     env = {
         "VG_DATA_DIR": str(root / "cloud"),
         "VG_DATABASE_URL": f"sqlite:///{root / 'cloud.sqlite3'}",
         "VG_PKI_DIR": str(root / "pki"),
         "VG_MQTT__HOST": "127.0.0.1",
-        "VG_MQTT__PORT": str(port),
+        "VG_MQTT__PORT": str(port + 1),
     }
     runner = CliRunner()
     for args in (
@@ -233,6 +242,8 @@ def test_generated_config_requires_certificates_and_uses_dynamic_security(stack:
         f"crlfile {stack.pki / 'crl.pem'}", "max_queued_messages 100000",
     ):  # fmt: skip
         assert line in conf
+    assert conf.count("use_username_as_clientid true") == 1  # the gateways' listener only
+    assert f"listener {stack.port + 1} 127.0.0.1" in conf
     assert any(line.startswith("plugin ") and "dynamic_security" in line for line in conf)
     assert not any(line.startswith("acl_file") for line in conf)
     dynsec = json.loads((stack.root / "broker" / "dynamic-security.json").read_text())
@@ -329,6 +340,40 @@ def test_clients_without_a_certificate_or_from_another_ca_cannot_connect(stack: 
             c.close()
     assert no_cert.connect_rc is None
     assert foreign.connect_rc is None
+
+
+def test_gateway_cannot_take_over_the_ingest_session(stack: Stack) -> None:
+    worker = IngestWorker(
+        stack.cloud_mqtt(), stack.sessions, group=GROUP, client_id="vitalgate-ingest-named"
+    )
+    worker.start()
+    try:
+        wait_until(worker.connected.is_set, what="ingest to connect")
+        # On the gateways' listener the client id is the CN, whatever the gateway asks for.
+        thief = Client(stack.gateway_mqtt("gw-a"), client_id="vitalgate-ingest-named")
+        try:
+            assert thief.outcome()
+            assert thief.subscribe("vg/v1/gw-a/config") == 1  # it is gw-a, with gw-a's rights
+            assert thief.subscribe(f"$share/{GROUP}/vg/v1/+/readings") == NOT_AUTHORIZED
+        finally:
+            thief.close()
+        assert worker.connected.is_set()
+        # The cloud's listener knows only the cloud CA: a gateway certificate fails there.
+        on_cloud_port = Client(
+            stack.gateway_mqtt("gw-a").model_copy(update={"port": stack.port + 1}),
+            client_id="vitalgate-ingest-named",
+        )
+        try:
+            assert not on_cloud_port.outcome()
+            assert on_cloud_port.connect_rc is None
+        finally:
+            on_cloud_port.close()
+        assert worker.connected.is_set()
+    finally:
+        worker.stop()
+    log = (stack.root / "mosq-run" / "mosquitto.log").read_text()
+    assert "as gw-a (" in log
+    assert "vitalgate-ingest-named already connected" not in log
 
 
 def test_gateway_reading_reaches_the_store_over_tls(stack: Stack, ingest: IngestWorker) -> None:
