@@ -6,6 +6,7 @@ import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.errors import CloudError, ConflictError, NotFoundError
-from cloud.pki import dynsec
+from cloud.pki import dynsec, passwords
 from cloud.pki.authority import (
     BROKER_CN,
     CLOUD_IDENTITY,
@@ -38,6 +39,12 @@ gateway_app = typer.Typer(help="Gateway identities: provision and revoke.", no_a
 broker_app = typer.Typer(help="The MQTT broker's configuration.", no_args_is_help=True)
 err = Console(stderr=True)
 T = TypeVar("T")
+
+
+class Auth(StrEnum):
+    CERTIFICATE = "certificate"
+    PASSWORD = "password"  # noqa: S105 - the name of a choice, not a secret
+
 
 SHIPPED_CONF = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "vitalgate.conf"
 RESERVED_IDS = frozenset({CLOUD_IDENTITY, BROKER_CN})
@@ -87,6 +94,7 @@ def _gateway_toml(
     broker_host: str,
     broker_port: int,
     topic_root: str,
+    password: str | None,
 ) -> str:
     def q(value: object) -> str:
         return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -107,8 +115,14 @@ def _gateway_toml(
             f"topic_root = {q(topic_root)}",
             "tls = true",
             f"ca_file = {q(install_dir / 'ca.pem')}",
-            f"cert_file = {q(install_dir / 'gateway.pem')}   # CN = the gateway id",
-            f"key_file = {q(install_dir / 'gateway.key')}",
+            *(
+                [f"username = {q(gateway_id)}", f"password = {q(password)}   # keep this file 0600"]
+                if password
+                else [
+                    f"cert_file = {q(install_dir / 'gateway.pem')}   # CN = the gateway id",
+                    f"key_file = {q(install_dir / 'gateway.key')}",
+                ]
+            ),
             "",
         ]
     )
@@ -132,6 +146,13 @@ def gateway_provision(
     data_dir: Annotated[
         str, typer.Option(help="The gateway's data folder.")
     ] = "/var/lib/vitalgate",
+    auth: Annotated[
+        Auth,
+        typer.Option(
+            help="How it proves itself: a client certificate, or a password (for "
+            "brokers where certificates do not suit; `broker config --password-port`)."
+        ),
+    ] = Auth.CERTIFICATE,
 ) -> None:
     """Register a gateway and write its gateway.toml, certificate, key, CA and downlink key."""
     if not re.match(wire.ID_PATTERN, gateway_id) or gateway_id in RESERVED_IDS:
@@ -141,7 +162,7 @@ def gateway_provision(
     authority = Authority.load(paths.root)
     out.mkdir(parents=True, exist_ok=True)
 
-    def work(session: Session) -> tuple[bytes, bytes]:
+    def work(session: Session) -> tuple[bytes, bytes] | None:
         from cloud.tenancy.service import provision_gateway  # noqa: PLC0415
 
         if session.get(Organisation, organisation) is None:
@@ -150,11 +171,18 @@ def gateway_provision(
         if previous is not None and previous.revoked_at is not None:
             raise ConflictError(f"gateway {gateway_id!r} was revoked; give the new one a new id")
         provision_gateway(session, organisation_id=organisation, gateway_id=gateway_id)
+        if auth is Auth.PASSWORD:
+            return None
         return authority.issue_gateway(gateway_id, now=now)  # last: a refusal rolls back
 
-    cert, key = _in_transaction(work)
-    write_public(out / "gateway.pem", cert)
-    write_private(out / "gateway.key", key)
+    issued = _in_transaction(work)
+    password = None
+    if issued is None:
+        password = passwords.new_password()
+        passwords.store(paths.root, gateway_id, password)
+    else:
+        write_public(out / "gateway.pem", issued[0])
+        write_private(out / "gateway.key", issued[1])
     shutil.copyfile(paths.ca_cert, out / "ca.pem")
     shutil.copyfile(paths.signing_pub, out / SIGNING_PUB)
     toml = _gateway_toml(
@@ -164,10 +192,11 @@ def gateway_provision(
         broker_host=broker_host or settings.mqtt.host,
         broker_port=broker_port,
         topic_root=settings.mqtt.topic_root,
+        password=password,
     )
-    (out / "gateway.toml").write_text(toml)
+    write_private(out / "gateway.toml", toml.encode())  # it may hold the password
     typer.echo(f"provisioned {gateway_id} in {organisation}; its files are in {out}")
-    _tell_broker(settings, lambda: dynsec.add_gateway(settings.mqtt, gateway_id))
+    _tell_broker(settings, lambda: dynsec.add_gateway(settings.mqtt, gateway_id, password=password))
 
 
 @gateway_app.command("revoke")
@@ -188,14 +217,14 @@ def gateway_revoke(
         return True
 
     fresh = _in_transaction(work)
-    try:
-        serial = Authority.load(paths.root).revoke_gateway(gateway_id, now=now)
-    except CloudError as exc:
-        raise _fail(f"{exc} (the gateway is marked revoked in the database)") from exc
-    typer.echo(
-        f"revoked {gateway_id}" + ("" if fresh else " (already revoked)")
-        + f"; certificate serial {serial:x} is in {paths.crl}"
-    )  # fmt: skip
+    what = "its password is forgotten"
+    if not passwords.forget(paths.root, gateway_id):
+        try:
+            serial = Authority.load(paths.root).revoke_gateway(gateway_id, now=now)
+        except CloudError as exc:
+            raise _fail(f"{exc} (the gateway is marked revoked in the database)") from exc
+        what = f"certificate serial {serial:x} is in {paths.crl}"
+    typer.echo(f"revoked {gateway_id}" + ("" if fresh else " (already revoked)") + f"; {what}")
     _tell_broker(settings, lambda: dynsec.remove_gateway(settings.mqtt, gateway_id))
     typer.echo(
         "reload the broker (SIGHUP, e.g. `systemctl reload mosquitto`) so its listener reads "
@@ -231,6 +260,10 @@ def broker_config(
     cloud_bind: Annotated[
         str, typer.Option(help="Address of the cloud's listener (keep it off the internet).")
     ] = "127.0.0.1",
+    password_port: Annotated[
+        int | None,
+        typer.Option(help="Also a listener for gateways provisioned with --auth password."),
+    ] = None,
     base: Annotated[
         Path, typer.Option(help="Queueing and persistence settings to start from.")
     ] = SHIPPED_CONF,
@@ -255,12 +288,13 @@ def broker_config(
         )
 
     gateways = _in_transaction(work)
+    logins = {g: login for g in gateways if (login := passwords.load(paths.root, g)) is not None}
     try:
         files = write_broker_config(
             out, paths, base_conf=base.read_text(), gateway_ids=gateways,
             group=settings.ingest_group, topic_root=settings.mqtt.topic_root,
             port=port, bind=bind, cloud_port=cloud_port or port + 1, cloud_bind=cloud_bind,
-            plugin=plugin,
+            password_port=password_port, logins=logins, plugin=plugin,
         )  # fmt: skip
     except PkiError as exc:
         raise _fail(str(exc), 2) from exc

@@ -95,16 +95,12 @@ def send(
         raise DynsecError("the broker refused: " + "; ".join(errors))
 
 
-def add_gateway(mqtt: MqttSettings, gateway_id: str) -> None:
-    """Give a newly provisioned gateway its role on the running broker."""
+def add_gateway(mqtt: MqttSettings, gateway_id: str, *, password: str | None = None) -> None:
+    """Give a newly provisioned gateway its role on the running broker (and its password,
+    which the plugin hashes, for a gateway that logs in with one)."""
     role = gateway_role(gateway_id, topic_root=mqtt.topic_root)
-    send(
-        mqtt,
-        [
-            {"command": "createRole", **role},
-            {"command": "createClient", **gateway_client(gateway_id)},
-        ],
-    )
+    client = gateway_client(gateway_id, {"password": password} if password else None)
+    send(mqtt, [{"command": "createRole", **role}, {"command": "createClient", **client}])
 
 
 def remove_gateway(mqtt: MqttSettings, gateway_id: str) -> None:

@@ -23,6 +23,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -78,13 +79,18 @@ class Stack:
             cert_file=self.pki / "cloud.pem", key_file=self.pki / "cloud.key",
         )  # fmt: skip
 
-    def provision(self, gateway_id: str) -> str:
+    def provision(self, gateway_id: str, *, auth: str = "certificate") -> str:
+        port = self.port + 2 if auth == "password" else self.port
         return self.cli(
             "gateway", "provision", gateway_id, "--organisation", ORG,
             "--out", str(self.root / "gateways" / gateway_id),
-            "--broker-host", "127.0.0.1", "--broker-port", str(self.port),
-            "--data-dir", str(self.root / "gw-data" / gateway_id),
+            "--broker-host", "127.0.0.1", "--broker-port", str(port),
+            "--data-dir", str(self.root / "gw-data" / gateway_id), "--auth", auth,
         )  # fmt: skip
+
+    def toml_mqtt(self, gateway_id: str) -> MqttSettings:
+        """The MQTT settings of the gateway.toml that provisioning wrote."""
+        return load_settings(self.root / "gateways" / gateway_id / "gateway.toml").mqtt
 
 
 def _start_broker(root: Path, port: int) -> Mosquitto:
@@ -101,10 +107,10 @@ def _start_broker(root: Path, port: int) -> Mosquitto:
 
 
 def _two_free_ports() -> int:
-    """A port P with P + 1 free as well (the gateways' and the cloud's listeners)."""
+    """A port P with P + 1 and P + 2 free as well (gateways', cloud's, password listeners)."""
     while True:
         port = free_port()
-        if port < 65535 and not port_open(port + 1):
+        if port < 65534 and not port_open(port + 1) and not port_open(port + 2):
             return port
 
 
@@ -132,16 +138,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(root, env, None, port, root / "pki", session_factory(engine))  # type: ignore[arg-type]
     for gateway_id in ("gw-a", "gw-b", "gw-r"):
         s.cli_output[gateway_id] = s.provision(gateway_id)
+    s.cli_output["gw-p"] = s.provision("gw-p", auth="password")
     s.cli_output["broker"] = s.cli(
-        "broker",
-        "config",
-        "--out",
-        str(root / "broker"),
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-    )
+        "broker", "config", "--out", str(root / "broker"), "--port", str(port),
+        "--bind", "127.0.0.1", "--password-port", str(port + 2),
+    )  # fmt: skip
     s.broker = _start_broker(root, port)
     yield s
     s.broker.kill()
@@ -242,7 +243,7 @@ def test_generated_config_requires_certificates_and_uses_dynamic_security(stack:
         f"crlfile {stack.pki / 'crl.pem'}", "max_queued_messages 100000",
     ):  # fmt: skip
         assert line in conf
-    assert conf.count("use_username_as_clientid true") == 1  # the gateways' listener only
+    assert conf.count("use_username_as_clientid true") == 2  # gateways: certificate, password
     assert f"listener {stack.port + 1} 127.0.0.1" in conf
     assert any(line.startswith("plugin ") and "dynamic_security" in line for line in conf)
     assert not any(line.startswith("acl_file") for line in conf)
@@ -251,7 +252,11 @@ def test_generated_config_requires_certificates_and_uses_dynamic_security(stack:
         "publishClientSend": False, "publishClientReceive": False,
         "subscribe": False, "unsubscribe": True,
     }  # fmt: skip
-    assert {c["username"] for c in dynsec["clients"]} == {"vitalgate-cloud", "gw-a", "gw-b", "gw-r"}
+    clients = {c["username"]: c for c in dynsec["clients"]}
+    assert set(clients) == {"vitalgate-cloud", "gw-a", "gw-b", "gw-r", "gw-p"}
+    assert "password" not in clients["gw-a"]
+    assert {"password", "salt", "iterations"} <= set(clients["gw-p"])
+    assert f"listener {stack.port + 2} 127.0.0.1" in conf
     assert oct((stack.pki / "ca.key").stat().st_mode & 0o777) == "0o600"
     assert oct((stack.root / "gateways" / "gw-a" / "gateway.key").stat().st_mode & 0o777) == "0o600"
 
@@ -374,6 +379,47 @@ def test_gateway_cannot_take_over_the_ingest_session(stack: Stack) -> None:
     log = (stack.root / "mosq-run" / "mosquitto.log").read_text()
     assert "as gw-a (" in log
     assert "vitalgate-ingest-named already connected" not in log
+
+
+def test_password_gateway_logs_in_with_the_same_roles(stack: Stack) -> None:
+    mqtt = stack.toml_mqtt("gw-p")
+    assert mqtt.username == "gw-p"
+    assert mqtt.cert_file is None
+    assert mqtt.port == stack.port + 2
+    gw = Client(mqtt, client_id="gw-p")
+    try:
+        assert gw.outcome()
+        assert gw.subscribe("vg/v1/gw-p/config") == 1
+        assert gw.subscribe(f"$share/{GROUP}/vg/v1/+/readings") == NOT_AUTHORIZED
+        assert gw.subscribe("vg/v1/gw-a/config") == NOT_AUTHORIZED
+        assert gw.publish("vg/v1/gw-a/readings", b"{}") == NOT_AUTHORIZED
+    finally:
+        gw.close()
+    wrong = Client(mqtt.model_copy(update={"password": SecretStr("not-the-password")}))
+    # A certificate gateway has no password at all: its name alone does not log in.
+    cert_name = Client(mqtt.model_copy(update={"username": "gw-a"}))
+    try:
+        assert not wrong.outcome()
+        assert not cert_name.outcome()
+    finally:
+        wrong.close()
+        cert_name.close()
+    assert wrong.connect_rc is not None
+    assert wrong.connect_rc.value == NOT_AUTHORIZED  # Mosquitto 2.0.11's CONNACK for a bad login
+    assert cert_name.connect_rc is not None
+    assert cert_name.connect_rc.value == NOT_AUTHORIZED
+
+
+def test_gateways_provisioned_while_the_broker_runs_connect_at_once(stack: Stack) -> None:
+    for gateway_id, auth in (("gw-live", "certificate"), ("gw-live-p", "password")):
+        assert "applied the change" in stack.provision(gateway_id, auth=auth)
+        gw = Client(stack.toml_mqtt(gateway_id), client_id=gateway_id)
+        try:
+            assert gw.outcome(), auth
+            assert gw.subscribe(f"vg/v1/{gateway_id}/config") == 1
+            assert gw.subscribe("vg/v1/+/config") == NOT_AUTHORIZED
+        finally:
+            gw.close()
 
 
 def test_gateway_reading_reaches_the_store_over_tls(stack: Stack, ingest: IngestWorker) -> None:
