@@ -86,6 +86,17 @@ def pki_init(
     typer.echo(f"created the PKI in {paths.root}; set VG_PKI_DIR={paths.root.resolve()}")
 
 
+@pki_app.command("crl")
+def pki_crl() -> None:
+    """Re-sign the CRL (it is valid for a year: renew it, or the broker refuses every gateway)."""
+    _, paths = _settings_with_pki()
+    authority = Authority.load(paths.root)
+    authority.write_crl(now=datetime.now(UTC))
+    typer.echo(
+        f"{paths.crl} re-signed ({len(authority.revoked_serials())} revoked); reload the broker"
+    )
+
+
 def _gateway_toml(
     gateway_id: str,
     *,

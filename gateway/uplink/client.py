@@ -10,6 +10,7 @@ session must survive a restart.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -24,12 +25,16 @@ from gateway.uplink.settings import MqttSettings
 __all__ = ["make_client", "tls_context", "unique_client_id"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_made = itertools.count(1)
 
 
 def unique_client_id(role: str) -> str:
-    """``<role>-<host>-<pid>``: no two live processes share it (at most 64 characters)."""
+    """``<role>-<host>-<pid>``: no two live processes share it; a second client of the same
+    process gets ``-2``, ``-3``… (at most 64 characters, the host name shortened first)."""
     host = _UNSAFE.sub("-", socket.gethostname())[:32] or "host"
-    return f"{role}-{host}-{os.getpid()}"[:64]
+    n = next(_made)
+    suffix = f"-{os.getpid()}" + (f"-{n}" if n > 1 else "")
+    return f"{role[:24]}-{host}"[: 64 - len(suffix)] + suffix
 
 
 def tls_context(s: MqttSettings) -> ssl.SSLContext:
