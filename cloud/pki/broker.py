@@ -217,6 +217,8 @@ def write_broker_config(
         "# ---- identity and authorisation (docs/architecture.md, trusted data path) ----",
         f"persistence_location {out}/",
         "allow_anonymous false",
+        "# broker.key and dynamic-security.json are 0600: give them to the broker's user",
+        "# (chown mosquitto); the plugin rewrites its JSON on every live change.",
         "# Dynamic security: the roles of the cloud and of each gateway; SUBSCRIBE outside a",
         "# role is refused in the SUBACK (plain acl_file would accept it and drop at delivery).",
         f"plugin {plugin or find_plugin()}",
