@@ -66,7 +66,8 @@ class CloudSettings(BaseSettings):
     ingest_queue_max: int = Field(1_000, ge=10, le=65_535)
     """Unacknowledged messages a worker holds at most (its MQTT 5 Receive Maximum)."""
     ingest_session_expiry_s: int = Field(60, ge=0)
-    """How long the broker keeps a stopped worker's session (and its share of the stream)."""
+    """How long the broker keeps a stopped worker's session (and its share of the stream); a
+    worker without ``VG_INGEST_CLIENT_ID`` cannot resume one, so its session ends with it."""
     downlink_enabled: bool | None = None
     """Publish gateway configs (retained ``…/config``) from this process; default: when ingest
     runs here."""

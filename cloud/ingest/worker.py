@@ -104,7 +104,9 @@ class IngestWorker:
         self.on_alerts = on_alerts
         self.rulebook = rulebook or RuleBook()
         self.queue_max = min(queue_max, 65_535)  # the protocol's limit for Receive Maximum
-        self.session_expiry_s = session_expiry_s
+        # Only a named worker can resume its session; an unnamed one's would linger as an
+        # offline member of the $share group, taking a share of the stream until it expired.
+        self.session_expiry_s = session_expiry_s if client_id else 0
         self.connected = threading.Event()
         self.pending_high_water = 0
         """The most messages held unacknowledged at once (≤ ``queue_max + batch_max``)."""

@@ -229,7 +229,9 @@ def _batch(gateway_id: str, batch_id: str, reading_id: str, value: float) -> byt
 
 @pytest.fixture
 def ingest(stack: Stack) -> Iterator[IngestWorker]:
-    worker = IngestWorker(stack.cloud_mqtt(), stack.sessions, group=GROUP)
+    # No session after it stops: an offline member of the $share group would still be
+    # handed its share of the next test's messages (see cloud.ingest.worker).
+    worker = IngestWorker(stack.cloud_mqtt(), stack.sessions, group=GROUP, session_expiry_s=0)
     worker.start()
     wait_until(worker.connected.is_set, what="ingest to connect over TLS")
     yield worker
@@ -349,7 +351,11 @@ def test_clients_without_a_certificate_or_from_another_ca_cannot_connect(stack: 
 
 def test_gateway_cannot_take_over_the_ingest_session(stack: Stack) -> None:
     worker = IngestWorker(
-        stack.cloud_mqtt(), stack.sessions, group=GROUP, client_id="vitalgate-ingest-named"
+        stack.cloud_mqtt(),
+        stack.sessions,
+        group=GROUP,
+        client_id="vitalgate-ingest-named",
+        session_expiry_s=0,
     )
     worker.start()
     try:
