@@ -18,8 +18,6 @@ from sqlalchemy.orm import Session
 from cloud.errors import CloudError, ConflictError, NotFoundError
 from cloud.pki import dynsec, passwords
 from cloud.pki.authority import (
-    BROKER_CN,
-    CLOUD_IDENTITY,
     SIGNING_PUB,
     Authority,
     PkiError,
@@ -47,7 +45,9 @@ class Auth(StrEnum):
 
 
 SHIPPED_CONF = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "vitalgate.conf"
-RESERVED_IDS = frozenset({CLOUD_IDENTITY, BROKER_CN})
+RESERVED_PREFIX = "vitalgate-"
+"""The cloud's names and client ids (``vitalgate-ingest-<host>-<pid>``…): a gateway's client id
+is its CN, and client ids are one namespace across the broker's listeners."""
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -166,8 +166,12 @@ def gateway_provision(
     ] = Auth.CERTIFICATE,
 ) -> None:
     """Register a gateway and write its gateway.toml, certificate, key, CA and downlink key."""
-    if not re.match(wire.ID_PATTERN, gateway_id) or gateway_id in RESERVED_IDS:
-        raise _fail(f"{gateway_id!r} cannot be a gateway id (letters, digits, . _ : -)", 2)
+    if not re.match(wire.ID_PATTERN, gateway_id) or gateway_id.startswith(RESERVED_PREFIX):
+        raise _fail(
+            f"{gateway_id!r} cannot be a gateway id (letters, digits, . _ : -; "
+            f"not starting with {RESERVED_PREFIX!r})",
+            2,
+        )
     settings, paths = _settings_with_pki()
     now = datetime.now(UTC)
     authority = Authority.load(paths.root)

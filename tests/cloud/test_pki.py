@@ -157,19 +157,9 @@ def test_provision_writes_a_ready_gateway_and_revoke_fills_the_crl(
         )[0]
         == 1
     )
-    assert (
-        _cli(
-            env,
-            "gateway",
-            "provision",
-            "vitalgate-cloud",
-            "--organisation",
-            "org-1",
-            "--out",
-            str(tmp_path / "z"),
-        )[0]
-        == 2
-    )
+    for reserved in ("vitalgate-cloud", "vitalgate-ingest-host-1", "gw/+"):
+        provision = ["gateway", "provision", reserved, "--organisation", "org-1", "--out"]
+        assert _cli(env, *provision, str(tmp_path / "z"))[0] == 2, reserved
     code, out = _cli(env, "gateway", "revoke", "gw-1")
     assert code == 0, out
     revoked = [
