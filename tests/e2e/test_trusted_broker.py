@@ -327,6 +327,27 @@ def test_gateway_publications_outside_its_topics_are_refused_and_reach_no_one(
     assert [t for t, _ in attacker.messages] == ["vg/v1/gw-a/acks"]
 
 
+def test_only_the_cloud_publishes_downlink_and_its_gateway_receives_it(stack: Stack) -> None:
+    gw = Client(stack.gateway_mqtt("gw-b"), client_id="gw-b")
+    cloud = Client(stack.cloud_mqtt())
+    try:
+        assert gw.outcome()
+        assert cloud.outcome()
+        for leaf in ("config", "acks", "commands"):
+            assert gw.subscribe(f"vg/v1/gw-b/{leaf}") == 1
+            assert cloud.publish(f"vg/v1/gw-b/{leaf}", b'{"schema":"test/1"}') == 0
+        wait_until(lambda: len(gw.messages) == 3, what="the three downlink messages")
+        # The cloud's role has no uplink rights: it cannot pose as a gateway either.
+        assert cloud.publish("vg/v1/gw-b/readings", b"{}") == NOT_AUTHORIZED
+        assert cloud.subscribe("vg/v1/+/readings") == NOT_AUTHORIZED
+    finally:
+        gw.close()
+        cloud.close()
+    assert sorted(t for t, _ in gw.messages) == [
+        "vg/v1/gw-b/acks", "vg/v1/gw-b/commands", "vg/v1/gw-b/config"
+    ]  # fmt: skip
+
+
 def test_clients_without_a_certificate_or_from_another_ca_cannot_connect(stack: Stack) -> None:
     no_cert = Client(stack.cloud_mqtt().model_copy(update={"cert_file": None, "key_file": None}))
     other = stack.root / "other-pki"
