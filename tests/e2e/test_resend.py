@@ -145,7 +145,8 @@ def test_a_broker_dropping_queued_messages_is_recovered_by_the_end_to_end_ack(
         window=20,
         ack_timeout_s=1.0,
     )
-    cloud = cloud_factory(broker)
+    # A named ingest session outlives the process (an unnamed one ends with it).
+    cloud = cloud_factory(broker, VG_INGEST_CLIENT_ID="ingest-resend")
     engine = create_engine(cloud.db_url)
     total = 300
     gw = GatewayThread(settings, radio, background=[drive(strap, count=total, period_s=0.005)])
