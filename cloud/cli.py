@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.errors import CloudError, NotFoundError
+from cloud.pki.cli import broker_app, gateway_app, pki_app
 from cloud.settings import CloudSettings, exposed_dev_secret
 from cloud.store.tenancy import Organisation, Patient, Role, User
 from gateway import wire
@@ -37,6 +38,9 @@ app.add_typer(user_app, name="user")
 org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
 app.add_typer(patient_app, name="patient")
 app.add_typer(org_app, name="org")
+app.add_typer(pki_app, name="pki")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(broker_app, name="broker")
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -70,7 +74,7 @@ def serve(
 
 @app.command()
 def ingest(log_level: str = "INFO") -> None:
-    """Run one ingest worker alone (add more to split the load; set VG_INGEST_CLIENT_ID each)."""
+    """Run one ingest worker alone (add more to split the load; each gets a client id of its own)."""
     from cloud.api.app import build_services  # noqa: PLC0415
     from cloud.metrics import serve_metrics  # noqa: PLC0415
 

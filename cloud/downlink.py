@@ -21,7 +21,6 @@ from typing import Any, Final, TypeVar
 
 import paho.mqtt.client as paho
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
@@ -31,6 +30,7 @@ from cloud.background import BackgroundService
 from cloud.settings import CloudSettings
 from cloud.store.models import GatewayConfigRecord
 from gateway import signing, wire
+from gateway.uplink.client import make_client
 from gateway.uplink.settings import MqttSettings
 
 log = structlog.get_logger(__name__)
@@ -86,7 +86,7 @@ class ConfigPublisher(BackgroundService):
         mqtt: MqttSettings,
         sessions: sessionmaker[Session],
         *,
-        client_id: str,
+        client_id: str | None = None,
         interval_s: float = DEFAULT_INTERVAL_S,
         signer: DownlinkSigner | None = None,
     ) -> None:
@@ -95,14 +95,7 @@ class ConfigPublisher(BackgroundService):
         self.signer = signer or DownlinkSigner(None)
         self.connected = threading.Event()
         super().__init__(interval_s=interval_s)
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-        )
-        if mqtt.username:
-            self._client.username_pw_set(
-                mqtt.username, mqtt.password.get_secret_value() if mqtt.password else None
-            )
-        self._client.reconnect_delay_set(mqtt.reconnect_min_s, mqtt.reconnect_max_s)
+        self._client = make_client(mqtt, role="vitalgate-downlink", client_id=client_id)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
 

@@ -71,12 +71,18 @@ class CloudSettings(BaseSettings):
     """Signs access tokens and acknowledge links: at least 32 bytes, e.g.
     ``python -c 'import secrets; print(secrets.token_urlsafe(48))'``. Required in production."""
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    pki_dir: Path | None = None
+    """``VG_PKI_DIR``: the folder ``vitalgate-cloud pki init`` made. When set, the cloud's MQTT
+    clients connect over TLS with its CA and the cloud's own certificate (unless
+    ``VG_MQTT__CERT_FILE`` names another), provisioning issues certificates from it, and its
+    ``downlink-signing.key`` signs every downlink message."""
     ingest_enabled: bool = True
     """Run an ingest worker inside the API process (the embedded default)."""
     ingest_group: str = Field("vitalgate-ingest", pattern=r"^[A-Za-z0-9_-]+$")
     """MQTT 5 shared-subscription group: workers in one group split the stream."""
-    ingest_client_id: str = "vitalgate-ingest-1"
-    """MQTT client id of this process's ingest worker: unique per process."""
+    ingest_client_id: str | None = None
+    """Name of this worker's MQTT session, to resume it after a restart (unique per worker);
+    unset: ``vitalgate-ingest-<host>-<pid>``, so two processes never share a session."""
     ingest_batch_max: int = Field(500, ge=1, le=10_000)
     """Messages committed together at most in one ingest transaction."""
     ingest_flush_s: float = Field(0.05, gt=0)
@@ -84,10 +90,8 @@ class CloudSettings(BaseSettings):
     ingest_queue_max: int = Field(1_000, ge=10, le=65_535)
     """Unacknowledged messages a worker holds at most (its MQTT 5 Receive Maximum)."""
     ingest_session_expiry_s: int = Field(60, ge=0)
-    """How long the broker keeps a stopped worker's session (and its share of the stream)."""
-    pki_dir: Path | None = None
-    """The cloud's PKI (``vitalgate-cloud pki init --dir``): CA, certificates, and the key
-    that signs downlink messages."""
+    """How long the broker keeps a stopped worker's session (and its share of the stream); a
+    worker without ``VG_INGEST_CLIENT_ID`` cannot resume one, so its session ends with it."""
     downlink_signing_key: Path | None = None
     """Ed25519 private key (PKCS #8 PEM) signing every config, command and ack the cloud
     sends; default ``<pki_dir>/downlink-signing.key``. Unset: downlink goes unsigned (tests,
@@ -156,6 +160,15 @@ class CloudSettings(BaseSettings):
             raise ValueError(f"VG_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
         if self.downlink_signing_key is None and self.pki_dir is not None:
             self.downlink_signing_key = self.pki_dir / "downlink-signing.key"
+        if self.pki_dir is not None and self.mqtt.cert_file is None and not self.mqtt.username:
+            self.mqtt = self.mqtt.model_copy(
+                update={
+                    "tls": True,
+                    "ca_file": self.mqtt.ca_file or self.pki_dir / "ca.pem",
+                    "cert_file": self.pki_dir / "cloud.pem",
+                    "key_file": self.pki_dir / "cloud.key",
+                }
+            )
         return self
 
     @property

@@ -1,7 +1,9 @@
 """``vitalgate-sim demo``: the whole stack on one machine with embedded defaults.
 
-Starts Mosquitto, the cloud (SQLite under the data folder) and one gateway per simulated
-patient, each gateway reading a simulated heart-rate strap over the firmware_sim radio.
+Makes a PKI and provisions one gateway identity per simulated patient (through the
+``vitalgate-cloud`` commands an operator uses), then starts Mosquitto from the generated
+config (mutual TLS, per-gateway roles), the cloud (SQLite under the data folder) and the
+gateways, each gateway reading a simulated heart-rate strap over the firmware_sim radio.
 Alerts arrive at a small webhook receiver inside this process and are printed. Ctrl-C
 stops every process the demo started.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import json
 import os
 import shutil
@@ -31,10 +34,6 @@ from rich.table import Table
 from firmware_sim.demo_history import COORDINATOR, COORDINATOR_PASSWORD
 
 console = Console()
-
-MOSQUITTO_CONF: Final = (
-    Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "vitalgate.conf"
-)
 
 
 @dataclass(frozen=True)
@@ -117,6 +116,8 @@ class Demo:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.broker_port = broker_port
+        self.cloud_port = _any_port()
+        """The broker's listener for the cloud's own processes (loopback, cloud CA only)."""
         self.speed = speed
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._hook: ThreadingHTTPServer | None = None
@@ -135,7 +136,11 @@ class Demo:
             json.dumps({n: p.pid for n, p in self.procs.items()})
         )
 
-    def start_broker(self) -> int:
+    def pick_broker_port(self) -> int:
+        return self.broker_port or (8883 if _port_free(8883) else _any_port())
+
+    def start_broker(self, port: int) -> None:
+        """Mosquitto from `vitalgate-cloud broker config`: mutual TLS, one role per gateway."""
         binary = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
         )
@@ -145,21 +150,56 @@ class Demo:
                 "    sudo apt-get install -y mosquitto\n"
                 "or run `make demo`, which installs it for you."
             )
-        port = self.broker_port or (1883 if _port_free(1883) else _any_port())
         workdir = self.data_dir / "mosquitto"
-        workdir.mkdir(parents=True, exist_ok=True)
-        conf = [
-            MOSQUITTO_CONF.read_text(),
-            f"listener {port} 127.0.0.1",
-            "allow_anonymous true",
-            f"persistence_location {workdir}/",
-        ]
+        self._cloud_cli(
+            [
+                "broker",
+                "config",
+                "--out",
+                str(workdir),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cloud-port",
+                str(self.cloud_port),
+            ]
+        )
+        conf = workdir / "mosquitto.conf"
         if os.geteuid() == 0:
-            conf.append("user root")
-        (workdir / "mosquitto.conf").write_text("\n".join(conf) + "\n")
-        self._spawn("mosquitto", [binary, "-c", str(workdir / "mosquitto.conf")])
-        self._wait(lambda: not _port_free(port), "Mosquitto", 10)
-        return port
+            conf.write_text(conf.read_text() + "user root\n")
+        self._spawn("mosquitto", [binary, "-c", str(conf)])
+        self._wait(lambda: not (_port_free(port) or _port_free(self.cloud_port)), "Mosquitto", 10)
+
+    def _cloud_env(self) -> dict[str, str]:
+        return {
+            "VG_DATA_DIR": str(self.data_dir / "cloud"),
+            "VG_PKI_DIR": str(self.data_dir / "pki"),
+            "VG_MQTT__HOST": "127.0.0.1",
+            "VG_MQTT__PORT": str(self.cloud_port),
+        }
+
+    def _cloud_cli(self, args: list[str]) -> None:
+        """Run one ``vitalgate-cloud`` command in this process (one import for all of them:
+        a Python start per command made the demo's start-up slow), with the cloud's
+        environment set only while it runs, so the gateways never inherit it."""
+        from cloud.cli import app  # noqa: PLC0415 - the cloud is imported only by the demo
+
+        saved = dict(os.environ)
+        os.environ.update(self._cloud_env())
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                code = app(args, prog_name="vitalgate-cloud", standalone_mode=False)
+        except Exception as exc:  # a usage error, or a failure the command did not handle
+            code, _ = 1, out.write(str(exc))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        if code:
+            raise DemoError(
+                f"`vitalgate-cloud {' '.join(args[:2])}` failed: {out.getvalue().strip()}"
+            )
 
     def start_alert_receiver(self) -> int:
         self._hook = ThreadingHTTPServer(("127.0.0.1", 0), _AlertPrinter)
@@ -167,41 +207,46 @@ class Demo:
         return int(self._hook.server_address[1])
 
     def seed_cloud(self) -> None:
-        """The demo organisation, its clinician and its patients (kept across reruns)."""
-        env = {**os.environ, "VG_DATA_DIR": str(self.data_dir / "cloud")}
-        cloud = [sys.executable, "-m", "cloud"]
-        user = ("--email", DEMO_LOGIN, "--password", DEMO_PASSWORD, "--role", "clinician")
-        org = ("--org", DEMO_ORG, "--org-name", "Demo clinic", "--exist-ok")
-        commands = [[*cloud, "user", "create", *user, *org]]
+        """The demo organisation, its clinician, its patients, the PKI and each gateway's
+        identity (all kept across reruns)."""
+        user = ["--email", DEMO_LOGIN, "--password", DEMO_PASSWORD, "--role", "clinician"]
+        org = ["--org", DEMO_ORG, "--org-name", "Demo clinic", "--exist-ok"]
+        commands = [["user", "create", *user, *org]]
         for i, p in enumerate(PATIENTS, start=1):
-            patient = ("--id", p.patient_id, "--org", DEMO_ORG, "--name", f"Demo patient {i}")
-            commands.append(
-                [*cloud, "patient", "create", *patient, "--program", "general", "--exist-ok"]
-            )
+            patient = ["--id", p.patient_id, "--org", DEMO_ORG, "--name", f"Demo patient {i}"]
+            commands.append(["patient", "create", *patient, "--program", "general", "--exist-ok"])
+        if not (self.data_dir / "pki" / "ca.pem").exists():
+            commands.append(["pki", "init", "--dir", str(self.data_dir / "pki")])
+        for i in range(1, len(PATIENTS) + 1):
+            identity = self.data_dir / f"gateway-{i}" / "identity"
+            if not (identity / "gateway.pem").exists():
+                commands.append(
+                    ["gateway", "provision", f"gw-demo-{i}", "--organisation", DEMO_ORG,
+                     "--out", str(identity), "--broker-host", "127.0.0.1"]
+                )  # fmt: skip
         for command in commands:
-            done = subprocess.run(  # noqa: S603 - our own fixed commands
-                command, env=env, capture_output=True, text=True, check=False, timeout=120
-            )
-            if done.returncode != 0:
-                raise DemoError(f"could not set up the demo accounts: {done.stderr.strip()}")
+            self._cloud_cli(command)
         from cloud.settings import CloudSettings  # noqa: PLC0415 - the demo needs the cloud extra
-        from firmware_sim.demo_history import seed_demo_world  # noqa: PLC0415
+        from firmware_sim.demo_history import LiveDevice, seed_demo_world  # noqa: PLC0415
 
         db_url = CloudSettings(data_dir=self.data_dir / "cloud").db_url
+        devices = [
+            LiveDevice(f"hrm-{i}", "hr_strap", _address(i), f"gw-demo-{i}", p.patient_id)
+            for i, p in enumerate(PATIENTS, start=1)
+        ]
         seed_demo_world(
-            db_url, organisation=DEMO_ORG, live_patients=[p.patient_id for p in PATIENTS]
-        )
+            db_url, organisation=DEMO_ORG, live_patients=[p.patient_id for p in PATIENTS],
+            live_devices=devices,
+        )  # fmt: skip
 
-    def start_cloud(self, broker_port: int, hook_port: int) -> None:
+    def start_cloud(self, hook_port: int) -> None:
         if not _port_free(self.port):
             raise DemoError(f"port {self.port} is in use; pass --port to use another one")
         rules = self.data_dir / "demo-rules.json"
         rules.write_text(json.dumps(DEMO_RULES, indent=2))
-        self.seed_cloud()
         env = {
+            **self._cloud_env(),
             "VG_ALERT_RULES_FILE": str(rules),
-            "VG_DATA_DIR": str(self.data_dir / "cloud"),
-            "VG_MQTT__PORT": str(broker_port),
             "VG_ALERT_CHANNELS": json.dumps([f"json://127.0.0.1:{hook_port}/alerts"]),
             # The care team's own contacts (their login e-mail) land in the same printer.
             "VG_CONTACT_URLS": json.dumps(
@@ -264,7 +309,10 @@ class Demo:
         table.add_column("what")
         table.add_column("where")
         url = f"http://127.0.0.1:{self.port}"
-        table.add_row("MQTT broker (Mosquitto)", f"mqtt://127.0.0.1:{broker_port}")
+        table.add_row(
+            "MQTT broker (Mosquitto)",
+            f"mqtts://127.0.0.1:{broker_port}  (client certificates from {self.data_dir / 'pki'})",
+        )
         table.add_row("Web app", f"{url}/  (sign in with a login below)")
         table.add_row("Coordinator login", f"{COORDINATOR}  ·  password {COORDINATOR_PASSWORD}")
         table.add_row("Clinician login", f"{DEMO_LOGIN}  ·  password {DEMO_PASSWORD}")
@@ -286,18 +334,29 @@ class Demo:
         )
 
 
+def _address(i: int) -> str:
+    """The Bluetooth address of demo gateway ``i``'s simulated strap."""
+    return f"D0:E0:00:00:00:{i:02X}"
+
+
 def _gateway_toml(
     i: int, patient: DemoPatient, gw_dir: Path, broker_port: int, speed: float
 ) -> str:
-    address = f"D0:E0:00:00:00:{i:02X}"
+    address = _address(i)
+    identity = gw_dir / "identity"  # written by `vitalgate-cloud gateway provision`
     lines = [
         f'gateway_id = "gw-demo-{i}"',
         f'data_dir = "{gw_dir}"',
         'link = "sim"',
         "flush_interval_s = 0.5",
-        "allow_unsigned_downlink = true",  # one machine, no PKI: the cloud signs nothing yet
+        f'downlink_key = "{identity / "downlink-signing.pub"}"',
         "[mqtt]",
+        'host = "127.0.0.1"',
         f"port = {broker_port}",
+        "tls = true",
+        f'ca_file = "{identity / "ca.pem"}"',
+        f'cert_file = "{identity / "gateway.pem"}"',
+        f'key_file = "{identity / "gateway.key"}"',
         "[[devices]]",
         f'device_id = "hrm-{i}"',
         f'address = "{address}"',
@@ -330,9 +389,11 @@ def run_demo(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        broker_port = demo.start_broker()
+        broker_port = demo.pick_broker_port()
+        demo.seed_cloud()
+        demo.start_broker(broker_port)
         hook_port = demo.start_alert_receiver()
-        demo.start_cloud(broker_port, hook_port)
+        demo.start_cloud(hook_port)
         demo.start_gateways(broker_port)
         demo.banner(broker_port)
         while not stop.wait(0.5):

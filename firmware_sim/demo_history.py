@@ -9,6 +9,7 @@ patient, metric and time, so a rerun of the demo stores nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -20,7 +21,7 @@ from cloud.auth import service as auth
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.store.readings import upsert_readings
 from cloud.store.rollups import add_to_rollups
-from cloud.store.tenancy import CareTeamMember, Patient, Role, User
+from cloud.store.tenancy import CareTeamMember, Device, Patient, Role, User
 from cloud.tenancy import service as tenancy
 
 DAYS: Final = 30
@@ -109,10 +110,28 @@ def history_rows(patient: HistoryPatient, *, today: datetime) -> list[dict[str, 
     return [r for r in rows if r["ts"] <= today]
 
 
+@dataclass(frozen=True)
+class LiveDevice:
+    """A device a demo gateway reads: registered to that gateway and paired to its patient,
+    so ingest stores its readings (it refuses a device nobody paired)."""
+
+    device_id: str
+    kind: str
+    address: str
+    gateway_id: str
+    patient_id: str
+
+
 def seed_demo_world(
-    db_url: str, *, organisation: str, live_patients: list[str], now: datetime | None = None
+    db_url: str,
+    *,
+    organisation: str,
+    live_patients: list[str],
+    live_devices: Sequence[LiveDevice] = (),
+    now: datetime | None = None,
 ) -> None:
-    """The coordinator, the history patients, and the coordinator on every care team."""
+    """The coordinator, the history patients, the coordinator on every care team, and the
+    live gateways' devices paired to their patients."""
     now = now or datetime.now(UTC)
     migrate(db_url)
     engine = make_engine(db_url)
@@ -136,6 +155,19 @@ def seed_demo_world(
                 if on_team is None and patient is not None:
                     tenancy.add_care_team_member(s, organisation_id=organisation, patient=patient,
                                                  user_id=coordinator.id, team_role="coordinator", now=now)  # fmt: skip
+        with sessions() as s, s.begin():
+            for d in live_devices:
+                patient = s.get(Patient, d.patient_id)
+                if s.get(Device, d.device_id) is not None or patient is None:
+                    continue
+                tenancy.create_device(
+                    s, organisation_id=organisation, device_id=d.device_id, kind=d.kind,
+                    address=d.address, gateway_id=d.gateway_id, now=now,
+                )  # fmt: skip
+                tenancy.create_pairing(
+                    s, organisation_id=organisation, device_id=d.device_id, patient=patient,
+                    valid_from=now - timedelta(hours=1), valid_to=None, now=now,
+                )  # fmt: skip
         for p in HISTORY:
             rows = history_rows(p, today=now)
             with sessions() as s, s.begin():

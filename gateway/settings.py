@@ -98,9 +98,10 @@ class GatewaySettings(BaseSettings):
     them). Off by default: the cloud keeps its own rollups of the raw readings, so these only
     matter for a gateway that uplinks rollups instead of every sample."""
     downlink_key: Path | None = None
-    """The cloud's downlink verification key (``downlink-signing.pub``, PEM): every config,
-    command and ack must carry the cloud's signature, and configs must be newer than the one
-    running; anything else is refused and counted in the status."""
+    """The cloud's downlink verification key (``downlink-signing.pub``, PEM, as ``vitalgate-cloud
+    gateway provision`` writes it next to the gateway's certificate): every config, command
+    and ack must carry the cloud's signature, and configs must be newer than the one running;
+    anything else is refused and counted in the status."""
     allow_unsigned_downlink: bool = False
     """Run without ``downlink_key``, applying downlink messages unchecked (tests, a demo on
     one machine). ``vitalgate-gateway run`` refuses to start without one or the other."""

@@ -152,12 +152,8 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
         )
     downlink = None
     if settings.publishes_configs:
-        downlink = ConfigPublisher(
-            settings.mqtt,
-            sessions,
-            client_id=f"{settings.ingest_client_id}-downlink",
-            signer=signer,
-        )
+        downlink_id = f"{settings.ingest_client_id}-downlink" if settings.ingest_client_id else None
+        downlink = ConfigPublisher(settings.mqtt, sessions, client_id=downlink_id, signer=signer)
     timeseries = TimeSeriesStore(settings.influx) if settings.influx.enabled else None
     throttle = LoginThrottle(
         storage_uri=settings.login_throttle_storage,

@@ -39,7 +39,6 @@ from typing import Any, Final
 
 import paho.mqtt.client as paho
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -54,6 +53,7 @@ from cloud.store.models import DeadLetter
 from cloud.store.readings import Upserted
 from gateway import wire
 from gateway.backoff import Backoff
+from gateway.uplink.client import make_client
 from gateway.uplink.settings import MqttSettings
 
 log = structlog.get_logger(__name__)
@@ -81,7 +81,7 @@ class IngestWorker:
         sessions: sessionmaker[Session],
         *,
         group: str,
-        client_id: str,
+        client_id: str | None = None,
         batch_max: int = 500,
         flush_s: float = 0.05,
         queue_max: int = QUEUE_MAX,
@@ -107,7 +107,9 @@ class IngestWorker:
         self.on_alerts = on_alerts
         self.rulebook = rulebook or RuleBook()
         self.queue_max = min(queue_max, 65_535)  # the protocol's limit for Receive Maximum
-        self.session_expiry_s = session_expiry_s
+        # Only a named worker can resume its session; an unnamed one's would linger as an
+        # offline member of the $share group, taking a share of the stream until it expired.
+        self.session_expiry_s = session_expiry_s if client_id else 0
         self.stall_after_s = stall_after_s
         self.clock = clock
         """Monotonic seconds; a test passes a fake one to see ``stalled()`` without waiting."""
@@ -124,15 +126,10 @@ class IngestWorker:
         self._queue: queue.Queue[paho.MQTTMessage] = queue.Queue(self.queue_max)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-        )
+        # A named worker resumes its session after a restart; an unnamed one gets an id of
+        # its own, so two workers never take over each other's session.
+        self._client = make_client(mqtt, role="vitalgate-ingest", client_id=client_id)
         self._client.manual_ack_set(True)
-        if mqtt.username:
-            self._client.username_pw_set(
-                mqtt.username, mqtt.password.get_secret_value() if mqtt.password else None
-            )
-        self._client.reconnect_delay_set(mqtt.reconnect_min_s, mqtt.reconnect_max_s)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message

@@ -227,4 +227,5 @@ class GatewayRecord(Base):
     last_seen: Mapped[datetime | None]
     status: Mapped[dict[str, Any]]
     revoked_at: Mapped[datetime | None]
-    """Set by ``vitalgate-cloud gateway revoke``: ingest refuses the gateway's messages."""
+    """When ``vitalgate-cloud gateway revoke`` ended this gateway's identity (empty while
+    valid); ingest refuses the messages of a revoked gateway."""

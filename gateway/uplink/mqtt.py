@@ -21,7 +21,6 @@ import contextlib
 import json
 import random
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +29,6 @@ from typing import Any, cast
 
 import paho.mqtt.client as paho
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -38,6 +36,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from gateway import signing, wire
 from gateway.outbox import TOPIC_LEAF, Batch, Outbox
 from gateway.uplink.backoff import reconnect_delay_s
+from gateway.uplink.client import make_client
 from gateway.uplink.errors import UplinkError
 from gateway.uplink.settings import MqttSettings
 from gateway.uplink.trust import Leaf, Refusals
@@ -57,22 +56,6 @@ messages must not become a flood of status messages)."""
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _tls_context(s: MqttSettings) -> ssl.SSLContext:
-    """Server verification against ``ca_file`` (or the system store), plus the client
-    certificate when one is configured (mutual TLS)."""
-    try:
-        ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
-        if s.cert_file:
-            ctx.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise UplinkError(
-            f"cannot load the MQTT TLS files (ca_file={s.ca_file}, cert_file={s.cert_file}, "
-            f"key_file={s.key_file}): {exc}; check the paths, that the key matches the "
-            "certificate, and that the gateway's user may read them"
-        ) from exc
-    return ctx
 
 
 def _no_delay(client: paho.Client) -> None:
@@ -142,18 +125,9 @@ class Uplink:
 
     # ---------------------------------------------------------------- client set-up
     def _make_client(self) -> paho.Client:
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.gateway_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        s = self.settings
-        if s.username:
-            client.username_pw_set(
-                s.username, s.password.get_secret_value() if s.password else None
-            )
-        if s.tls:
-            client.tls_set_context(_tls_context(s))
+        # The gateway's id is its session's name: the session (and what the broker queued
+        # for it) must survive a restart of the gateway.
+        client = make_client(self.settings, role="gateway", client_id=self.gateway_id)
         offline = wire.Status(
             gateway_id=self.gateway_id, state=wire.GatewayState.OFFLINE, ts=self._wall()
         )

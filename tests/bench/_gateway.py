@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from firmware_sim.encoders import encode_heart_rate
 from firmware_sim.radio import SimLink, SimRadio
@@ -84,7 +83,7 @@ class InstantCloud:
     """Acknowledges every readings batch the moment it arrives (the cloud at zero cost)."""
 
     def __init__(self, mosq: Mosquitto) -> None:
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+        self.client = mosq.client(role="bench-acker")
         ready = threading.Event()
         self.client.on_connect = lambda c, *_: c.subscribe(wire.uplink_filter("readings"), qos=1)
         self.client.on_subscribe = lambda *_: ready.set()

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -166,10 +165,10 @@ def settings_for(broker: Mosquitto) -> MqttSettings:
 def mqtt_client(broker: Mosquitto) -> paho.Client:
     """Every MQTT client the bench itself uses (publisher, ack listener), connected.
 
-    The one place to add ``tls_set`` and a client certificate once the broker requires them;
-    until then the figures are over plain MQTT on loopback.
+    Made by the project's one client factory (``Mosquitto.client``), so a broker that requires
+    TLS and client certificates gets them here.
     """
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client = broker.client(role="bench")
     client.connect(broker.host, broker.port)
     return client
 

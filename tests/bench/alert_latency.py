@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
@@ -82,7 +80,7 @@ def measure(workdir: Path) -> list[float]:
         workdir / "cloud",
     )
     cloud.start()
-    client = paho.Client(CallbackAPIVersion.VERSION2, "gw-lat", protocol=MQTTProtocolVersion.MQTTv5)
+    client = broker.client("gw-lat")
     client.connect(broker.host, broker.port)
     client.loop_start()
     topic = wire.Topics("gw-lat").readings

@@ -18,9 +18,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-
 from gateway import wire
 from gateway.ble import profiles
 from gateway.ble.measurement import Measurement
@@ -68,7 +65,7 @@ def _naive(mosq: Mosquitto, data_dir: Path, raws: list[bytes]) -> float:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY, payload TEXT, sent INTEGER)")
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client = mosq.client(role="bench-baseline")
     client.connect(mosq.host, mosq.port)
     sock = client.socket()
     if isinstance(sock, socket.socket):  # same TCP_NODELAY as the gateway: a fair baseline

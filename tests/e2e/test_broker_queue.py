@@ -15,7 +15,6 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -38,9 +37,7 @@ class SlowSubscriber:
         self.released = threading.Event()
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id="slow", protocol=MQTTProtocolVersion.MQTTv5
-        )
+        self.client = broker.client("slow")
         self.client.manual_ack_set(True)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_: self._subscribed.set()
@@ -79,7 +76,7 @@ def soak(broker: Mosquitto) -> tuple[int, int]:
     """Publish ``MESSAGES`` at QoS 1 past a stalled subscriber; (dropped, delivered)."""
     broker.start()
     sub = SlowSubscriber(broker)
-    pub = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    pub = broker.client(role="publisher")
     pub.connect(broker.host, broker.port)
     pub.loop_start()
     try:

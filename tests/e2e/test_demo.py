@@ -107,15 +107,17 @@ def test_demo_streams_readings_fires_an_alert_and_stops_cleanly(tmp_path: Path) 
         assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=2).status_code == 200
         # The web app: the coordinator from the banner signs in and sees the live patients
         # and one patient of each program with a month of history.
-        web = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, follow_redirects=True)
-        form = web.get("/login").text
-        csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
-        signed = web.post("/login", data={"email": COORDINATOR, "password": COORDINATOR_PASSWORD,
-                                          "csrf_token": csrf})  # fmt: skip
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=10, follow_redirects=True
+        ) as web:
+            form = web.get("/login").text
+            csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+            signed = web.post("/login", data={"email": COORDINATOR, "password": COORDINATOR_PASSWORD,
+                                              "csrf_token": csrf})  # fmt: skip
+            weight = web.get("/patients/p-hf-01").text
         assert signed.status_code == 200
         listed = set(re.findall(r'<a href="/patients/([^"]+)">', signed.text))
         assert listed == {"p-001", "p-002", "p-003", *(h.patient_id for h in HISTORY)}
-        weight = web.get("/patients/p-hf-01").text
         assert re.search(r'data-metric="body_weight" data-points="(2[6-9]|30|31)"', weight)
         pids = json.loads((data / "pids.json").read_text())
         assert set(pids) == {"mosquitto", "cloud", "gateway-1", "gateway-2", "gateway-3"}

@@ -147,9 +147,11 @@ def test_a_broker_dropping_queued_messages_is_recovered_by_the_end_to_end_ack(
         window=20,
         ack_timeout_s=1.0,
     )
+    # A named ingest session outlives the process (an unnamed one ends with it).
     cloud = cloud_factory(
-        broker, binding={"gateway_id": "gw-test-1", "pairs": [("p-42", "hrm-42")]}
-    )
+        broker, binding={"gateway_id": "gw-test-1", "pairs": [("p-42", "hrm-42")]},
+        VG_INGEST_CLIENT_ID="ingest-resend",
+    )  # fmt: skip
     engine = create_engine(cloud.db_url)
     total = 300
     gw = GatewayThread(settings, radio, background=[drive(strap, count=total, period_s=0.005)])
