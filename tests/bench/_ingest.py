@@ -10,6 +10,7 @@ not the publisher's.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -35,6 +36,8 @@ from gateway import wire
 from gateway.uplink.settings import MqttSettings
 from tests.fixtures.bindings import bind
 from tests.fixtures.mosquitto import Mosquitto
+from tests.fixtures.net import free_port
+from tests.fixtures.tls import make_pki, tls_listener
 from tests.fixtures.waiting import wait_until
 
 GATEWAYS = 20
@@ -159,7 +162,7 @@ def publish_all(broker: Mosquitto, load: Load) -> None:
 def settings_for(broker: Mosquitto) -> MqttSettings:
     """The ingest worker's MQTT settings. TLS hook: when the broker takes TLS (client
     certificates), this and ``mqtt_client`` are the two places the bench sets it up."""
-    return MqttSettings(host=broker.host, port=broker.port)
+    return broker.settings()
 
 
 def mqtt_client(broker: Mosquitto) -> paho.Client:
@@ -171,6 +174,31 @@ def mqtt_client(broker: Mosquitto) -> paho.Client:
     client = broker.client(role="bench")
     client.connect(broker.host, broker.port)
     return client
+
+
+class TlsMosquitto(Mosquitto):
+    """A broker whose clients connect over mutual TLS (a client certificate issued by a
+    throwaway CA, as a provisioned deployment has), beside its plain loopback listener:
+    ``plain()`` is the same broker seen without TLS, for a baseline in the same run."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.pki = make_pki(workdir / "pki")
+        self.cert, self.key = self.pki.client("vitalgate-cloud")
+        tls_port = free_port()
+        super().__init__(workdir, extra_conf=tls_listener(self.pki, tls_port))
+        self.plain_port, self.port = self.port, tls_port
+
+    def settings(self) -> MqttSettings:
+        return MqttSettings(
+            host=self.host, port=self.port, tls=True, ca_file=self.pki.ca,
+            cert_file=self.cert, key_file=self.key,
+        )  # fmt: skip
+
+    def plain(self) -> Mosquitto:
+        view = copy.copy(self)
+        view.port = self.plain_port
+        view.settings = lambda: MqttSettings(host=self.host, port=self.plain_port)  # type: ignore[method-assign]
+        return view
 
 
 @contextmanager
