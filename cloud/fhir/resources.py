@@ -9,6 +9,8 @@ functions of rows: the queries live in ``cloud.fhir.service``.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -55,6 +57,16 @@ NOT_OBSERVATIONS: Final = frozenset({"battery_level"})
 """Device status, not a vital sign: not exported as an Observation."""
 
 
+_NOT_IN_ID: Final = re.compile(r"[^A-Za-z0-9.-]")
+
+
+def fhir_id(value: str) -> str:
+    """A FHIR id (``[A-Za-z0-9-.]{1,64}``) from a wire id, which may hold ``_`` and ``:``
+    (``3f…9a-systolic_bp``): other characters become ``-``; a longer id is hashed."""
+    safe = _NOT_IN_ID.sub("-", value)
+    return safe if len(safe) <= 64 else hashlib.sha256(value.encode()).hexdigest()[:64]
+
+
 def _instant(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
@@ -94,7 +106,7 @@ def observation(reading: Reading, components: Sequence[Reading] = ()) -> dict[st
     key = "blood_pressure" if panel else reading.metric
     resource: dict[str, Any] = {
         "resourceType": "Observation",
-        "id": reading.measurement_id if panel and reading.measurement_id else reading.id,
+        "id": fhir_id(reading.measurement_id if panel and reading.measurement_id else reading.id),
         "meta": {"profile": [PROFILE_BASE + PROFILES.get(key, "vitalsigns")]},
         "status": "final",
         "category": [
@@ -105,9 +117,9 @@ def observation(reading: Reading, components: Sequence[Reading] = ()) -> dict[st
                 "text": "Vital Signs",
             }
         ],
-        "subject": {"reference": f"Patient/{reading.patient_id}"},
+        "subject": {"reference": f"Patient/{fhir_id(reading.patient_id)}"},
         "effectiveDateTime": _instant(reading.ts),
-        "device": {"reference": f"Device/{reading.device_id}"},
+        "device": {"reference": f"Device/{fhir_id(reading.device_id)}"},
     }
     if panel:
         resource["code"] = {

@@ -33,7 +33,9 @@ def fhir_world(world: World) -> World:
         row = reading_row(f"bp-{metric}", "p-n1", "cuff-1", value, BP_AT)
         row.update(metric=metric, unit=unit, measurement_id="m-bp-1")
         rows.append(row)
-    spo2 = reading_row("sp-1", "p-n1", "ox-1", 96.0, BP_AT + timedelta(minutes=5))
+    # Ids as gateways make them: a measurement's hex identity and the metric, with "_".
+    spo2 = reading_row("9f1c2e0b7a6d4c3b8e5f1a2b3c4d5e6f-spo2_pulse", "p-n1", "ox-1", 96.0,
+                       BP_AT + timedelta(minutes=5))  # fmt: skip
     spo2.update(metric="spo2", unit="%")
     battery = reading_row("bat-1", "p-n1", "cuff-1", 80.0, BP_AT)
     battery.update(metric="battery_level", unit="%")
@@ -105,6 +107,7 @@ def test_search_by_code_date_and_count_pages_through_everything(fhir_world: Worl
     for entry in everything["entry"]:
         Observation.model_validate(entry["resource"])
     spo2 = _get(fhir_world, "/fhir/r4/Observation", patient="p-n1", code="2708-6")["entry"]
+    assert spo2[0]["resource"]["id"] == "9f1c2e0b7a6d4c3b8e5f1a2b3c4d5e6f-spo2-pulse"
     codes = [c["code"] for c in spo2[0]["resource"]["code"]["coding"]]
     assert codes == ["2708-6", "59408-5"]
     assert spo2[0]["resource"]["valueQuantity"] == {
