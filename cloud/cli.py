@@ -16,20 +16,31 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.cli_errors import CloudGroup
 from cloud.errors import CloudError, NotFoundError
 from cloud.settings import CloudSettings
 from cloud.store.tenancy import Organisation, Patient, Role, User
 from gateway import wire
 from gateway.logs import configure_logging
+from gateway.operator import (
+    ExitCode,
+    OperatorError,
+    check_key_files,
+    debug_option,
+    validation_summary,
+)
 
 if TYPE_CHECKING:
     from cloud.store.influx import TimeSeriesStore
 
 app = typer.Typer(
+    cls=CloudGroup,
     help="VitalGate cloud: ingest, store, alert and serve remote-monitoring data.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
+app.callback()(debug_option)
 user_app = typer.Typer(help="Accounts that log in to the API.", no_args_is_help=True)
 patient_app = typer.Typer(help="Patients of an organisation.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -44,8 +55,30 @@ def _settings() -> CloudSettings:
     try:
         return CloudSettings()
     except ValidationError as exc:
-        err.print(f"[red]Cannot load the cloud settings:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise OperatorError(
+            f"invalid cloud settings (VG_* variables): {validation_summary(exc)}",
+            code=ExitCode.USAGE,
+            kind="invalid_settings",
+        ) from exc
+
+
+def _preflight(settings: CloudSettings) -> None:
+    """What a role needs before it starts, checked in the foreground so a mistake is one
+    line and an exit code: the key files it names are readable, the database answers and
+    its schema is current (migrated here, once, rather than in every role's start-up)."""
+    from cloud.store.db import migrate as run_migrations  # noqa: PLC0415
+
+    check_key_files(
+        {
+            "VG_MQTT__CA_FILE": settings.mqtt.ca_file,
+            "VG_MQTT__CERT_FILE": settings.mqtt.cert_file,
+            "VG_MQTT__KEY_FILE": settings.mqtt.key_file,
+            "VG_DOWNLINK_SIGNING_KEY": settings.downlink_signing_key,
+        },
+        where="the cloud settings",
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.db_url)
 
 
 @app.command()
@@ -61,6 +94,7 @@ def serve(
 
     configure_logging(level=log_level)
     settings = _settings()
+    _preflight(settings)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
 
 
@@ -242,6 +276,84 @@ def user_create(
             now=now,
         )
         return f"created user {user.id} <{user.email}> as {user.role} in {org}"
+
+    typer.echo(_in_transaction(work))
+
+
+@user_app.command("list")
+def user_list(
+    org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Accounts: id, e-mail, role, organisation, and whether they are locked or inactive."""
+    now = datetime.now(UTC)
+
+    def work(session: Session) -> list[dict[str, object]]:
+        query = select(User).order_by(User.organisation_id, User.email)
+        if org is not None:
+            query = query.where(User.organisation_id == org)
+        return [
+            {
+                "id": u.id,
+                "email": u.email,
+                "role": u.role,
+                "organisation": u.organisation_id,
+                "active": u.is_active,
+                "locked_until": _locked_until(u.locked_until, now),
+            }
+            for u in session.scalars(query)
+        ]
+
+    rows = _in_transaction(work)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, sort_keys=True))
+        return
+    for row in rows:
+        state = "active" if row["active"] else "inactive"
+        if row["locked_until"]:
+            state += f", locked until {row['locked_until']}"
+        typer.echo(f"{row['id']:>5}  {row['email']}  {row['role']}  {row['organisation']}  {state}")
+
+
+def _locked_until(value: datetime | None, now: datetime) -> str | None:
+    if value is None:
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.isoformat() if value > now else None
+
+
+@user_app.command("unlock")
+def user_unlock(email: Annotated[str, typer.Option(help="The login name.")]) -> None:
+    """Lift the lock that failed logins put on an account."""
+    from cloud.auth import service  # noqa: PLC0415
+
+    def work(session: Session) -> str:
+        user = service.unlock_user(session, email=email)
+        return f"unlocked user {user.id} <{user.email}>"
+
+    typer.echo(_in_transaction(work))
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    *,
+    email: Annotated[str, typer.Option(help="The login name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, help="At least 12 characters."
+        ),
+    ],
+) -> None:
+    """Set a new password; the lock is lifted and the user's sessions can no longer renew."""
+    from cloud.auth import service  # noqa: PLC0415
+
+    def work(session: Session) -> str:
+        user = service.reset_password(
+            session, email=email, password=password, now=datetime.now(UTC)
+        )
+        return f"new password set for user {user.id} <{user.email}>"
 
     typer.echo(_in_transaction(work))
 

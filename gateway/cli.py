@@ -20,7 +20,7 @@ from rich.table import Table
 
 from gateway.ble import device_cli
 from gateway.logs import configure_logging
-from gateway.operator import ExitCode, OperatorError, OperatorGroup, debug_option
+from gateway.operator import OperatorGroup, check_key_files, debug_option
 from gateway.outbox import OutboxError
 from gateway.settings import GatewaySettings, load_settings
 from gateway.uplink.errors import UplinkError
@@ -68,19 +68,7 @@ def _check_key_files(settings: GatewaySettings) -> None:
         "mqtt.key_file": settings.mqtt.key_file,
         "downlink_key": settings.downlink_key,
     }
-    for key, path in named.items():
-        if path is None:
-            continue
-        try:
-            with path.open("rb"):
-                pass
-        except OSError as exc:
-            raise OperatorError(
-                f"{key} = {path}: {exc.strerror or type(exc).__name__}; check the paths in "
-                "the gateway config (and that the gateway's user may read them)",
-                code=ExitCode.CERTIFICATE,
-                kind="certificate",
-            ) from exc
+    check_key_files(named, where="the gateway config")
 
 
 @app.command()

@@ -97,6 +97,24 @@ def classify_common(exc: BaseException) -> Failure | None:
     return None
 
 
+def check_key_files(named: dict[str, Path | None], *, where: str) -> None:
+    """Each certificate or key named (setting → path) is a readable file; else one
+    ``OperatorError`` (exit ``CERTIFICATE``) naming the setting, the path and the reason."""
+    for key, path in named.items():
+        if path is None:
+            continue
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            raise OperatorError(
+                f"{key} = {path}: {exc.strerror or type(exc).__name__}; check the paths in "
+                f"{where} (and that this user may read them)",
+                code=ExitCode.CERTIFICATE,
+                kind="certificate",
+            ) from exc
+
+
 class OperatorGroup(TyperGroup):
     """A root group that turns what a command lets out into one line and an exit code."""
 
