@@ -79,7 +79,8 @@ class DownlinkSigner:
 class ConfigPublisher(BackgroundService):
     thread_name = "config-publisher"
     failed_event = "downlink.failed"
-    stop_timeout_s = 15.0
+    stop_timeout_s = 8.0
+    lease = "config-publisher"
 
     def __init__(
         self,

@@ -100,6 +100,7 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
         link_key=settings.secret_key.get_secret_value(),
         link_lifetime=timedelta(hours=settings.ack_link_hours),
         clock=clock,
+        lease_s=settings.delivery_lease_s,
     )
     escalation = EscalationScheduler(
         sessions,
