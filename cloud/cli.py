@@ -86,35 +86,79 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     log_level: str = "INFO",
+    http_only: Annotated[
+        bool,
+        typer.Option(
+            "--http-only",
+            help="Serve HTTP only, beside `worker` and `ingest` processes (default: the "
+            "schedulers and, unless VG_INGEST_ENABLED=false, an ingest worker run here too).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the HTTP API (with an ingest worker inside unless VG_INGEST_ENABLED=false)."""
-    import uvicorn  # noqa: PLC0415 - keeps `--help` fast
-
-    from cloud.api.app import create_app  # noqa: PLC0415
+    """Serve the HTTP API; any number may run at once (the database shares the work)."""
+    from cloud.roles import serve_http  # noqa: PLC0415 - keeps `--help` fast
 
     configure_logging(level=log_level)
     settings = _settings()
     _preflight(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+    serve_http(settings, host=host, port=port, log_level=log_level, background=not http_only)
 
 
 @app.command()
 def ingest(log_level: str = "INFO") -> None:
-    """Run one ingest worker alone (add more to split the load; set VG_INGEST_CLIENT_ID each)."""
-    from cloud.api.app import build_services  # noqa: PLC0415
+    """Run one ingest worker (add more to split the load: the MQTT 5 shared subscription).
+
+    Set VG_INGEST_CLIENT_ID for each. Alerts it opens are sent by a `worker`."""
+    from cloud.roles import run_parts  # noqa: PLC0415
 
     configure_logging(level=log_level)
-    services = build_services(_settings())
-    assert services.ingest is not None, "VG_INGEST_ENABLED is false"
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    services.notifier.start()
-    services.ingest.start()
-    stop.wait()
-    services.ingest.stop()
-    services.notifier.stop()
-    services.engine.dispose()
+    settings = _settings()
+    if not settings.ingest_enabled:
+        raise OperatorError(
+            "VG_INGEST_ENABLED is false: unset it for an ingest process",
+            code=ExitCode.USAGE,
+            kind="invalid_settings",
+        )
+    _preflight(settings)
+    run_parts(settings.model_copy(update={"downlink_enabled": False}), ("ingest",))
+
+
+@app.command()
+def worker(log_level: str = "INFO") -> None:
+    """Run every scheduler: notifications and retries, escalation, patient messages, the
+    missing-data watch, config publishing and the retention purge.
+
+    Any number may run at once: each delivery is claimed in the database and each round
+    that must run alone holds a lease, so every message goes out once."""
+    from cloud.api.app import SCHEDULERS  # noqa: PLC0415
+    from cloud.roles import run_parts  # noqa: PLC0415
+
+    configure_logging(level=log_level)
+    settings = _settings()
+    _preflight(settings)
+    run_parts(
+        settings.model_copy(update={"ingest_enabled": False, "downlink_enabled": True}), SCHEDULERS
+    )
+
+
+@app.command("run")
+def run_all(
+    host: Annotated[str, typer.Option(help="Interface the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port of the API.")] = 8000,
+    ingest_workers: Annotated[int, typer.Option(min=1, max=32, help="Ingest processes.")] = 1,
+    log_level: str = "INFO",
+) -> None:
+    """Every role in one process tree (one host, the demo): serve --http-only, ingest,
+    worker and, with VG_INFLUX__URL, sink. SIGTERM stops them all; if one exits, all do."""
+    from cloud.roles import run_tree  # noqa: PLC0415
+
+    configure_logging(level=log_level)
+    settings = _settings()
+    _preflight(settings)
+    code = run_tree(
+        settings, host=host, port=port, ingest_workers=ingest_workers, log_level=log_level
+    )
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -7,12 +7,15 @@ processes next to any number of API processes.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Final
 
+import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +27,7 @@ from starlette.exceptions import HTTPException
 
 from cloud import __version__
 from cloud.admin import router as admin_router
+from cloud.admin.purge import RetentionPurge
 from cloud.alerts import router as alerts_router
 from cloud.alerts.escalation import EscalationScheduler
 from cloud.alerts.missing_data import MissingDataWatch
@@ -31,6 +35,7 @@ from cloud.alerts.rulebook import RuleBook
 from cloud.api.limits import BodySizeLimit
 from cloud.api.schemas import ErrorBody, Health
 from cloud.auth import router as auth_router
+from cloud.background import BackgroundService
 from cloud.downlink import ConfigPublisher, DownlinkSigner
 from cloud.engagement import router as engagement_router
 from cloud.engagement.channels import channels_from_urls
@@ -58,6 +63,13 @@ HTTP_CODES: dict[int, str] = {413: "payload_too_large"}
 
 
 Clock = Callable[[], datetime]
+log = structlog.get_logger(__name__)
+STOP_DEADLINE_S: Final = 10.0
+"""SIGTERM to exit: in-flight work finished or handed back within this."""
+SCHEDULERS: Final = (
+    "notifier", "escalation", "patient-messages", "missing-data", "config-publisher", "purge",
+)  # fmt: skip
+"""The ``worker`` role: every background round but ingest."""
 
 
 def _utcnow() -> datetime:
@@ -80,6 +92,54 @@ class Services:
     """For deletes (erasure); the sink that writes to it is ``vitalgate-cloud sink``."""
     clock: Clock = _utcnow
     """Now, for the lifecycle and the schedulers (tests move a fake clock)."""
+    purge: RetentionPurge | None = None
+    """The daily retention purge (``vitalgate-cloud worker`` runs it)."""
+    _started: list[str] = field(default_factory=list)
+
+    def schedulers(self) -> dict[str, BackgroundService]:
+        """Every background round of the ``worker`` role, by name."""
+        found: dict[str, BackgroundService | None] = {
+            "notifier": self.notifier,
+            "escalation": self.escalation,
+            "patient-messages": self.messenger,
+            "missing-data": self.watch,
+            "config-publisher": self.downlink,
+            "purge": self.purge,
+        }
+        return {name: service for name, service in found.items() if service is not None}
+
+    def start(self, *names: str) -> None:
+        """Start the named parts (a scheduler's name, or ``ingest``), each once."""
+        for name in names:
+            if name in self._started:
+                continue
+            part = self.ingest if name == "ingest" else self.schedulers().get(name)
+            if part is not None:
+                part.start()
+                self._started.append(name)
+
+    def stop(self, *, deadline_s: float = STOP_DEADLINE_S) -> list[str]:
+        """Stop what was started, all at once: in-flight work is finished or handed back
+        within ``deadline_s``; the names of the parts still busy then (logged)."""
+        parts = {
+            name: self.ingest if name == "ingest" else self.schedulers()[name]
+            for name in self._started
+        }
+        threads = {
+            name: threading.Thread(target=part.stop, name=f"stop-{name}", daemon=True)
+            for name, part in parts.items()
+            if part is not None
+        }
+        for thread in threads.values():
+            thread.start()
+        end = time.monotonic() + deadline_s
+        for thread in threads.values():
+            thread.join(timeout=max(0.0, end - time.monotonic()))
+        busy = [name for name, thread in threads.items() if thread.is_alive()]
+        if busy:
+            log.error("cloud.stop_overran", parts=busy, deadline_s=deadline_s)
+        self._started.clear()
+        return busy
 
     def wake_downlink(self) -> None:
         """Publish the gateway configs a change has just issued."""
@@ -151,40 +211,47 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
             signer=signer,
         )
     timeseries = TimeSeriesStore(settings.influx) if settings.influx.enabled else None
+    purge = RetentionPurge(
+        sessions, clock=clock, timeseries=timeseries, interval_s=settings.purge_interval_s
+    )
     return Services(
         settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, messenger,
         downlink,
-        timeseries, clock,
+        timeseries, clock, purge,
     )  # fmt: skip
 
 
-def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    """The application; ``clock`` replaces the wall clock of the lifecycle and schedulers."""
+def create_app(
+    settings: CloudSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    background: bool = True,
+    broker_after_bind: bool = False,
+) -> FastAPI:
+    """The application; ``clock`` replaces the wall clock of the lifecycle and schedulers.
+
+    ``background``: run the schedulers (but the purge, which is the worker's) and, if
+    ``ingest_enabled``, an ingest worker in this process (the embedded default); off for
+    ``serve --http-only`` beside ``worker`` and ``ingest`` processes. ``broker_after_bind``:
+    leave the parts that connect to the broker to ``app.state.start_broker()``, which
+    ``serve`` calls once the HTTP port is bound.
+    """
     settings = settings or CloudSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings, clock=clock or _utcnow)
         app.state.services = services
-        services.notifier.start()
-        services.escalation.start()
-        services.messenger.start()
-        services.watch.start()
-        if services.ingest is not None:
-            services.ingest.start()
-        if services.downlink is not None:
-            services.downlink.start()
+        broker_parts = ("ingest", "config-publisher") if background else ()
+        app.state.start_broker = lambda: services.start(*broker_parts)
+        if background:
+            services.start("notifier", "escalation", "patient-messages", "missing-data")
+            if not broker_after_bind:
+                app.state.start_broker()
         try:
             yield
         finally:
-            if services.downlink is not None:
-                services.downlink.stop()
-            if services.ingest is not None:
-                services.ingest.stop()
-            services.watch.stop()
-            services.messenger.stop()
-            services.escalation.stop()
-            services.notifier.stop()
+            services.stop()
             if services.timeseries is not None:
                 services.timeseries.close()
             services.engine.dispose()
