@@ -49,7 +49,7 @@ def acquire(
             update(WorkLease)
             .where(
                 WorkLease.name == name,
-                or_(WorkLease.owner == owner, WorkLease.expires_at < now),
+                or_(WorkLease.owner == owner, WorkLease.expires_at <= now),
             )
             .values(owner=owner, expires_at=until)
         )
