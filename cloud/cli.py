@@ -210,6 +210,22 @@ def sink(
 
 
 @app.command()
+def doctor() -> None:
+    """Check what the settings point at: database (schema current), broker, time-series
+    store, notification targets (nothing is sent) and the signing key. Exit 1 if any fails."""
+    from cloud.doctor import run_checks  # noqa: PLC0415
+
+    checks = run_checks(_settings())
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        typer.echo(f"{check.verdict:<4}  {check.name:<{width}}  {check.detail}")
+    failed = [c.name for c in checks if c.verdict == "FAIL"]
+    if failed:
+        typer.echo(f"{len(failed)} problem(s): {', '.join(failed)}", err=True)
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+@app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic); safe to run repeatedly."""
     from cloud.store.db import migrate as run_migrations  # noqa: PLC0415
