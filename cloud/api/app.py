@@ -108,6 +108,9 @@ class Services:
         }
         return {name: service for name, service in found.items() if service is not None}
 
+    def running(self, name: str) -> bool:
+        return name in self._started
+
     def start(self, *names: str) -> None:
         """Start the named parts (a scheduler's name, or ``ingest``), each once."""
         for name in names:
@@ -296,7 +299,7 @@ def create_app(
             checks["database"] = "ok"
         except Exception as exc:  # any failure means not ready; the reason is reported
             checks["database"] = f"error: {type(exc).__name__}"
-        if services.ingest is not None:
+        if services.ingest is not None and services.running("ingest"):
             checks["broker"] = "ok" if services.ingest.connected.is_set() else "not connected"
         ready = all(v == "ok" for v in checks.values())
         response.status_code = 200 if ready else 503
