@@ -40,7 +40,8 @@ def cloud(tmp_path: Path, broker: Any, *args: str, **env: str) -> subprocess.Pop
 
 
 def broker_log(broker: Any) -> str:
-    return (broker.workdir / "mosquitto.log").read_text()
+    log: Path = broker.workdir / "mosquitto.log"
+    return log.read_text()
 
 
 def ready(port: int) -> bool:
@@ -97,7 +98,12 @@ def test_run_starts_every_role_and_stops_them_together(tmp_path: Path, broker: A
                  VG_INGEST_CLIENT_ID=client_id)  # fmt: skip
     try:
         wait_until(lambda: ready(port), timeout=90, what="the API of `run`")
-        roles = wait_until(lambda: len(children(proc.pid)) == 4 and children(proc.pid))
+
+        def four_roles() -> list[str]:
+            found = children(proc.pid)
+            return found if len(found) == 4 else []
+
+        roles = wait_until(four_roles, what="four roles")
         assert sorted(r.split(" -m cloud ", 1)[1].split(" --log-level")[0] for r in roles) == [
             "ingest",
             "ingest",
