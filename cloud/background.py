@@ -60,8 +60,12 @@ class Loop:
                 return
             try:
                 self._tick()
-            except Exception:  # an outage must not end the thread; the next round tries again
-                log.exception(self._failed)
+            except Exception as exc:  # an outage must not end the thread; the next round tries
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                log.exception(
+                    self._failed,
+                    reason=f"{type(exc).__name__}: {reason[0] if reason else ''}"[:300],
+                )
 
 
 class BackgroundService(ABC):

@@ -121,7 +121,11 @@ class ConfigPublisher(BackgroundService):
         self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
     ) -> None:
         if rc.is_failure:
-            log.error("downlink.connect_refused", reason=str(rc))
+            log.error(
+                "downlink.connect_refused",
+                peer=f"{self.mqtt.host}:{self.mqtt.port}",
+                reason=str(rc),
+            )
             return
         self.connected.set()
         self.wake()
@@ -130,7 +134,9 @@ class ConfigPublisher(BackgroundService):
         self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
     ) -> None:
         self.connected.clear()
-        log.warning("downlink.disconnected", reason=str(rc))
+        log.warning(
+            "downlink.disconnected", peer=f"{self.mqtt.host}:{self.mqtt.port}", reason=str(rc)
+        )
 
     def tick(self) -> None:
         """Publish pending configs (after a change was committed, or in case one was missed)."""
