@@ -173,10 +173,12 @@ def test_two_worker_processes_deliver_each_message_once(
     try:
         ids = queue(sessions, 40)
         wait_until(lambda: len(receiver.completed) >= 40, timeout=60, what="40 deliveries")
+        stopping = time.monotonic()
         for proc in procs:  # SIGTERM: both stop within the deadline, cleanly
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             assert proc.wait(timeout=15) == 0
+        assert time.monotonic() - stopping < 10
         assert sorted(receiver.completed) == sorted(f"vitalgate-delivery-{i}" for i in ids)
         assert len(set(receiver.seen)) == len(receiver.seen) == 40
     finally:
