@@ -125,7 +125,7 @@ def _follow(where: Path, request: PairingRequest, *, deadline_s: float) -> int:
             if status is None and time.monotonic() - start > PICKUP_TIMEOUT_S:
                 err.print(
                     "[red]The gateway did not pick up the request.[/red] Is it running with "
-                    f"data dir {where}? Start it with: vitalgate-gateway run"
+                    f"data dir {where}? Start it with: vitalgate-gateway run --config GATEWAY.toml"
                 )
                 return 2
             if status is not None and status["message"] != shown:
