@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.admin.purge import RetentionPurge
 from cloud.background import BackgroundService
 from cloud.engagement.notifier import Notifier
 from cloud.store import leases
@@ -124,5 +125,24 @@ def test_a_stopping_notifier_hands_back_what_it_claimed(tmp_path: Path) -> None:
             rows = s.scalars(select(Delivery)).all()
         assert {(d.status, d.lease_owner, d.attempts) for d in rows} == {("pending", None, 0)}
         assert other._claim(now=now) == claimed  # at once, not after the lease
+    finally:
+        engine.dispose()
+
+
+def test_the_purge_runs_once_per_interval_across_workers_and_restarts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        sessions = session_factory(engine)
+        now = datetime.now(UTC)
+        first, second = (
+            RetentionPurge(sessions, clock=lambda: now, interval_s=3600.0) for _ in range(2)
+        )
+        assert first.run_due(now=now) == {}  # due: nothing has ever purged (no retention set)
+        assert second.run_due(now=now) is None  # another worker purged within the interval
+        restarted = RetentionPurge(sessions, clock=lambda: now, interval_s=3600.0)
+        assert restarted.run_due(now=now + timedelta(minutes=59)) is None
+        assert restarted.run_due(now=now + timedelta(minutes=61)) == {}
     finally:
         engine.dispose()
