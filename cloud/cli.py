@@ -65,7 +65,7 @@ def _settings() -> CloudSettings:
 def _preflight(settings: CloudSettings) -> None:
     """What a role needs before it starts, checked in the foreground so a mistake is one
     line and an exit code: the key files it names are readable, the database answers and
-    its schema is current (migrated here, once, rather than in every role's start-up)."""
+    its schema is current (migrated here, before anything connects or binds)."""
     from cloud.store.db import migrate as run_migrations  # noqa: PLC0415
 
     check_key_files(
@@ -108,19 +108,16 @@ def serve(
 def ingest(log_level: str = "INFO") -> None:
     """Run one ingest worker (add more to split the load: the MQTT 5 shared subscription).
 
-    Set VG_INGEST_CLIENT_ID for each. Alerts it opens are sent by a `worker`."""
+    Set VG_INGEST_CLIENT_ID for each. Alerts it opens are sent by a `worker`; VG_INGEST_ENABLED
+    concerns the ingest inside `serve` only."""
     from cloud.roles import run_parts  # noqa: PLC0415
 
     configure_logging(level=log_level)
     settings = _settings()
-    if not settings.ingest_enabled:
-        raise OperatorError(
-            "VG_INGEST_ENABLED is false: unset it for an ingest process",
-            code=ExitCode.USAGE,
-            kind="invalid_settings",
-        )
     _preflight(settings)
-    run_parts(settings.model_copy(update={"downlink_enabled": False}), ("ingest",))
+    # The role says what runs: VG_INGEST_ENABLED is about the worker inside `serve` only.
+    role = {"ingest_enabled": True, "downlink_enabled": False}
+    run_parts(settings.model_copy(update=role), ("ingest",))
 
 
 @app.command()
