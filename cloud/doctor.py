@@ -2,11 +2,13 @@
 
 Each check returns a ``Check`` with a plain verdict: ``ok``, ``FAIL`` (with what to do) or
 ``skip`` (not configured). Nothing is sent: notification targets are parsed and their
-servers reached, never written to; the broker is reached over TCP (and TLS when set).
+servers reached, never written to; the broker gets an MQTT 5 CONNECT with the cloud's
+settings (TLS and credentials) and a DISCONNECT, nothing else.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -37,18 +39,79 @@ class Check:
     detail: str
 
 
-def _reach(host: str, port: int, *, tls_ca: str | None = None, tls: bool = False) -> str | None:
-    """None when ``host:port`` accepts a connection (and a TLS handshake), else why not."""
+def _reach(host: str, port: int) -> str | None:
+    """None when ``host:port`` accepts a TCP connection, else why not."""
     try:
-        with socket.create_connection((host, port), timeout=TIMEOUT_S) as sock:
-            if tls:
-                context = ssl.create_default_context(cafile=tls_ca)
-                with context.wrap_socket(sock, server_hostname=host):
-                    pass
-    except ssl.SSLError as exc:
-        return f"TLS handshake with {host}:{port} failed: {exc.reason or exc}"
+        with socket.create_connection((host, port), timeout=TIMEOUT_S):
+            pass
     except OSError as exc:
         return f"{host}:{port} unreachable: {exc.strerror or exc}"
+    return None
+
+
+def _utf8(text: str) -> bytes:
+    raw = text.encode()
+    return len(raw).to_bytes(2, "big") + raw
+
+
+def _remaining_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, digit = divmod(n, 128)
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def mqtt_connect_packet(client_id: str, username: str | None, password: str | None) -> bytes:
+    """An MQTT 5 CONNECT (OASIS MQTT 5.0 §3.1): clean start, 10 s keep-alive, no properties."""
+    flags = 0x02 | (0x80 if username else 0) | (0x40 if username and password else 0)
+    body = _utf8("MQTT") + bytes([5, flags]) + (10).to_bytes(2, "big") + b"\x00"
+    body += _utf8(client_id)
+    if username:
+        body += _utf8(username)
+        if password:
+            body += _utf8(password)
+    return bytes([0x10]) + _remaining_length(len(body)) + body
+
+
+CONNACK_REASONS: Final = {
+    0x80: "unspecified error", 0x84: "unsupported protocol version",
+    0x85: "client id not valid", 0x86: "bad user name or password", 0x87: "not authorized",
+    0x88: "server unavailable", 0x8A: "banned", 0x8C: "bad authentication method",
+}  # fmt: skip
+"""CONNACK reason codes (MQTT 5.0 §3.2.2.2) an operator can act on."""
+
+
+def _mqtt_connect(settings: CloudSettings) -> str | None:
+    """None when the broker accepts an MQTT 5 connection with these settings (TLS and
+    credentials included), else why not. A connection of its own, closed at once."""
+    mqtt = settings.mqtt
+    password = mqtt.password.get_secret_value() if mqtt.password else None
+    try:
+        with socket.create_connection((mqtt.host, mqtt.port), timeout=TIMEOUT_S) as raw:
+            sock: socket.socket = raw
+            if mqtt.tls:
+                context = ssl.create_default_context(
+                    cafile=str(mqtt.ca_file) if mqtt.ca_file else None
+                )
+                if mqtt.cert_file and mqtt.key_file:
+                    context.load_cert_chain(str(mqtt.cert_file), str(mqtt.key_file))
+                sock = context.wrap_socket(raw, server_hostname=mqtt.host)
+            client_id = f"vitalgate-doctor-{os.getpid()}"
+            sock.sendall(mqtt_connect_packet(client_id, mqtt.username, password))
+            answer = sock.recv(64)
+            if len(answer) < 4 or answer[0] != 0x20:
+                return f"{mqtt.host}:{mqtt.port} did not answer as an MQTT 5 broker"
+            reason = answer[3]
+            sock.sendall(b"\xe0\x00")  # DISCONNECT, normal
+    except ssl.SSLError as exc:
+        return f"TLS handshake with {mqtt.host}:{mqtt.port} failed: {exc.reason or exc}"
+    except OSError as exc:
+        return f"{mqtt.host}:{mqtt.port} unreachable: {exc.strerror or exc}"
+    if reason != 0:
+        why = CONNACK_REASONS.get(reason, f"reason code 0x{reason:02x}")
+        return f"{mqtt.host}:{mqtt.port} refused the connection: {why}"
     return None
 
 
@@ -88,12 +151,13 @@ def check_database(settings: CloudSettings) -> Check:
 
 def check_broker(settings: CloudSettings) -> Check:
     mqtt = settings.mqtt
-    ca = str(mqtt.ca_file) if mqtt.ca_file else None
-    problem = _reach(mqtt.host, mqtt.port, tls=mqtt.tls, tls_ca=ca)
+    problem = _mqtt_connect(settings)
     if problem:
-        return Check("broker", "FAIL", f"{problem} (VG_MQTT__HOST, VG_MQTT__PORT)")
-    how = "TLS" if mqtt.tls else "TCP, no TLS"
-    return Check("broker", "ok", f"{mqtt.host}:{mqtt.port} reachable ({how})")
+        return Check("broker", "FAIL", f"{problem} (VG_MQTT__*)")
+    how = "TLS" if mqtt.tls else "no TLS"
+    return Check(
+        "broker", "ok", f"{mqtt.host}:{mqtt.port} accepts this cloud's MQTT 5 login ({how})"
+    )
 
 
 def check_timeseries(settings: CloudSettings) -> Check:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from cloud.cli import app
 from cloud.store.db import migrate
+from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import free_port
 
 pytestmark = pytest.mark.broker
@@ -65,7 +66,9 @@ def test_everything_configured_and_reachable_is_ok(
         "downlink signing key": "ok",
     }
     assert rows["database"][1].startswith(f"{url}: schema current (")
-    assert rows["broker"][1] == f"{broker.host}:{broker.port} reachable (TCP, no TLS)"
+    assert rows["broker"][1] == (
+        f"{broker.host}:{broker.port} accepts this cloud's MQTT 5 login (no TLS)"
+    )
     assert webhook.bodies() == []  # nothing was sent
     assert smtp.received() == []
 
@@ -85,7 +88,7 @@ def test_every_problem_is_named_and_the_exit_code_says_so(tmp_path: Path) -> Non
     assert "run `vitalgate-cloud migrate`" in rows["database"][1]
     assert rows["broker"] == (
         "FAIL",
-        f"127.0.0.1:{closed} unreachable: Connection refused (VG_MQTT__HOST, VG_MQTT__PORT)",
+        f"127.0.0.1:{closed} unreachable: Connection refused (VG_MQTT__*)",
     )
     assert rows["alert channel #0"] == ("FAIL", "not a valid apprise URL (scheme nosuch)")
     assert rows["alert channel #1"] == (
@@ -94,3 +97,21 @@ def test_every_problem_is_named_and_the_exit_code_says_so(tmp_path: Path) -> Non
     )
     assert rows["downlink signing key"][0] == "FAIL"
     assert "5 problem(s): database, broker, alert channel #0, alert channel #1" in out
+
+
+def test_a_broker_that_refuses_the_login_says_why(tmp_path: Path) -> None:
+    locked = Mosquitto(tmp_path / "mosquitto", extra_conf="allow_anonymous false\n")
+    locked.start()
+    try:
+        code, rows, out = doctor(
+            VG_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            VG_MQTT__HOST=locked.host,
+            VG_MQTT__PORT=str(locked.port),
+        )
+    finally:
+        locked.kill()
+    assert code == 1, out
+    assert rows["broker"] == (
+        "FAIL",
+        f"{locked.host}:{locked.port} refused the connection: not authorized (VG_MQTT__*)",
+    )
