@@ -166,10 +166,11 @@ def sink(
         typer.Option(help="Write everything after the mark, then exit (for cron or a backfill)."),
     ] = False,
 ) -> None:
-    """Copy readings from the record to the time-series store (VG_INFLUX__URL). Run exactly one.
+    """Copy readings from the record to the time-series store (VG_INFLUX__URL).
 
     It is not started by `serve` or `ingest`: the record is written by any number of ingest
-    workers, and one sink follows it with its high-water mark.
+    workers, and one sink follows it with its high-water mark. More may run: one holds the
+    `sink` lease and writes, the others stand by and take over when it stops or dies.
     """
     from cloud.store.db import make_engine, migrate, session_factory  # noqa: PLC0415
     from cloud.store.influx import TimeSeriesError, TimeSeriesStore  # noqa: PLC0415
