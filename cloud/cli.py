@@ -98,9 +98,9 @@ def serve(
     """Serve the HTTP API; any number may run at once (the database shares the work)."""
     from cloud.roles import serve_http  # noqa: PLC0415 - keeps `--help` fast
 
-    configure_logging(level=log_level)
     settings = _settings()
-    _preflight(settings)
+    _preflight(settings)  # before logging is set up: a mistake here is one line, nothing else
+    configure_logging(level=log_level)
     serve_http(settings, host=host, port=port, log_level=log_level, background=not http_only)
 
 
@@ -112,9 +112,9 @@ def ingest(log_level: str = "INFO") -> None:
     concerns the ingest inside `serve` only."""
     from cloud.roles import run_parts  # noqa: PLC0415
 
-    configure_logging(level=log_level)
     settings = _settings()
-    _preflight(settings)
+    _preflight(settings)  # before logging is set up: a mistake here is one line, nothing else
+    configure_logging(level=log_level)
     # The role says what runs: VG_INGEST_ENABLED is about the worker inside `serve` only.
     role = {"ingest_enabled": True, "downlink_enabled": False}
     run_parts(settings.model_copy(update=role), ("ingest",))
@@ -130,9 +130,9 @@ def worker(log_level: str = "INFO") -> None:
     from cloud.api.app import SCHEDULERS  # noqa: PLC0415
     from cloud.roles import run_parts  # noqa: PLC0415
 
-    configure_logging(level=log_level)
     settings = _settings()
-    _preflight(settings)
+    _preflight(settings)  # before logging is set up: a mistake here is one line, nothing else
+    configure_logging(level=log_level)
     run_parts(
         settings.model_copy(update={"ingest_enabled": False, "downlink_enabled": True}), SCHEDULERS
     )
@@ -149,9 +149,9 @@ def run_all(
     worker and, with VG_INFLUX__URL, sink. SIGTERM stops them all; if one exits, all do."""
     from cloud.roles import run_tree  # noqa: PLC0415
 
-    configure_logging(level=log_level)
     settings = _settings()
-    _preflight(settings)
+    _preflight(settings)  # before logging is set up: a mistake here is one line, nothing else
+    configure_logging(level=log_level)
     code = run_tree(
         settings, host=host, port=port, ingest_workers=ingest_workers, log_level=log_level
     )
