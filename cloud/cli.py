@@ -17,21 +17,32 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.cli_errors import CloudGroup
 from cloud.errors import CloudError, NotFoundError
 from cloud.pki.cli import broker_app, gateway_app, pki_app
 from cloud.settings import CloudSettings, exposed_dev_secret
 from cloud.store.tenancy import Organisation, Patient, Role, User
 from gateway import wire
 from gateway.logs import configure_logging
+from gateway.operator import (
+    ExitCode,
+    OperatorError,
+    check_key_files,
+    debug_option,
+    validation_summary,
+)
 
 if TYPE_CHECKING:
     from cloud.store.influx import TimeSeriesStore
 
 app = typer.Typer(
+    cls=CloudGroup,
     help="VitalGate cloud: ingest, store, alert and serve remote-monitoring data.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
+app.callback()(debug_option)
 user_app = typer.Typer(help="Accounts that log in to the API.", no_args_is_help=True)
 patient_app = typer.Typer(help="Patients of an organisation.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -49,8 +60,30 @@ def _settings() -> CloudSettings:
     try:
         return CloudSettings()
     except ValidationError as exc:
-        err.print(f"[red]Cannot load the cloud settings:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise OperatorError(
+            f"invalid cloud settings (VG_* variables): {validation_summary(exc)}",
+            code=ExitCode.USAGE,
+            kind="invalid_settings",
+        ) from exc
+
+
+def _preflight(settings: CloudSettings) -> None:
+    """What a role needs before it starts, checked in the foreground so a mistake is one
+    line and an exit code: the key files it names are readable, the database answers and
+    its schema is current (migrated here, before anything connects or binds)."""
+    from cloud.store.db import migrate as run_migrations  # noqa: PLC0415
+
+    check_key_files(
+        {
+            "VG_MQTT__CA_FILE": settings.mqtt.ca_file,
+            "VG_MQTT__CERT_FILE": settings.mqtt.cert_file,
+            "VG_MQTT__KEY_FILE": settings.mqtt.key_file,
+            "VG_DOWNLINK_SIGNING_KEY": settings.downlink_signing_key,
+        },
+        where="the cloud settings",
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.db_url)
 
 
 @app.command()
@@ -58,40 +91,79 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     log_level: str = "INFO",
+    http_only: Annotated[
+        bool,
+        typer.Option(
+            "--http-only",
+            help="Serve HTTP only, beside `worker` and `ingest` processes (default: the "
+            "schedulers and, unless VG_INGEST_ENABLED=false, an ingest worker run here too).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the HTTP API (with an ingest worker inside unless VG_INGEST_ENABLED=false)."""
-    import uvicorn  # noqa: PLC0415 - keeps `--help` fast
+    """Serve the HTTP API; any number may run at once (the database shares the work)."""
+    from cloud.roles import serve_http  # noqa: PLC0415 - keeps `--help` fast
 
-    from cloud.api.app import create_app  # noqa: PLC0415
-
-    configure_logging(level=log_level)
     settings = _settings()
+    _preflight(settings)  # before logging is set up: a mistake here is one line, nothing else
+    configure_logging(level=log_level)
     warning = exposed_dev_secret(settings, host)
     if warning is not None:
         structlog.get_logger("cloud.cli").warning("settings.public_dev_secret", advice=warning)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+    serve_http(settings, host=host, port=port, log_level=log_level, background=not http_only)
 
 
 @app.command()
 def ingest(log_level: str = "INFO") -> None:
-    """Run one ingest worker alone (add more to split the load; each gets a client id of its own)."""
-    from cloud.api.app import build_services  # noqa: PLC0415
-    from cloud.metrics import serve_metrics  # noqa: PLC0415
+    """Run one ingest worker (add more to split the load: the MQTT 5 shared subscription).
 
-    configure_logging(level=log_level)
+    Set VG_INGEST_CLIENT_ID for each. Alerts it opens are sent by a `worker`; VG_INGEST_ENABLED
+    concerns the ingest inside `serve` only."""
+    from cloud.roles import run_parts  # noqa: PLC0415
+
     settings = _settings()
-    services = build_services(settings)
-    assert services.ingest is not None, "VG_INGEST_ENABLED is false"
-    serve_metrics(settings.metrics_port)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    services.notifier.start()
-    services.ingest.start()
-    stop.wait()
-    services.ingest.stop()
-    services.notifier.stop()
-    services.engine.dispose()
+    _preflight(settings)  # before logging is set up: a mistake here is one line, nothing else
+    configure_logging(level=log_level)
+    # The role says what runs: VG_INGEST_ENABLED is about the worker inside `serve` only.
+    role = {"ingest_enabled": True, "downlink_enabled": False}
+    run_parts(settings.model_copy(update=role), ("ingest",))
+
+
+@app.command()
+def worker(log_level: str = "INFO") -> None:
+    """Run every scheduler: notifications and retries, escalation, patient messages, the
+    missing-data watch, config publishing and the retention purge.
+
+    Any number may run at once: each delivery is claimed in the database and each round
+    that must run alone holds a lease, so every message goes out once."""
+    from cloud.api.app import SCHEDULERS  # noqa: PLC0415
+    from cloud.roles import run_parts  # noqa: PLC0415
+
+    settings = _settings()
+    _preflight(settings)  # before logging is set up: a mistake here is one line, nothing else
+    configure_logging(level=log_level)
+    run_parts(
+        settings.model_copy(update={"ingest_enabled": False, "downlink_enabled": True}), SCHEDULERS
+    )
+
+
+@app.command("run")
+def run_all(
+    host: Annotated[str, typer.Option(help="Interface the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port of the API.")] = 8000,
+    ingest_workers: Annotated[int, typer.Option(min=1, max=32, help="Ingest processes.")] = 1,
+    log_level: str = "INFO",
+) -> None:
+    """Every role in one process tree (one host, the demo): serve --http-only, ingest,
+    worker and, with VG_INFLUX__URL, sink. SIGTERM stops them all; if one exits, all do."""
+    from cloud.roles import run_tree  # noqa: PLC0415
+
+    settings = _settings()
+    _preflight(settings)  # before logging is set up: a mistake here is one line, nothing else
+    configure_logging(level=log_level)
+    code = run_tree(
+        settings, host=host, port=port, ingest_workers=ingest_workers, log_level=log_level
+    )
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -102,10 +174,11 @@ def sink(
         typer.Option(help="Write everything after the mark, then exit (for cron or a backfill)."),
     ] = False,
 ) -> None:
-    """Copy readings from the record to the time-series store (VG_INFLUX__URL). Run exactly one.
+    """Copy readings from the record to the time-series store (VG_INFLUX__URL).
 
     It is not started by `serve` or `ingest`: the record is written by any number of ingest
-    workers, and one sink follows it with its high-water mark.
+    workers, and one sink follows it with its high-water mark. More may run: one holds the
+    `sink` lease and writes, the others stand by and take over when it stops or dies.
     """
     from cloud.metrics import serve_metrics  # noqa: PLC0415
     from cloud.store.db import make_engine, migrate, session_factory  # noqa: PLC0415
@@ -143,6 +216,22 @@ def sink(
     finally:
         store.close()
         engine.dispose()
+
+
+@app.command()
+def doctor() -> None:
+    """Check what the settings point at: database (schema current), broker, time-series
+    store, notification targets (nothing is sent) and the signing key. Exit 1 if any fails."""
+    from cloud.doctor import run_checks  # noqa: PLC0415
+
+    checks = run_checks(_settings())
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        typer.echo(f"{check.verdict:<4}  {check.name:<{width}}  {check.detail}")
+    failed = [c.name for c in checks if c.verdict == "FAIL"]
+    if failed:
+        typer.echo(f"{len(failed)} problem(s): {', '.join(failed)}", err=True)
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 @app.command()
@@ -260,6 +349,84 @@ def user_create(
             now=now,
         )
         return f"created user {user.id} <{user.email}> as {user.role} in {org}"
+
+    typer.echo(_in_transaction(work))
+
+
+@user_app.command("list")
+def user_list(
+    org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Accounts: id, e-mail, role, organisation, and whether they are locked or inactive."""
+    now = datetime.now(UTC)
+
+    def work(session: Session) -> list[dict[str, object]]:
+        query = select(User).order_by(User.organisation_id, User.email)
+        if org is not None:
+            query = query.where(User.organisation_id == org)
+        return [
+            {
+                "id": u.id,
+                "email": u.email,
+                "role": u.role,
+                "organisation": u.organisation_id,
+                "active": u.is_active,
+                "locked_until": _locked_until(u.locked_until, now),
+            }
+            for u in session.scalars(query)
+        ]
+
+    rows = _in_transaction(work)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, sort_keys=True))
+        return
+    for row in rows:
+        state = "active" if row["active"] else "inactive"
+        if row["locked_until"]:
+            state += f", locked until {row['locked_until']}"
+        typer.echo(f"{row['id']:>5}  {row['email']}  {row['role']}  {row['organisation']}  {state}")
+
+
+def _locked_until(value: datetime | None, now: datetime) -> str | None:
+    if value is None:
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.isoformat() if value > now else None
+
+
+@user_app.command("unlock")
+def user_unlock(email: Annotated[str, typer.Option(help="The login name.")]) -> None:
+    """Lift the lock that failed logins put on an account."""
+    from cloud.auth import service  # noqa: PLC0415
+
+    def work(session: Session) -> str:
+        user = service.unlock_user(session, email=email)
+        return f"unlocked user {user.id} <{user.email}>"
+
+    typer.echo(_in_transaction(work))
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    *,
+    email: Annotated[str, typer.Option(help="The login name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, help="At least 12 characters."
+        ),
+    ],
+) -> None:
+    """Set a new password; the lock is lifted and the user's sessions can no longer renew."""
+    from cloud.auth import service  # noqa: PLC0415
+
+    def work(session: Session) -> str:
+        user = service.reset_password(
+            session, email=email, password=password, now=datetime.now(UTC)
+        )
+        return f"new password set for user {user.id} <{user.email}>"
 
     typer.echo(_in_transaction(work))
 

@@ -79,7 +79,8 @@ class DownlinkSigner:
 class ConfigPublisher(BackgroundService):
     thread_name = "config-publisher"
     failed_event = "downlink.failed"
-    stop_timeout_s = 15.0
+    stop_timeout_s = 8.0
+    lease = "config-publisher"
 
     def __init__(
         self,
@@ -113,7 +114,11 @@ class ConfigPublisher(BackgroundService):
         self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
     ) -> None:
         if rc.is_failure:
-            log.error("downlink.connect_refused", reason=str(rc))
+            log.error(
+                "downlink.connect_refused",
+                peer=f"{self.mqtt.host}:{self.mqtt.port}",
+                reason=str(rc),
+            )
             return
         self.connected.set()
         self.wake()
@@ -122,7 +127,9 @@ class ConfigPublisher(BackgroundService):
         self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
     ) -> None:
         self.connected.clear()
-        log.warning("downlink.disconnected", reason=str(rc))
+        log.warning(
+            "downlink.disconnected", peer=f"{self.mqtt.host}:{self.mqtt.port}", reason=str(rc)
+        )
 
     def tick(self) -> None:
         """Publish pending configs (after a change was committed, or in case one was missed)."""

@@ -111,6 +111,11 @@ class CloudSettings(BaseSettings):
     ``{address}`` for the person's address, e.g. ``{"email":
     "mailtos://user:pass@smtp.example.org?from=alerts@clinic.example&to={address}"}``.
     Escalation steps reach people through these."""
+    delivery_lease_s: float = Field(60.0, gt=0, le=3600)
+    """How long a notifier owns a delivery it has claimed: a process killed while sending
+    leaves it to another one after this (longer than any one send takes)."""
+    purge_interval_s: float = Field(24 * 3600.0, ge=60)
+    """How often ``vitalgate-cloud worker`` applies the organisations' retention."""
     escalation_interval_s: float = Field(5.0, gt=0, le=300)
     """How often the escalation scheduler looks for due steps."""
     patient_message_interval_s: float = Field(60.0, gt=0, le=3600)

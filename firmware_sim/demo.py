@@ -70,7 +70,10 @@ class DemoError(Exception):
 
 
 def _port_free(port: int) -> bool:
+    """Nothing listens on ``port``. Sockets of a stopped run still in TIME_WAIT do not count:
+    the server binds with SO_REUSEADDR (as uvicorn and Mosquitto do), and so does this check."""
     with contextlib.closing(socket.socket()) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

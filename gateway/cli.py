@@ -15,36 +15,38 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from gateway.ble import device_cli
 from gateway.logs import configure_logging
+from gateway.operator import OperatorGroup, check_key_files, debug_option
 from gateway.outbox import OutboxError
 from gateway.settings import GatewaySettings, load_settings
 from gateway.uplink.errors import UplinkError
 
 app = typer.Typer(
+    cls=OperatorGroup,
     help="VitalGate gateway: reads Bluetooth health devices and forwards their readings.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
+app.callback()(debug_option)
 ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Gateway settings (TOML); VG_* env vars override it."),
+    Path,
+    typer.Option(
+        "--config", "-c", help="Gateway settings (TOML, required); VG_GW_* env vars override it."
+    ),
 ]
 err = Console(stderr=True)
 STALE_STATUS_S = 10.0
 """The running gateway rewrites status.json every second; older than this, it is not running."""
 
 
-def _settings(config: Path | None) -> GatewaySettings:
-    try:
-        return load_settings(config)
-    except (FileNotFoundError, ValidationError) as exc:
-        err.print(f"[red]Cannot load the gateway settings:[/red] {exc}")
-        raise typer.Exit(2) from exc
+def _settings(config: Path) -> GatewaySettings:
+    """Errors (no file, bad TOML, a refused value) reach ``OperatorGroup`` as one line."""
+    return load_settings(config)
 
 
 def _build_link(settings: GatewaySettings) -> tuple[Any, list[Any]]:
@@ -58,8 +60,19 @@ def _build_link(settings: GatewaySettings) -> tuple[Any, list[Any]]:
     return BleakLink(adapter=settings.ble_adapter), []
 
 
+def _check_key_files(settings: GatewaySettings) -> None:
+    """Every certificate and key the settings name is a readable file, before anything starts."""
+    named = {
+        "mqtt.ca_file": settings.mqtt.ca_file,
+        "mqtt.cert_file": settings.mqtt.cert_file,
+        "mqtt.key_file": settings.mqtt.key_file,
+        "downlink_key": settings.downlink_key,
+    }
+    check_key_files(named, where="the gateway config")
+
+
 @app.command()
-def run(config: ConfigOption = None, log_level: str = "INFO") -> None:
+def run(config: ConfigOption, log_level: str = "INFO") -> None:
     """Run the gateway until stopped (Ctrl-C or SIGTERM)."""
     configure_logging(level=log_level)
     settings = _settings(config)
@@ -71,6 +84,7 @@ def run(config: ConfigOption = None, log_level: str = "INFO") -> None:
             "allow_unsigned_downlink = true on a test bench."
         )
         raise typer.Exit(2)
+    _check_key_files(settings)
     link, background = _build_link(settings)
     from gateway.app import Gateway  # noqa: PLC0415 - keeps `--help` fast
 
@@ -91,7 +105,7 @@ def run(config: ConfigOption = None, log_level: str = "INFO") -> None:
 
 
 @app.command()
-def status(config: ConfigOption = None, as_json: bool = typer.Option(False, "--json")) -> None:
+def status(config: ConfigOption, as_json: bool = typer.Option(False, "--json")) -> None:
     """Outbox depth and age, broker connection and config version of the running gateway."""
     settings = _settings(config)
     path = settings.state_path

@@ -1,6 +1,8 @@
-"""Gateway settings: a TOML file (``--config gateway.toml``) overridden by ``VG_`` env vars.
+"""Gateway settings: a TOML file (``--config gateway.toml``) overridden by ``VG_GW_`` env vars.
 
-Nested fields use ``__`` in env names, e.g. ``VG_MQTT__HOST=broker.example``. A key
+Nested fields use ``__`` in env names, e.g. ``VG_GW_MQTT__HOST=broker.example``. The prefix
+is the gateway's own: the cloud reads ``VG_``, and a ``VG_DATA_DIR`` meant for a cloud
+process on the same host must never move a gateway's outbox. A key
 renamed since (``RENAMED``) is still read under its former name, with a deprecation line
 in the log.
 """
@@ -8,11 +10,12 @@ in the log.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 
 import structlog
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +23,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.ble.profiles.registry import DeviceKind
+from gateway.operator import ExitCode, OperatorError, validation_summary
 from gateway.uplink.settings import MqttSettings
 from gateway.wire import Identifier
 
@@ -27,7 +32,8 @@ log = structlog.get_logger(__name__)
 
 RENAMED: Final = {"reconnect_max_s": "ble_reconnect_max_s"}
 """Former top-level key → its name now (the BLE one stood beside ``mqtt.reconnect_max_s``)."""
-ENV_PREFIX: Final = "VG_"
+ENV_PREFIX: Final = "VG_GW_"
+"""The gateway's own env prefix (the cloud's is ``VG_``, which the gateway never reads)."""
 
 
 class DeviceConfig(BaseModel):
@@ -37,6 +43,15 @@ class DeviceConfig(BaseModel):
     address: str = Field(max_length=64)
     kind: str = Field("hr_strap", max_length=32)
     patient_id: Identifier
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        """Refused when the config loads, not when the device's session would start."""
+        known = [k.value for k in DeviceKind]
+        if kind not in known:
+            raise ValueError(f"unknown device kind {kind!r}; one of {', '.join(known)}")
+        return kind
 
 
 class SimEpisode(BaseModel):
@@ -115,7 +130,7 @@ class GatewaySettings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _former_names(cls, data: Any) -> Any:
-        """A renamed key given under its former name (file, argument or ``VG_`` variable)
+        """A renamed key given under its former name (file, argument or ``VG_GW_`` variable)
         counts for the new one unless that is set too; the log says what to rename."""
         if not isinstance(data, dict):
             return data
@@ -169,11 +184,43 @@ class GatewaySettings(BaseSettings):
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> GatewaySettings:
-    """Settings from ``config`` (TOML) with ``VG_`` env vars on top, then ``overrides``."""
+    """Settings from ``config`` (TOML) with ``VG_GW_`` env vars on top, then ``overrides``."""
     if config is not None and not config.is_file():
-        raise FileNotFoundError(f"no gateway config at {config}")
+        raise OperatorError(
+            f"no gateway config at {config}", code=ExitCode.CONFIG_FILE, kind="config_file"
+        )
+    _warn_foreign_env()
 
     class _FromFile(GatewaySettings):
         _toml_file = config
 
-    return GatewaySettings.model_validate(_FromFile(**overrides).model_dump())
+    try:
+        return GatewaySettings.model_validate(_FromFile(**overrides).model_dump())
+    except tomllib.TOMLDecodeError as exc:
+        raise OperatorError(
+            f"{config} is not valid TOML: {exc}", code=ExitCode.CONFIG_FILE, kind="config_file"
+        ) from exc
+    except ValidationError as exc:
+        where = f"{config}" if config is not None else f"{ENV_PREFIX}* variables"
+        raise OperatorError(
+            f"invalid gateway settings in {where}: {validation_summary(exc)}",
+            code=ExitCode.USAGE,
+            kind="invalid_settings",
+        ) from exc
+
+
+def _warn_foreign_env() -> None:
+    """Name the ``VG_`` variables (the cloud's prefix) that look meant for this gateway: they
+    are ignored, and an operator upgrading from the shared prefix should know why."""
+    fields = {name.upper() for name in GatewaySettings.model_fields} | {
+        old.upper() for old in RENAMED
+    }
+    for env in sorted(os.environ):
+        if not env.startswith("VG_") or env.startswith(ENV_PREFIX):
+            continue
+        if env.removeprefix("VG_").split("__", 1)[0] in fields:
+            log.warning(
+                "settings.foreign_env_ignored",
+                env=env,
+                advice=f"the gateway reads {ENV_PREFIX}…: rename it to {ENV_PREFIX}{env[3:]}",
+            )

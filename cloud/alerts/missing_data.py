@@ -41,6 +41,7 @@ DEFAULT_INTERVAL_S: Final = 60.0
 class MissingDataWatch(BackgroundService):
     thread_name = "missing-data"
     failed_event = "missing_data.failed"
+    lease = "missing-data"
 
     def __init__(
         self,

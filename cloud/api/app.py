@@ -7,12 +7,15 @@ processes next to any number of API processes.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Final
 
+import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +28,7 @@ from starlette.exceptions import HTTPException
 
 from cloud import __version__, metrics
 from cloud.admin import router as admin_router
+from cloud.admin.purge import RetentionPurge
 from cloud.alerts import router as alerts_router
 from cloud.alerts.escalation import EscalationScheduler
 from cloud.alerts.missing_data import MissingDataWatch
@@ -64,6 +68,13 @@ HTTP_CODES: dict[int, str] = {413: "payload_too_large"}
 
 
 Clock = Callable[[], datetime]
+log = structlog.get_logger(__name__)
+STOP_DEADLINE_S: Final = 10.0
+"""SIGTERM to exit: in-flight work finished or handed back within this."""
+SCHEDULERS: Final = (
+    "notifier", "escalation", "patient-messages", "missing-data", "config-publisher", "purge",
+)  # fmt: skip
+"""The ``worker`` role: every background round but ingest."""
 
 
 def _utcnow() -> datetime:
@@ -87,6 +98,57 @@ class Services:
     clock: Clock = _utcnow
     """Now, for the lifecycle and the schedulers (tests move a fake clock)."""
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    purge: RetentionPurge | None = None
+    """The daily retention purge (``vitalgate-cloud worker`` runs it)."""
+    _started: list[str] = field(default_factory=list)
+
+    def schedulers(self) -> dict[str, BackgroundService]:
+        """Every background round of the ``worker`` role, by name."""
+        found: dict[str, BackgroundService | None] = {
+            "notifier": self.notifier,
+            "escalation": self.escalation,
+            "patient-messages": self.messenger,
+            "missing-data": self.watch,
+            "config-publisher": self.downlink,
+            "purge": self.purge,
+        }
+        return {name: service for name, service in found.items() if service is not None}
+
+    def running(self, name: str) -> bool:
+        return name in self._started
+
+    def start(self, *names: str) -> None:
+        """Start the named parts (a scheduler's name, or ``ingest``), each once."""
+        for name in names:
+            if name in self._started:
+                continue
+            part = self.ingest if name == "ingest" else self.schedulers().get(name)
+            if part is not None:
+                part.start()
+                self._started.append(name)
+
+    def stop(self, *, deadline_s: float = STOP_DEADLINE_S) -> list[str]:
+        """Stop what was started, all at once: in-flight work is finished or handed back
+        within ``deadline_s``; the names of the parts still busy then (logged)."""
+        parts = {
+            name: self.ingest if name == "ingest" else self.schedulers()[name]
+            for name in self._started
+        }
+        threads = {
+            name: threading.Thread(target=part.stop, name=f"stop-{name}", daemon=True)
+            for name, part in parts.items()
+            if part is not None
+        }
+        for thread in threads.values():
+            thread.start()
+        end = time.monotonic() + deadline_s
+        for thread in threads.values():
+            thread.join(timeout=max(0.0, end - time.monotonic()))
+        busy = [name for name, thread in threads.items() if thread.is_alive()]
+        if busy:
+            log.error("cloud.stop_overran", parts=busy, deadline_s=deadline_s)
+        self._started.clear()
+        return busy
 
     def wake_downlink(self) -> None:
         """Publish the gateway configs a change has just issued."""
@@ -108,6 +170,7 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
         link_key=settings.secret_key.get_secret_value(),
         link_lifetime=timedelta(hours=settings.ack_link_hours),
         clock=clock,
+        lease_s=settings.delivery_lease_s,
     )
     escalation = EscalationScheduler(
         sessions,
@@ -161,52 +224,50 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
         per_client_account=settings.login_per_client_account,
         per_account=settings.login_per_account,
     )
+    purge = RetentionPurge(
+        sessions, clock=clock, timeseries=timeseries, interval_s=settings.purge_interval_s
+    )
     return Services(
         settings, engine, sessions, ingest, notifier, watch, rulebook, escalation, messenger,
         downlink,
-        timeseries, clock, throttle,
+        timeseries, clock, throttle, purge,
     )  # fmt: skip
 
 
-def _background(services: Services) -> list[BackgroundService | IngestWorker]:
-    """The background services of this process, in the order they start."""
-    running: list[BackgroundService | IngestWorker] = [
-        services.notifier, services.escalation, services.messenger, services.watch,
-    ]  # fmt: skip
-    if services.ingest is not None:
-        running.append(services.ingest)
-    if services.downlink is not None:
-        running.append(services.downlink)
-    return running
+def create_app(
+    settings: CloudSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    background: bool = True,
+    broker_after_bind: bool = False,
+) -> FastAPI:
+    """The application; ``clock`` replaces the wall clock of the lifecycle and schedulers.
 
-
-def _start(services: Services) -> None:
-    for service in _background(services):
-        service.start()
-
-
-def _stop(services: Services) -> None:
-    """In the reverse order of their start, then the stores."""
-    for service in reversed(_background(services)):
-        service.stop()
-    if services.timeseries is not None:
-        services.timeseries.close()
-    services.engine.dispose()
-
-
-def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    """The application; ``clock`` replaces the wall clock of the lifecycle and schedulers."""
+    ``background``: run the schedulers (but the purge, which is the worker's) and, if
+    ``ingest_enabled``, an ingest worker in this process (the embedded default); off for
+    ``serve --http-only`` beside ``worker`` and ``ingest`` processes. ``broker_after_bind``:
+    leave the parts that connect to the broker to ``app.state.start_broker()``, which
+    ``serve`` calls once the HTTP port is bound.
+    """
     settings = settings or CloudSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings, clock=clock or _utcnow)
         app.state.services = services
-        _start(services)
+        broker_parts = ("ingest", "config-publisher") if background else ()
+        app.state.start_broker = lambda: services.start(*broker_parts)
+        if background:
+            services.start("notifier", "escalation", "patient-messages", "missing-data")
+            if not broker_after_bind:
+                app.state.start_broker()
         try:
             yield
         finally:
-            _stop(services)
+            services.stop()
+            if services.timeseries is not None:
+                services.timeseries.close()
+            services.engine.dispose()
 
     app = FastAPI(
         title="VitalGate",
@@ -253,7 +314,7 @@ def create_app(settings: CloudSettings | None = None, *, clock: Clock | None = N
             checks["database"] = "ok"
         except Exception as exc:  # any failure means not ready; the reason is reported
             checks["database"] = f"error: {type(exc).__name__}"
-        if services.ingest is not None:
+        if services.ingest is not None and services.running("ingest"):
             checks["broker"] = "ok" if services.ingest.connected.is_set() else "not connected"
             checks["ingest"] = services.ingest.stalled() or "ok"
         ready = all(v == "ok" for v in checks.values())

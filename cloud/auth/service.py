@@ -98,6 +98,41 @@ def create_user(
     return user
 
 
+def user_by_email(session: Session, *, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise NotFoundError(f"no user <{normalise_email(email)}>")
+    return user
+
+
+def unlock_user(session: Session, *, email: str) -> User:
+    """Lift a lockout after failed logins at once (an operator has checked who it is)."""
+    user = user_by_email(session, email=email)
+    user.failed_logins = 0
+    user.locked_until = None
+    log.info("auth.unlocked", user_id=user.id)
+    return user
+
+
+def reset_password(session: Session, *, email: str, password: str, now: datetime) -> User:
+    """A new password; the lock is lifted and every refresh token is withdrawn, so sessions
+    opened with the old password end when their access token expires."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequestError(
+            f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    user = user_by_email(session, email=email)
+    user.password_hash = security.hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    for token in session.scalars(
+        select(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.used_at.is_(None))
+    ):
+        token.used_at = now
+    log.info("auth.password_reset", user_id=user.id)
+    return user
+
+
 def authenticate(session: Session, *, email: str, password: str, now: datetime) -> User:
     """The user these credentials belong to; a failure is counted (for the operator).
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import quote
 
 import apprise
 
@@ -21,6 +22,17 @@ class ChannelError(Exception):
 class Message:
     title: str
     body: str
+    key: str = ""
+    """Idempotency key, the same on every retry of one delivery: sent as the
+    ``Idempotency-Key`` header of a webhook (``X-Idempotency-Key`` of an e-mail), so a
+    receiver can drop a repeat."""
+
+
+KEY_HEADERS: dict[str, str] = {
+    **dict.fromkeys(("json", "jsons", "form", "forms", "xml", "xmls"), "Idempotency-Key"),
+    **dict.fromkeys(("mailto", "mailtos"), "X-Idempotency-Key"),
+}
+"""Schemes whose apprise plugin takes custom headers (``?+Name=value``), and the header."""
 
 
 class Channel(Protocol):
@@ -42,7 +54,14 @@ class AppriseChannel:
             raise ChannelError(f"{self.label}: not a valid apprise URL; check its scheme and form")
 
     def send(self, message: Message) -> None:
-        ok = self._apprise.notify(title=message.title, body=message.body)
+        target = self._apprise
+        header = KEY_HEADERS.get(self._url.split("://", 1)[0].lower())
+        if message.key and header is not None:
+            keyed = apprise.Apprise()
+            separator = "&" if "?" in self._url else "?"
+            if keyed.add(f"{self._url}{separator}+{header}={quote(message.key)}"):
+                target = keyed
+        ok = target.notify(title=message.title, body=message.body)
         if not ok:
             raise ChannelError(f"{self.label}: delivery refused or unreachable")
 

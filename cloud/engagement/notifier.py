@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import quote
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud import metrics
@@ -24,6 +25,10 @@ from gateway.wire import CANONICAL_UNITS, Metric
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS: Final = 6
+CLAIM_BATCH: Final = 20
+"""Deliveries one notifier claims at a time: small, so several workers share a burst."""
+DEFAULT_LEASE_S: Final = 60.0
+"""How long a claimed delivery is this process's; longer than any one send can take."""
 POLL_INTERVAL_S: Final = 1.0
 """Due deliveries are looked for this often, and whenever the notifier is woken."""
 RETRY_FIRST_S: Final = 2.0
@@ -145,8 +150,11 @@ class Notifier(BackgroundService):
         link_key: str | None = None,
         link_lifetime: timedelta = links.DEFAULT_LIFETIME,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
         self.sessions = sessions
+        self.lease_s = lease_s
+        self._stopping = threading.Event()
         self.channels = list(channels)
         self.public_url = public_url
         self.transports = dict(transports or {})
@@ -162,19 +170,77 @@ class Notifier(BackgroundService):
     def tick(self) -> None:
         self.deliver_due(now=self.clock())
 
+    def stop(self) -> None:
+        """Finish the send in flight, then hand back what this process claimed and did not
+        attempt, so another notifier sends it at once rather than after the lease."""
+        self._stopping.set()
+        super().stop()
+        self.release_claims()
+
     def deliver_due(self, *, now: datetime) -> int:
-        """Attempt every delivery that is due; return how many were sent."""
+        """Attempt every delivery that is due; return how many were sent.
+
+        Each delivery is claimed first (a lease in its row, taken with ``FOR UPDATE SKIP
+        LOCKED`` on PostgreSQL), then attempted in a transaction of its own: any number of
+        notifiers send each delivery once, and one killed mid-send leaves it to another
+        after ``lease_s``."""
         sent = 0
+        while not self._stopping.is_set():
+            claimed = self._claim(now=now)
+            for delivery_id in claimed:
+                if self._stopping.is_set():
+                    break
+                sent += self._attempt_claimed(delivery_id, now=now)
+            if len(claimed) < CLAIM_BATCH:
+                break
+        return sent
+
+    def _claim(self, *, now: datetime) -> list[int]:
         with self.sessions.begin() as session:
             due = session.scalars(
                 select(Delivery)
-                .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
+                .where(
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.next_attempt_at <= now,
+                    or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+                )
                 .order_by(Delivery.id)
-                .limit(100)
+                .limit(CLAIM_BATCH)
+                .with_for_update(skip_locked=True)
             ).all()
             for delivery in due:
-                sent += self._attempt(session, delivery, now=now)
-        return sent
+                delivery.lease_owner = self.owner
+                delivery.lease_until = now + timedelta(seconds=self.lease_s)
+            return [d.id for d in due]
+
+    def _attempt_claimed(self, delivery_id: int, *, now: datetime) -> int:
+        with self.sessions.begin() as session:
+            delivery = session.get(Delivery, delivery_id)
+            if (
+                delivery is None
+                or delivery.status != DeliveryStatus.PENDING
+                or delivery.lease_owner != self.owner
+            ):
+                return 0
+            sent = self._attempt(session, delivery, now=now)
+            delivery.lease_owner, delivery.lease_until = None, None
+            return sent
+
+    def release_claims(self) -> int:
+        """Hand back the deliveries this process claimed and has not attempted."""
+        with self.sessions.begin() as session:
+            released = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.lease_owner == self.owner,
+                    Delivery.status == DeliveryStatus.PENDING,
+                )
+                .values(lease_owner=None, lease_until=None)
+            )
+            count = int(released.rowcount)  # type: ignore[attr-defined]
+        if count:
+            log.info("delivery.claims_released", count=count, owner=self.owner)
+        return count
 
     def _ack_url(self, alert: Alert, user_id: int | None, now: datetime) -> str | None:
         if self.link_key is None:
@@ -242,11 +308,20 @@ class Notifier(BackgroundService):
             self._message_outcome(session, delivery, DeliveryStatus.FAILED)
             return 0
         channel, message = composed
-        ids = {"alert_id": delivery.alert_id, "message_id": delivery.message_id}
+        message = Message(title=message.title, body=message.body, key=delivery.idempotency_key)
+        ids = {
+            "delivery_id": delivery.id,
+            "alert_id": delivery.alert_id,
+            "message_id": delivery.message_id,
+        }
         try:
             channel.send(message)
         except ChannelError as exc:
             delivery.last_error = str(exc)
+            log.warning(
+                "delivery.attempt_failed", channel=channel.label, attempt=delivery.attempts,
+                reason=str(exc)[:200], **ids,
+            )  # fmt: skip
             if delivery.attempts >= MAX_ATTEMPTS:
                 delivery.status = DeliveryStatus.FAILED
                 self._message_outcome(session, delivery, DeliveryStatus.FAILED)

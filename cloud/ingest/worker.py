@@ -176,7 +176,9 @@ class IngestWorker:
         self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
     ) -> None:
         if rc.is_failure:
-            log.error("ingest.connect_refused", reason=str(rc))
+            log.error(
+                "ingest.connect_refused", peer=f"{self.mqtt.host}:{self.mqtt.port}", reason=str(rc)
+            )
             return
         filters = [
             (f"$share/{self.group}/{wire.uplink_filter(leaf, self.mqtt.topic_root)}", 1)
@@ -192,7 +194,9 @@ class IngestWorker:
     ) -> None:
         self.connected.clear()
         metrics.BROKER_CONNECTED.set(0)
-        log.warning("ingest.disconnected", reason=str(rc))
+        log.warning(
+            "ingest.disconnected", peer=f"{self.mqtt.host}:{self.mqtt.port}", reason=str(rc)
+        )
 
     def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         # While nothing is acknowledged the broker keeps to the Receive Maximum, so this put

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
 from cloud.store.edge_records import EdgeEvent, EdgeRollup
+from cloud.store.leases import WorkLease
 from cloud.store.lifecycle import (
     AlertEvent,
     Contact,
@@ -85,6 +86,7 @@ __all__ = [
     "TaskStatus",
     "TimeEntry",
     "User",
+    "WorkLease",
 ]
 
 
@@ -206,8 +208,18 @@ class Delivery(Base):
     organisation-wide channels of ``VG_ALERT_CHANNELS`` (``target_index``)."""
     step: Mapped[int | None] = mapped_column(Integer)
     """The escalation step this delivery belongs to."""
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    """The notifier process sending it now (``cloud.store.leases.process_owner``)…"""
+    lease_until: Mapped[datetime | None]
+    """…until then: a process killed mid-send leaves it to another one after this."""
 
     __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),)
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries of this delivery, sent with it so a receiver can drop a
+        repeat (a process killed after sending, before recording it)."""
+        return f"vitalgate-delivery-{self.id}"
 
 
 class GatewayRecord(Base):

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.metrics import SINK_ERRORS, SINK_POINTS
+from cloud.store import leases
 from cloud.store.influx import SeriesPoint, TimeSeriesError, TimeSeriesStore
 from cloud.store.marks import (
     PendingSeriesDeletion,
@@ -115,6 +116,19 @@ class Sink:
         self.clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="influx-sink", daemon=True)
+        self.owner = leases.process_owner()
+        settings = store.settings
+        self.lease_s = max(30.0, 3 * settings.poll_s + 2 * settings.timeout_ms / 1000)
+        """The ``sink`` lease: one sink writes, any others stand by and take over when it
+        stops (at once) or dies (after this)."""
+
+    def leased_round(self) -> int | None:
+        """``run_once`` if this sink holds (or takes) the ``sink`` lease; None when another
+        sink is writing."""
+        now = datetime.now(UTC)
+        if not leases.acquire(self.sessions, "sink", owner=self.owner, ttl_s=self.lease_s, now=now):
+            return None
+        return self.run_once()
 
     def run_once(self) -> int:
         """Write the next chunk after the mark and advance it; return the points written.
@@ -168,14 +182,16 @@ class Sink:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        leases.release(self.sessions, "sink", owner=self.owner, now=datetime.now(UTC))
 
     def run(self) -> None:
         """Until stopped: drain, then wait ``poll_s``; on failure back off and try the same chunk."""
         delay = RETRY_FIRST_S
         while not self._stop.is_set():
             try:
-                written = self.run_once()
+                written = self.leased_round()
                 delay = RETRY_FIRST_S
                 if written:
                     continue

@@ -23,7 +23,6 @@ from gateway.ble.profiles import DeviceKind
 from gateway.ble.state import StateStore
 from gateway.wire import PatientAssignment
 
-DEFAULT_DATA_DIR: Final = Path("data/gateway")
 PICKUP_TIMEOUT_S: Final = 10.0
 """The gateway checks for requests every second; longer means it is not running."""
 POLL_S: Final = 0.2
@@ -33,7 +32,7 @@ err = Console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Gateway settings (TOML); VG_* env vars override it."),
+    typer.Option("--config", "-c", help="Gateway settings (TOML); VG_GW_* env vars override it."),
 ]
 DataDirOption = Annotated[
     Path | None,
@@ -42,15 +41,17 @@ DataDirOption = Annotated[
 
 
 def data_dir_of(config: Path | None, data_dir: Path | None) -> Path:
-    """The data dir given, else the one in the gateway settings, else the default."""
+    """The data dir given, else the one in the gateway settings; never a guess: without
+    either, or with a config that does not load, the command stops and says so."""
     if data_dir is not None:
         return data_dir
-    try:
-        from gateway.settings import load_settings  # noqa: PLC0415 - keeps --help fast
+    if config is None:
+        raise typer.BadParameter(
+            "give the gateway's --config (or its --data-dir)", param_hint="--config"
+        )
+    from gateway.settings import load_settings  # noqa: PLC0415 - keeps --help fast
 
-        return load_settings(config).data_dir
-    except Exception:
-        return DEFAULT_DATA_DIR
+    return load_settings(config).data_dir
 
 
 def parse_patient(text: str) -> PatientAssignment:
@@ -124,7 +125,7 @@ def _follow(where: Path, request: PairingRequest, *, deadline_s: float) -> int:
             if status is None and time.monotonic() - start > PICKUP_TIMEOUT_S:
                 err.print(
                     "[red]The gateway did not pick up the request.[/red] Is it running with "
-                    f"data dir {where}? Start it with: vitalgate-gateway run"
+                    f"data dir {where}? Start it with: vitalgate-gateway run --config GATEWAY.toml"
                 )
                 return 2
             if status is not None and status["message"] != shown:

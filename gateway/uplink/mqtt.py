@@ -158,6 +158,7 @@ class Uplink:
         if rc.is_failure:
             log.error(
                 "uplink.connect_refused",
+                peer=f"{self.settings.host}:{self.settings.port}",
                 reason=str(rc),
                 advice="check the gateway's MQTT credentials or certificate, and its clock "
                 "(a certificate is refused when the clock is far off)",
@@ -179,13 +180,24 @@ class Uplink:
 
     def _on_connect_fail(self, client: paho.Client, _u: Any) -> None:
         self._schedule_reconnect(client, attempt=self.reconnect_attempt + 1)
-        log.info("uplink.connect_failed", attempt=self.reconnect_attempt)
+        log.warning(
+            "uplink.connect_failed",
+            peer=f"{self.settings.host}:{self.settings.port}",
+            tls=self.settings.tls,
+            reason="no connection: the broker is down or unreachable, or the TLS handshake "
+            "failed (check mqtt.host, mqtt.port, the CA file and the gateway's clock)",
+            attempt=self.reconnect_attempt,
+        )
 
     def _on_disconnect(
         self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Properties | None
     ) -> None:
         if self.connected.is_set():
-            log.warning("uplink.disconnected", reason=str(rc))
+            log.warning(
+                "uplink.disconnected",
+                peer=f"{self.settings.host}:{self.settings.port}",
+                reason=str(rc),
+            )
         self.connected.clear()
         self._schedule_reconnect(client, attempt=self.reconnect_attempt + 1)
 

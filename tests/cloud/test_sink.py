@@ -248,3 +248,24 @@ def test_a_reading_stored_around_the_upsert_is_still_written(
     assert Sink(sessions, store).drain() == 4
     assert victoria.samples(SERIES) == expected(first + later)
     store.close()
+
+
+def test_a_second_sink_stands_by_until_the_first_stops(
+    db: tuple[Engine, sessionmaker[Session]], victoria: VictoriaMetrics
+) -> None:
+    _, sessions = db
+    with sessions.begin() as s:
+        upsert_readings(s, rows_for("p-1", 30))
+    store = store_for(victoria)
+    first, second = Sink(sessions, store), Sink(sessions, store)
+    try:
+        assert first.leased_round() == 30
+        with sessions.begin() as s:
+            upsert_readings(s, rows_for("p-1", 5, start=30))
+        assert second.leased_round() is None  # the first holds the lease: nothing written
+        first.stop()  # hands the lease back at once
+        assert second.leased_round() == 5
+        assert len(victoria.samples(SERIES)) == 35
+    finally:
+        second.stop()
+        store.close()

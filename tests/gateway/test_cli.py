@@ -12,12 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from firmware_sim.devices import BloodPressureCuff, Scale
 from firmware_sim.radio import SimLink, SimRadio
 from gateway.app import Gateway
 from gateway.cli import app
+from gateway.operator import ExitCode, OperatorError
 from gateway.outbox import Kind
 from gateway.settings import load_settings
 from tests.fixtures.gateway import GatewayThread
@@ -31,14 +33,15 @@ EXAMPLE = ROOT / "deploy" / "gateway" / "gateway.toml.example"
 def test_the_shipped_example_loads_and_env_vars_override_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("VG_MQTT__HOST", "broker.internal")
-    monkeypatch.setenv("VG_OUTBOX_BUDGET_MB", "64")
+    monkeypatch.setenv("VG_GW_MQTT__HOST", "broker.internal")
+    monkeypatch.setenv("VG_GW_OUTBOX_BUDGET_MB", "64")
+    monkeypatch.setenv("VG_DATA_DIR", "/tmp/meant-for-the-cloud")
     settings = load_settings(EXAMPLE)
     assert settings.gateway_id == "gw-0042"
     assert settings.mqtt.host == "broker.internal"
     assert settings.mqtt.tls
     assert settings.outbox_budget_bytes == 64 * 1024 * 1024
-    assert settings.config_path == Path("/var/lib/vitalgate/config.json")
+    assert settings.config_path == Path("/var/lib/vitalgate/config.json")  # VG_DATA_DIR ignored
     assert settings.downlink_key == Path("/etc/vitalgate/downlink-signing.pub")
     assert not settings.allow_unsigned_downlink
 
@@ -102,8 +105,9 @@ def test_run_refuses_unreadable_tls_files_with_advice(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert proc.returncode == 3
+    assert proc.returncode == 7  # ExitCode.CERTIFICATE
     assert "check the paths" in " ".join(proc.stderr.split())
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.broker
@@ -161,3 +165,71 @@ def test_pair_and_devices_against_a_running_gateway_and_its_pairing_page(
     table = runner.invoke(app, ["devices", "--config", str(config)], env={"COLUMNS": "160"})
     assert table.exit_code == 0
     assert "Paired devices" in table.output
+
+
+def test_a_missing_config_option_or_file_is_an_error_never_a_default_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    no_option = runner.invoke(app, ["status"])
+    assert no_option.exit_code == 2
+    assert "--config" in no_option.output
+    no_file = runner.invoke(app, ["status", "--config", str(tmp_path / "nowhere.toml")])
+    assert no_file.exit_code == 4  # ExitCode.CONFIG_FILE
+    assert f"error: no gateway config at {tmp_path / 'nowhere.toml'}" in no_file.output
+    devices = runner.invoke(app, ["devices"])
+    assert devices.exit_code == 2
+    assert not (tmp_path / "data").exists()  # never fell back to ./data/gateway
+
+
+def test_bad_toml_and_an_unknown_device_kind_are_one_line_each(tmp_path: Path) -> None:
+    runner = CliRunner()
+    broken = tmp_path / "broken.toml"
+    broken.write_text('gateway_id = "gw-1"\nlink = "sim\n')
+    result = runner.invoke(app, ["status", "--config", str(broken)])
+    assert result.exit_code == 4
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {broken} is not valid TOML:")
+    assert "line 2" in lines[0]
+    assert "Traceback" not in result.output
+
+    kind = tmp_path / "kind.toml"
+    kind.write_text(
+        'gateway_id = "gw-1"\n[[devices]]\ndevice_id = "d-1"\naddress = "AA:BB"\n'
+        'kind = "toaster"\npatient_id = "p-1"\n'
+    )
+    refused = runner.invoke(app, ["status", "--config", str(kind)])
+    assert refused.exit_code == 2
+    assert "devices.0.kind" in refused.output
+    assert "unknown device kind 'toaster'" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+
+
+def test_debug_lets_the_traceback_through(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("gateway_id = \n")
+    result = CliRunner().invoke(app, ["--debug", "status", "--config", str(broken)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, OperatorError)
+    assert result.exception.code is ExitCode.CONFIG_FILE
+
+
+def test_the_gateway_never_reads_the_clouds_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'gateway_id = "gw-1"\ndata_dir = "{tmp_path / "gw"}"\n')
+    monkeypatch.setenv("VG_DATA_DIR", str(tmp_path / "cloud"))
+    monkeypatch.setenv("VG_MQTT__HOST", "cloud-broker")
+    with capture_logs() as logs:
+        settings = load_settings(config)
+    assert settings.data_dir == tmp_path / "gw"
+    assert settings.mqtt.host == "127.0.0.1"
+    assert sorted(e["env"] for e in logs if e["event"] == "settings.foreign_env_ignored") == [
+        "VG_DATA_DIR",
+        "VG_MQTT__HOST",
+    ]
+    monkeypatch.setenv("VG_GW_DATA_DIR", str(tmp_path / "moved"))
+    assert load_settings(config).data_dir == tmp_path / "moved"

@@ -44,14 +44,14 @@ def test_the_former_key_in_a_file_is_read_with_a_warning(tmp_path: Path) -> None
 def test_the_former_env_variable_is_read_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("VG_RECONNECT_MAX_S", "9")
+    monkeypatch.setenv("VG_GW_RECONNECT_MAX_S", "9")
     with capture_logs() as logs:
         settings = load_settings(write(tmp_path, ""))
     assert settings.ble_reconnect_max_s == 9.0
-    assert [e["env"] for e in logs] == ["VG_RECONNECT_MAX_S"]
+    assert [e["env"] for e in logs] == ["VG_GW_RECONNECT_MAX_S"]
 
 
 def test_the_new_name_wins_over_the_former(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VG_BLE_RECONNECT_MAX_S", "4")
+    monkeypatch.setenv("VG_GW_BLE_RECONNECT_MAX_S", "4")
     settings = load_settings(write(tmp_path, "reconnect_max_s = 7"))
     assert settings.ble_reconnect_max_s == 4.0
