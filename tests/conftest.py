@@ -127,6 +127,7 @@ class CloudProcess:
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = env.get("VG_DATABASE_URL") or f"sqlite:///{data_dir / 'vitalgate.sqlite3'}"
+        self._settings_env = env
         self._env = {**os.environ, "VG_DATA_DIR": str(data_dir), **env}
         self.log = data_dir / "cloud.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -149,15 +150,11 @@ class CloudProcess:
         )
 
     def cli(self, *args: str) -> str:
-        """Run ``vitalgate-cloud ARGS`` against this cloud's database; return its output."""
-        done = subprocess.run(
-            [sys.executable, "-m", "cloud", *args],
-            env=self._env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        """Run ``vitalgate-cloud ARGS`` (in this process) against this cloud's database;
+        return its output."""
+        from tests.fixtures.cli import cloud_cli
+
+        done = cloud_cli(*args, env={"VG_DATA_DIR": str(self.data_dir), **self._settings_env})
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 

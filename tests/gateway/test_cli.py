@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from gateway.app import Gateway
 from gateway.cli import app
 from gateway.outbox import Kind
 from gateway.settings import load_settings
+from tests.fixtures.cli import console_script
 from tests.fixtures.gateway import GatewayThread
 from tests.fixtures.net import free_port
 from tests.fixtures.waiting import wait_until
@@ -76,13 +75,8 @@ def test_run_refuses_unreadable_tls_files_with_advice(tmp_path: Path) -> None:
         f'gateway_id = "gw-cli"\ndata_dir = "{tmp_path / "data"}"\nlink = "sim"\n'
         f'[mqtt]\ntls = true\ncert_file = "{tmp_path / "missing.crt"}"\n'
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "gateway", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    # The installed console script for real: systemd reads this exit status.
+    proc = console_script("vitalgate-gateway", "run", "--config", str(config))
     assert proc.returncode == 3
     assert "check the paths" in " ".join(proc.stderr.split())
 
