@@ -29,9 +29,9 @@ BATCH = 10
 
 
 @pytest.fixture
-def sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
-    migrate(postgres_url)
-    engine = make_engine(postgres_url)
+def sessions(migrated_postgres_url: str) -> Iterator[sessionmaker[Session]]:
+    migrate(migrated_postgres_url)
+    engine = make_engine(migrated_postgres_url)
     yield session_factory(engine)
     engine.dispose()
 
