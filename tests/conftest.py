@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -46,11 +47,61 @@ def postgres_cluster() -> Iterator[Postgres]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_cluster: Postgres, request: pytest.FixtureRequest) -> str:
-    """A fresh database in the session's PostgreSQL cluster."""
+def _database_name(request: pytest.FixtureRequest) -> str:
     name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
-    return postgres_cluster.create_database(f"{name}_{free_port()}")
+    return f"{name}_{free_port()}"
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Postgres, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database in the session's PostgreSQL cluster (dropped afterwards)."""
+    name = _database_name(request)
+    yield postgres_cluster.create_database(name)
+    postgres_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: Postgres) -> str:
+    """A database migrated to the latest schema once a session, for tests to copy."""
+    from cloud.store.db import migrate
+
+    name = "vg_template"
+    migrate(postgres_cluster.create_database(name))  # leaves no connection open
+    return name
+
+
+@pytest.fixture
+def migrated_postgres_url(
+    postgres_cluster: Postgres, postgres_template: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A database at the latest schema, copied from the session's template (dropped afterwards)."""
+    name = _database_name(request)
+    yield postgres_cluster.create_database(name, template=postgres_template)
+    postgres_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the latest schema once a session, for tests to copy."""
+    import sqlite3
+
+    from cloud.store.db import migrate
+
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    build, template = folder / "build.sqlite3", folder / "template.sqlite3"
+    migrate(f"sqlite:///{build}")
+    # One self-contained file (no -wal beside it), so a plain copy is a whole database.
+    with contextlib.closing(sqlite3.connect(build)) as conn:
+        conn.execute("VACUUM INTO ?", (str(template),))
+    return template
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A SQLite file at the latest schema, copied from the session's template."""
+    path = tmp_path / "cloud.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -77,6 +128,7 @@ class CloudProcess:
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = env.get("VG_DATABASE_URL") or f"sqlite:///{data_dir / 'vitalgate.sqlite3'}"
+        self._settings_env = env
         self._env = {**os.environ, "VG_DATA_DIR": str(data_dir), **env}
         self.log = data_dir / "cloud.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -99,15 +151,11 @@ class CloudProcess:
         )
 
     def cli(self, *args: str) -> str:
-        """Run ``vitalgate-cloud ARGS`` against this cloud's database; return its output."""
-        done = subprocess.run(
-            [sys.executable, "-m", "cloud", *args],
-            env=self._env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        """Run ``vitalgate-cloud ARGS`` (in this process) against this cloud's database;
+        return its output."""
+        from tests.fixtures.cli import cloud_cli
+
+        done = cloud_cli(*args, env={"VG_DATA_DIR": str(self.data_dir), **self._settings_env})
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 

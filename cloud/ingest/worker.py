@@ -30,6 +30,7 @@ when the worker has finished nothing for ``STALL_AFTER_S`` with messages waiting
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -123,7 +124,8 @@ class IngestWorker:
         """The most messages held unacknowledged at once (≤ ``queue_max + batch_max``)."""
         self._held = 0
         self._held_lock = threading.Lock()
-        self._queue: queue.Queue[paho.MQTTMessage] = queue.Queue(self.queue_max)
+        self._queue: queue.Queue[paho.MQTTMessage | None] = queue.Queue(self.queue_max)
+        """Received messages for the writer; ``None`` wakes it to stop."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         # A named worker resumes its session after a restart; an unnamed one gets an id of
@@ -167,6 +169,8 @@ class IngestWorker:
 
     def stop(self) -> None:
         self._stop.set()
+        with contextlib.suppress(queue.Full):  # a full queue means the writer is not waiting
+            self._queue.put_nowait(None)  # wake the writer now, not at its next poll
         self._thread.join(timeout=10)
         self._client.disconnect()
         self._client.loop_stop()
@@ -234,6 +238,8 @@ class IngestWorker:
             first = self._queue.get(timeout=0.5)
         except queue.Empty:
             return []
+        if first is None:
+            return []
         batch = [first]
         deadline = time.monotonic() + self.flush_s
         while len(batch) < self.batch_max:
@@ -241,9 +247,12 @@ class IngestWorker:
             if remaining <= 0:
                 break
             try:
-                batch.append(self._queue.get(timeout=remaining))
+                message = self._queue.get(timeout=remaining)
             except queue.Empty:
                 break
+            if message is None:
+                break
+            batch.append(message)
         return batch
 
     def _commit_with_retry(self, batch: list[paho.MQTTMessage]) -> None:

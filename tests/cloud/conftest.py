@@ -14,10 +14,9 @@ from tests.fixtures.mosquitto import Mosquitto
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-    url: str = request.getfixturevalue("postgres_url")
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A database at the latest schema, a copy of the session's migrated template."""
+    url: str = request.getfixturevalue(f"migrated_{request.param}_url")
     return url
 
 

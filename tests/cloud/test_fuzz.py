@@ -18,6 +18,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from tests.fixtures.cli import cloud_cli
 from tests.fixtures.net import free_port
 from tests.fixtures.waiting import wait_until
 
@@ -28,8 +29,7 @@ PASSWORD = "fuzzing-admin-password"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     data = tmp_path_factory.mktemp("fuzz")
-    env = {**os.environ, "VG_DATA_DIR": str(data), "VG_INGEST_ENABLED": "false", "COLUMNS": "200"}
-    cli = [sys.executable, "-m", "cloud"]
+    env = {"VG_DATA_DIR": str(data), "VG_INGEST_ENABLED": "false", "COLUMNS": "200"}
     for args in (
         [
             "user",
@@ -45,10 +45,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         ],
         ["patient", "create", "--id", "p-1", "--org", "fuzz", "--name", "Fuzz Patient"],
     ):
-        subprocess.run([*cli, *args], env=env, check=True, capture_output=True, timeout=60)
+        done = cloud_cli(*args, env=env)
+        assert done.returncode == 0, done.stderr
     port = free_port()
     log = (Path(data) / "server.log").open("wb")
-    proc = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cloud", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=log,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: httpx.get(f"{url}/readyz", timeout=1).status_code == 200, timeout=30)

@@ -30,9 +30,9 @@ BATCH = 10
 
 
 @pytest.fixture
-def sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
-    migrate(postgres_url)
-    engine = make_engine(postgres_url)
+def sessions(migrated_postgres_url: str) -> Iterator[sessionmaker[Session]]:
+    migrate(migrated_postgres_url)
+    engine = make_engine(migrated_postgres_url)
     factory = session_factory(engine)
     bind(factory)  # the stream's gateway gw-1, its device d-1 paired to p-1
     yield factory

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from cloud.settings import DEV_SECRET, CloudSettings, exposed_dev_secret
 from cloud.store.db import make_engine, session_factory
 from cloud.store.tenancy import Organisation, Patient, User
+from tests.fixtures.cli import cloud_cli
 from tests.fixtures.net import free_port
 
 
@@ -31,15 +32,7 @@ def test_a_short_secret_is_refused_everywhere() -> None:
 
 
 def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VG_DATA_DIR": str(data_dir), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "cloud", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return cloud_cli(*args, env={"VG_DATA_DIR": str(data_dir), "COLUMNS": "200"})
 
 
 def test_user_and_patient_create(tmp_path: Path) -> None:

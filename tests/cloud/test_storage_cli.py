@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,25 +12,21 @@ import pytest
 from cloud.store.db import make_engine, session_factory
 from cloud.store.readings import upsert_readings
 from tests.fixtures.api import reading_row
+from tests.fixtures.cli import cloud_cli, console_script
 from tests.fixtures.victoria import VictoriaMetrics
 
 SERIES = '{__name__="vitalgate_reading_value"}'
 
 
 def cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "VG_DATA_DIR": str(data_dir), "COLUMNS": "200", **env}
-    return subprocess.run(
-        [sys.executable, "-m", "cloud", *args],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return cloud_cli(*args, env={"VG_DATA_DIR": str(data_dir), "COLUMNS": "200", **env})
 
 
 def test_the_sink_refuses_to_start_without_a_store(tmp_path: Path) -> None:
-    done = cli(tmp_path, "sink", "--once")
+    # The installed console script for real: its exit status is what cron and systemd see.
+    done = console_script(
+        "vitalgate-cloud", "sink", "--once", env={"VG_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+    )
     assert done.returncode == 2
     assert "set VG_INFLUX__URL" in done.stderr
 

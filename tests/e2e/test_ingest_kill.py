@@ -81,11 +81,8 @@ class WorkerProcess:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
+def sessions(request: pytest.FixtureRequest) -> Iterator[sessionmaker[Session]]:
+    url = str(request.getfixturevalue(f"migrated_{request.param}_url"))
     migrate(url)
     engine = make_engine(url)
     factory = session_factory(engine)

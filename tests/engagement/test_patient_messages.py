@@ -58,12 +58,8 @@ def bp(patient_id: str, ts: datetime, sys: float, dia: float) -> list[dict[str, 
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = (
-        f"sqlite:///{tmp_path / 'pm.sqlite3'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
+def sessions(request: pytest.FixtureRequest) -> Iterator[sessionmaker[Session]]:
+    url = str(request.getfixturevalue(f"migrated_{request.param}_url"))
     migrate(url)
     engine = make_engine(url)
     factory = session_factory(engine)

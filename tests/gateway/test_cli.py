@@ -22,6 +22,7 @@ from gateway.cli import app
 from gateway.operator import ExitCode, OperatorError
 from gateway.outbox import Kind
 from gateway.settings import load_settings
+from tests.fixtures.cli import console_script
 from tests.fixtures.gateway import GatewayThread
 from tests.fixtures.net import free_port
 from tests.fixtures.waiting import wait_until
@@ -98,13 +99,8 @@ def test_run_refuses_unreadable_tls_files_with_advice(tmp_path: Path) -> None:
         "allow_unsigned_downlink = true\n"
         f'[mqtt]\ntls = true\ncert_file = "{tmp_path / "missing.crt"}"\n'
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "gateway", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    # The installed console script for real: systemd reads this exit status.
+    proc = console_script("vitalgate-gateway", "run", "--config", str(config))
     assert proc.returncode == 7  # ExitCode.CERTIFICATE
     assert "check the paths" in " ".join(proc.stderr.split())
     assert "Traceback" not in proc.stderr
