@@ -87,7 +87,13 @@ def quarantined(sessions: sessionmaker[Session]) -> dict[tuple[str, str], tuple[
 
 
 def conflicts_counted() -> float:
+    """``metrics.INGEST_CONFLICTS`` as a scrape shows it."""
     return REGISTRY.get_sample_value("vitalgate_ingest_conflicts_total") or 0.0
+
+
+def refused_events() -> float:
+    """``metrics.INGEST_REFUSED`` for events, as a scrape shows it."""
+    return REGISTRY.get_sample_value("vitalgate_ingest_refused_total", {"kind": "events"}) or 0.0
 
 
 def test_a_squatted_id_does_not_hide_the_real_reading(scene: dict[str, Any]) -> None:
@@ -194,8 +200,10 @@ def test_forged_events_open_no_alert(scene: dict[str, Any]) -> None:
         "gw-north-2": event(id="f-2", device_id=None),  # a patient not paired through it
         "gw-ghost": event(id="f-3"),  # an unregistered gateway
     }
+    before = refused_events()
     for name, item in forged.items():
         publish_acked(scene[name], events_of(name, item, batch_id="e"), "e", leaf="events")
+    assert refused_events() == before + 3
     with sessions() as s:
         assert s.scalars(select(Alert).where(Alert.rule_id == "general.sbp")).all() == []
         dead = {d.topic: d.reason for d in s.scalars(select(DeadLetter))}

@@ -20,6 +20,7 @@ from cloud.alerts.service import open_alert
 from cloud.engagement.channels import channels_from_urls
 from cloud.engagement.notifier import MAX_ATTEMPTS, Notifier
 from cloud.store.db import make_engine, migrate, session_factory
+from tests.fixtures.bindings import bind
 from tests.fixtures.ingest import ingest_stack
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.net import free_port
@@ -36,6 +37,11 @@ PROVEN_ELSEWHERE = {
     "vitalgate_ingest_db_errors": ("tests/cloud/test_ingest_outage.py", "INGEST_DB_ERRORS"),
     "vitalgate_sink_points": ("tests/cloud/test_sink.py", "SINK_POINTS"),
     "vitalgate_sink_errors": ("tests/cloud/test_sink.py", "SINK_ERRORS"),
+    "vitalgate_ingest_conflicts": (
+        "tests/cloud/test_ingest_authorisation.py",
+        "INGEST_CONFLICTS",
+    ),
+    "vitalgate_ingest_refused": ("tests/cloud/test_ingest_authorisation.py", "INGEST_REFUSED"),
 }
 PROVEN_HERE = {
     "vitalgate_ingest_readings",
@@ -171,6 +177,7 @@ def test_ingest_metrics_follow_the_stream(broker: Mosquitto, tmp_path: Path) -> 
     }
     readings_msgs = value("vitalgate_ingest_messages_total", topic="readings")
     with ingest_stack(broker, f"sqlite:///{db}") as (sessions, pub):
+        bind(sessions)  # gw-1 registered, d-1 paired to p-1: ingest stores their readings
         metrics.STORE.bind(sessions)
         assert value("vitalgate_ingest_broker_connected") == 1
         assert value("vitalgate_gateways_online") == 0
