@@ -40,10 +40,11 @@ def test_thresholds_reach_the_gateway_and_its_ack_is_shown(
     radio = SimRadio()
     strap = radio.add(HeartRateStrap("C0:FF:EE:00:08:01", seed=8))
     mqtt = MqttSettings(host=broker.host, port=broker.port)
-    _, public = write_downlink_keys(tmp_path / "pki")
+    # Only the downlink key, not a whole PKI (VG_PKI_DIR would also turn on MQTT TLS).
+    private, public = write_downlink_keys(tmp_path / "keys")
     with running_world(
         f"sqlite:///{tmp_path / 'cloud.sqlite3'}", tmp_path / "cloud", mqtt=mqtt,
-        ingest_enabled=True, ingest_client_id="ingest-th", pki_dir=tmp_path / "pki",
+        ingest_enabled=True, ingest_client_id="ingest-th", downlink_signing_key=private,
     ) as world:  # fmt: skip
         post(world, "/api/v1/gateways", {"id": GW})
         post(world, "/api/v1/devices", {"id": "hrm-th-1", "kind": "hr_strap",
