@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import structlog
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.cli_errors import CloudGroup
-from cloud.errors import CloudError, NotFoundError
+from cloud.cli_session import in_transaction as _in_transaction
+from cloud.cli_session import load_settings as _settings
+from cloud.errors import NotFoundError
 from cloud.pki.cli import broker_app, gateway_app, pki_app
 from cloud.settings import CloudSettings, exposed_dev_secret
 from cloud.store.tenancy import Organisation, Patient, Role, User
@@ -26,10 +27,8 @@ from gateway import wire
 from gateway.logs import configure_logging
 from gateway.operator import (
     ExitCode,
-    OperatorError,
     check_key_files,
     debug_option,
-    validation_summary,
 )
 
 if TYPE_CHECKING:
@@ -54,17 +53,6 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(broker_app, name="broker")
 err = Console(stderr=True)
 T = TypeVar("T")
-
-
-def _settings() -> CloudSettings:
-    try:
-        return CloudSettings()
-    except ValidationError as exc:
-        raise OperatorError(
-            f"invalid cloud settings (VG_* variables): {validation_summary(exc)}",
-            code=ExitCode.USAGE,
-            kind="invalid_settings",
-        ) from exc
 
 
 def _preflight(settings: CloudSettings) -> None:
@@ -288,25 +276,6 @@ def replay(
         raise typer.Exit(2) from exc
     for decision in found:
         typer.echo(json.dumps(decision.to_row()))
-
-
-def _in_transaction(work: Callable[[Session], T]) -> T:
-    """Run ``work`` in one transaction on a current schema; refusals exit with status 1."""
-    from cloud.store.db import make_engine, session_factory  # noqa: PLC0415
-    from cloud.store.db import migrate as run_migrations  # noqa: PLC0415
-
-    settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    run_migrations(settings.db_url)
-    engine = make_engine(settings.db_url)
-    try:
-        with session_factory(engine).begin() as session:
-            return work(session)
-    except CloudError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
 
 
 @user_app.command("create")

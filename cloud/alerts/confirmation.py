@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alerts.rulebook import RuleBook
-from cloud.alerts.service import AlertChange, apply_finding, load_series
 from cloud.store.pending import PendingFinding
 from gateway import wire
 from gateway.signal import confirm
@@ -29,8 +28,38 @@ from gateway.signal.findings import Evidence, Finding, FindingKind
 from gateway.signal.rules import Rule
 from gateway.signal.series import Series, from_epoch, to_epoch
 
-PENDING: Final = confirm.Outcome.PENDING.value
-CANCELLED: Final = confirm.Outcome.CANCELLED.value
+if TYPE_CHECKING:
+    from cloud.alerts.service import AlertChange
+
+
+class AlertPath(Protocol):
+    """What confirmation needs of ``cloud.alerts.service`` (which calls into this module):
+    its series loader and its one way to open or merge an alert."""
+
+    def load(self, session: Session, patient_id: str, metric: str, *, since: float) -> Series: ...
+
+    def apply(
+        self, session: Session, finding: Finding, *, now: datetime, channels: Sequence[str]
+    ) -> AlertChange | None: ...
+
+
+from cloud.alerts.held import (  # noqa: E402 - re-exported: the held findings' queries
+    CANCELLED,
+    PENDING,
+    cancelled_by_series,
+    cancelled_times,
+    pending_series,
+    without_cancelled,
+)
+
+__all__ = [
+    "CANCELLED",
+    "PENDING",
+    "cancelled_by_series",
+    "cancelled_times",
+    "pending_series",
+    "without_cancelled",
+]
 LOOKBACK_S: Final = 15 * 86400.0
 """History loaded to re-judge a held finding (a baseline rule's 14 days and a margin)."""
 
@@ -104,56 +133,6 @@ def hold(session: Session, rule: Rule, finding: Finding, *, now: datetime) -> No
     session.flush()
 
 
-def cancelled_by_series(
-    session: Session, patient_ids: set[str]
-) -> dict[tuple[str, str], list[float]]:
-    """``cancelled_times`` of every (patient, metric) of these patients, in one query."""
-    out: dict[tuple[str, str], list[float]] = {}
-    if not patient_ids:
-        return out
-    rows = session.execute(
-        select(PendingFinding.patient_id, PendingFinding.metric, PendingFinding.finding).where(
-            PendingFinding.patient_id.in_(sorted(patient_ids)),
-            PendingFinding.status == CANCELLED,
-        )
-    ).all()
-    for patient_id, metric, finding in rows:
-        out.setdefault((patient_id, metric), []).append(float(finding["ts"]))
-    return {k: sorted(v) for k, v in out.items()}
-
-
-def pending_series(session: Session, patient_ids: set[str]) -> set[tuple[str, str]]:
-    """The (patient, metric) pairs of these patients with a finding still held."""
-    if not patient_ids:
-        return set()
-    rows = session.execute(
-        select(PendingFinding.patient_id, PendingFinding.metric)
-        .where(
-            PendingFinding.patient_id.in_(sorted(patient_ids)),
-            PendingFinding.status == PENDING,
-        )
-        .distinct()
-    ).all()
-    return {(p, m) for p, m in rows}
-
-
-def cancelled_times(session: Session, patient_id: str, metric: str) -> list[float]:
-    """Times (epoch s) of readings whose findings a normal re-measurement cancelled."""
-    rows = session.scalars(
-        select(PendingFinding.finding).where(
-            PendingFinding.patient_id == patient_id,
-            PendingFinding.metric == metric,
-            PendingFinding.status == CANCELLED,
-        )
-    ).all()
-    return sorted(float(f["ts"]) for f in rows)
-
-
-def without_cancelled(session: Session, patient_id: str, metric: str, series: Series) -> Series:
-    """The series with cancelled readings unusable, as ``confirm.settle_series`` leaves them."""
-    return confirm.exclude(series, cancelled_times(session, patient_id, metric))
-
-
 def settle(
     session: Session,
     *,
@@ -162,6 +141,7 @@ def settle(
     rulebook: RuleBook,
     now: datetime,
     channels: Sequence[str],
+    path: AlertPath,
     series: Series | None = None,
 ) -> list[AlertChange]:
     """Decide the held findings of one (patient, metric) on the series known at ``now``.
@@ -182,7 +162,7 @@ def settle(
     now_s = to_epoch(now)
     if series is None:
         first = min(to_epoch(row.ts) for row in held)
-        raw = load_series(session, patient_id, metric, since=first - LOOKBACK_S)
+        raw = path.load(session, patient_id, metric, since=first - LOOKBACK_S)
         series = without_cancelled(
             session, patient_id, metric, clean(raw, wire.Metric(metric), now=now_s).series
         )
@@ -199,7 +179,7 @@ def settle(
         row.status = decision.outcome.value
         row.decided_at = now
         if decision.alert is not None:
-            change = apply_finding(session, decision.alert, now=now, channels=channels)
+            change = path.apply(session, decision.alert, now=now, channels=channels)
             if change is not None:
                 row.alert_id = change.alert_id
                 changes.append(change)
@@ -209,7 +189,12 @@ def settle(
 
 
 def expire(
-    session: Session, *, now: datetime, rulebook: RuleBook, channels: Sequence[str]
+    session: Session,
+    *,
+    now: datetime,
+    rulebook: RuleBook,
+    channels: Sequence[str],
+    path: AlertPath,
 ) -> list[AlertChange]:
     """The scheduler's tick: settle every (patient, metric) with a window over at ``now``."""
     due = session.execute(
@@ -227,5 +212,6 @@ def expire(
             rulebook=rulebook,
             now=now,
             channels=channels,
+            path=path,
         )
     return changes

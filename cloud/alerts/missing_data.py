@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.alerts import confirmation
 from cloud.alerts.rulebook import RuleBook
 from cloud.alerts.service import (
+    ALERT_PATH,
     SCHEDULED_KINDS,
     AlertChange,
     apply_finding,
@@ -94,8 +95,9 @@ class MissingDataWatch(BackgroundService):
                             changes.append(change)
             # Findings held for a re-measurement that never came alert now, noted unconfirmed.
             changes += confirmation.expire(
-                session, now=now, rulebook=self.rulebook, channels=self.channels
-            )
+                session, now=now, rulebook=self.rulebook, channels=self.channels,
+                path=ALERT_PATH,
+            )  # fmt: skip
         self._last = now
         return changes
 

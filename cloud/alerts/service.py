@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from cloud import metrics
-from cloud.alerts import history
+from cloud.alerts import confirmation, held, history
 from cloud.alerts.rulebook import RuleBook
 from cloud.store.models import (
     Alert,
@@ -206,9 +206,7 @@ def judge(
         [(p, m, first_new - max(lookback_s(r) for r in rules)) for p, m, rules, first_new in todo],
     )
     out: list[Judged] = []
-    from cloud.alerts import confirmation  # noqa: PLC0415  (it builds on this module)
-
-    cancelled = confirmation.cancelled_by_series(session, {p for p, _, _, _ in todo})
+    cancelled = held.cancelled_by_series(session, {p for p, _, _, _ in todo})
     for (patient_id, metric, rules, first_new), series in zip(todo, loaded, strict=True):
         cleaned = clean(series, wire.Metric(metric), now=now_s).series
         cleaned = confirm.exclude(cleaned, cancelled.get((patient_id, metric), ()))
@@ -239,9 +237,7 @@ def evaluate(
     # The open alerts of every judged (patient, metric) in one query. Only a finding of the
     # same (patient, metric) changes them, so those with findings are asked again after.
     already_open = _open_alerts_by_series(session, {j.patient_id for j in judgements})
-    from cloud.alerts import confirmation  # noqa: PLC0415  (it builds on this module)
-
-    held_before = confirmation.pending_series(session, {j.patient_id for j in judgements})
+    held_before = held.pending_series(session, {j.patient_id for j in judgements})
     for judged in judgements:
         held_now = False
         for finding in judged.findings:
@@ -262,7 +258,7 @@ def evaluate(
         if held_now or (judged.patient_id, judged.metric) in held_before:
             settled = confirmation.settle(
                 session, patient_id=judged.patient_id, metric=judged.metric, rulebook=rulebook,
-                now=now, channels=channels,
+                now=now, channels=channels, path=ALERT_PATH,
             )  # fmt: skip
         changes += settled
         following = (
@@ -507,3 +503,19 @@ def queue_deliveries(
                 next_attempt_at=now,
             )
         )
+
+
+class _AlertPath:
+    """This module's loader and opener, for ``cloud.alerts.confirmation`` (which this module
+    calls, so it cannot import them)."""
+
+    def load(self, session: Session, patient_id: str, metric: str, *, since: float) -> Series:
+        return load_series(session, patient_id, metric, since=since)
+
+    def apply(
+        self, session: Session, finding: Finding, *, now: datetime, channels: Sequence[str]
+    ) -> AlertChange | None:
+        return apply_finding(session, finding, now=now, channels=channels)
+
+
+ALERT_PATH: Final = _AlertPath()

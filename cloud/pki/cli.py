@@ -15,6 +15,8 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud.cli_session import in_transaction as _in_transaction
+from cloud.cli_session import load_settings
 from cloud.errors import CloudError, ConflictError, NotFoundError
 from cloud.pki import dynsec, passwords
 from cloud.pki.authority import (
@@ -56,9 +58,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _settings_with_pki() -> tuple[CloudSettings, PkiPaths]:
-    from cloud.cli import _settings  # noqa: PLC0415 - the CLI's one way to load settings
-
-    settings = _settings()
+    settings = load_settings()
     if settings.pki_dir is None:
         raise _fail("VG_PKI_DIR is not set: point it at the folder `pki init` made.", 2)
     try:
@@ -317,9 +317,3 @@ def broker_config(
         f"wrote {files.conf} ({len(gateways)} gateways; gateways on port {port}, the cloud on "
         f"{cloud_bind}:{cloud_port or port + 1}, VG_MQTT__PORT); run: mosquitto -c {files.conf}"
     )
-
-
-def _in_transaction(work: Callable[[Session], T]) -> T:
-    from cloud.cli import _in_transaction as run  # noqa: PLC0415 - cloud.cli imports this module
-
-    return run(work)

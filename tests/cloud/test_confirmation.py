@@ -85,7 +85,7 @@ def test_a_normal_re_measurement_cancels_and_nothing_is_sent(
     # The window's end changes nothing for a cancelled finding.
     with sessions.begin() as s:
         assert confirmation.expire(s, now=T0 + timedelta(hours=14), rulebook=book,
-                                   channels=["json#0"]) == []  # fmt: skip
+                                   channels=["json#0"], path=service.ALERT_PATH) == []  # fmt: skip
     assert state(sessions) == (["cancelled"], [], 0)
 
 
@@ -114,10 +114,17 @@ def test_no_re_measurement_alerts_at_the_windows_end_noted_unconfirmed(
     ingest(sessions, bp(1, 171, timedelta(hours=12)), book)
     with sessions.begin() as s:
         early = T0 + timedelta(hours=12, minutes=59)
-        assert confirmation.expire(s, now=early, rulebook=book, channels=["json#0"]) == []
+        assert (
+            confirmation.expire(
+                s, now=early, rulebook=book, channels=["json#0"], path=service.ALERT_PATH
+            )
+            == []
+        )
     with sessions.begin() as s:
         due = T0 + timedelta(hours=13)
-        changes = confirmation.expire(s, now=due, rulebook=book, channels=["json#0"])
+        changes = confirmation.expire(
+            s, now=due, rulebook=book, channels=["json#0"], path=service.ALERT_PATH
+        )
     assert [c.change for c in changes] == ["opened"]
     held, (alert,), deliveries = state(sessions)
     assert (held, deliveries) == (["unconfirmed"], 1)
@@ -147,7 +154,9 @@ def test_live_ingest_reaches_the_same_decisions_as_the_replay(
         batches.setdefault(r.ts, []).append(r)
     for ts, batch in sorted(batches.items()):
         with sessions.begin() as s:
-            confirmation.expire(s, now=ts, rulebook=book, channels=["json#0"])
+            confirmation.expire(
+                s, now=ts, rulebook=book, channels=["json#0"], path=service.ALERT_PATH
+            )
         now = ts + timedelta(seconds=1)
         with sessions.begin() as s:
             upsert_readings(s, [reading_row(r, gateway_id="gw-1", received_at=now) for r in batch])
