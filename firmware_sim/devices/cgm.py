@@ -20,9 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from firmware_sim.cgm_glucose import CgmGlucoseModel
+from firmware_sim.devices import racp
 from firmware_sim.devices.base import HealthDevice
-from firmware_sim.devices.glucose_meter import refusal
-from firmware_sim.encoders import encode_racp_response
 from firmware_sim.encoders.cgm import (
     encode_cgm_control_point,
     encode_cgm_feature,
@@ -43,9 +42,7 @@ from gateway.ble.profiles import (
     DateTime,
     DeviceKind,
     ProfileError,
-    RacpNumberOfRecords,
     RacpRequest,
-    RacpResponseCode,
 )
 from gateway.ble.profiles.cgm import CgmSampleLocation, CgmType
 from gateway.ble.profiles.cgm_control import (
@@ -56,7 +53,7 @@ from gateway.ble.profiles.cgm_control import (
     decode_cgm_control_point,
 )
 from gateway.ble.profiles.cgm_session import DstOffset
-from gateway.ble.profiles.racp import OpCode, Operator, ResponseCode, decode_request
+from gateway.ble.profiles.racp import Operator
 
 CGM_SERVICE: Final = 0x181F
 CGM_MEASUREMENT: Final = 0x2AA7
@@ -230,31 +227,14 @@ class ContinuousGlucoseMonitor(HealthDevice):
             self.send(CGM_MEASUREMENT, encode_cgm_measurement(CgmMeasurement(chunk)))
 
     # --- control points --------------------------------------------------------------------
-    def _respond_racp(self, op: OpCode, code: ResponseCode) -> None:
-        self.send(RACP, encode_racp_response(RacpResponseCode(op, code)))
-
     def _racp(self, data: bytes) -> None:
         """RACP (CGMS 1.0.1), filtered by time offset; needs the indication enabled."""
         if not self.subscribed(RACP):
             return
-        try:
-            request = decode_request(data)
-        except ProfileError:
-            self.send(RACP, refusal(data))
-            return
-        chosen = select(self.records, request)
-        if request.op_code is OpCode.REPORT_NUMBER_OF_RECORDS:
-            self.send(RACP, encode_racp_response(RacpNumberOfRecords(len(chosen))))
-        elif request.op_code is OpCode.ABORT_OPERATION:
-            self._respond_racp(OpCode.ABORT_OPERATION, ResponseCode.SUCCESS)
-        elif not chosen:
-            self._respond_racp(request.op_code, ResponseCode.NO_RECORDS_FOUND)
-        elif request.op_code is OpCode.DELETE_STORED_RECORDS:
-            self.records = [r for r in self.records if r not in chosen]
-            self._respond_racp(request.op_code, ResponseCode.SUCCESS)
-        else:
-            self._notify(chosen)
-            self._respond_racp(request.op_code, ResponseCode.SUCCESS)
+        self.records = racp.procedure(
+            data, records=self.records, select=select, deliver=self._notify,
+            indicate=lambda payload: self.send(RACP, payload),
+        )  # fmt: skip
 
     def _socp_reply(self, request: int, code: SocpResponse) -> None:
         reply = CgmControlPoint(

@@ -12,21 +12,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+from firmware_sim.devices import racp
 from firmware_sim.devices.base import HealthDevice
-from firmware_sim.encoders import encode_glucose, encode_glucose_context, encode_racp_response
+from firmware_sim.encoders import encode_glucose, encode_glucose_context
 from firmware_sim.encoders.numbers import u16
 from firmware_sim.scenario import FaultKind
 from gateway.ble.profiles import (
     DeviceKind,
     GlucoseContext,
     GlucoseMeasurement,
-    ProfileError,
-    RacpNumberOfRecords,
     RacpRequest,
-    RacpResponseCode,
 )
 from gateway.ble.profiles.glucose import GlucoseType, Meal, SampleLocation
-from gateway.ble.profiles.racp import OpCode, Operator, ResponseCode, decode_request
+from gateway.ble.profiles.racp import Operator
 from gateway.wire import Metric
 
 GLUCOSE_SERVICE: Final = 0x1808
@@ -57,18 +55,6 @@ def select(records: list[Record], request: RacpRequest) -> list[Record]:
         Operator.WITHIN_RANGE: (numbers[0], numbers[-1]) if numbers else (1, 0),
     }.get(op, (1, 0))
     return [r for r in records if low <= r[0].sequence_number <= high]
-
-
-def refusal(data: bytes) -> bytes:
-    """The response code a meter indicates for a request it cannot parse."""
-    op = data[0] if data else 0
-    if op not in (1, 2, 3, 4):
-        code = ResponseCode.OP_CODE_NOT_SUPPORTED
-    elif len(data) < 2 or data[1] not in set(Operator):
-        code = ResponseCode.INVALID_OPERATOR
-    else:
-        code = ResponseCode.INVALID_OPERAND
-    return bytes([OpCode.RESPONSE_CODE, Operator.NULL, op, code])
 
 
 class GlucoseMeter(HealthDevice):
@@ -115,32 +101,18 @@ class GlucoseMeter(HealthDevice):
         self.next_sequence += 1
         return record
 
-    def _respond(self, op: OpCode, code: ResponseCode) -> None:
-        self.send(RACP, encode_racp_response(RacpResponseCode(op, code)))
-
     def _racp(self, data: bytes) -> None:
         """Handle a RACP write (GLS 1.0 §3.6); needs the RACP indication enabled, as real
         meters refuse a procedure they cannot report on."""
         if not self.subscribed(RACP):
             return
-        try:
-            request = decode_request(data)
-        except ProfileError:
-            self.send(RACP, refusal(data))
-            return
-        chosen = select(self.records, request)
-        if request.op_code is OpCode.REPORT_NUMBER_OF_RECORDS:
-            self.send(RACP, encode_racp_response(RacpNumberOfRecords(len(chosen))))
-        elif request.op_code is OpCode.ABORT_OPERATION:
-            self._respond(OpCode.ABORT_OPERATION, ResponseCode.SUCCESS)
-        elif not chosen:
-            self._respond(request.op_code, ResponseCode.NO_RECORDS_FOUND)
-        elif request.op_code is OpCode.DELETE_STORED_RECORDS:
-            self.records = [r for r in self.records if r not in chosen]
-            self._respond(request.op_code, ResponseCode.SUCCESS)
-        else:
-            for record, context in chosen:
-                self.send(GLUCOSE_MEASUREMENT, encode_glucose(record))
-                if context is not None:
-                    self.send(GLUCOSE_CONTEXT, encode_glucose_context(context))
-            self._respond(request.op_code, ResponseCode.SUCCESS)
+        self.records = racp.procedure(
+            data, records=self.records, select=select, deliver=self._deliver,
+            indicate=lambda payload: self.send(RACP, payload),
+        )  # fmt: skip
+
+    def _deliver(self, chosen: list[Record]) -> None:
+        for record, context in chosen:
+            self.send(GLUCOSE_MEASUREMENT, encode_glucose(record))
+            if context is not None:
+                self.send(GLUCOSE_CONTEXT, encode_glucose_context(context))
