@@ -8,6 +8,7 @@ settings (TLS and credentials) and a DISCONNECT, nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
@@ -39,11 +40,18 @@ class Check:
     detail: str
 
 
-def _reach(host: str, port: int) -> str | None:
-    """None when ``host:port`` accepts a TCP connection, else why not."""
+def _reach(host: str, port: int, *, smtp: bool = False) -> str | None:
+    """None when ``host:port`` accepts a TCP connection, else why not. An SMTP server is
+    left politely (its greeting, then QUIT), so it closes the session itself instead of
+    finding a dropped connection; a server that greets otherwise (implicit TLS) is just
+    left."""
     try:
-        with socket.create_connection((host, port), timeout=TIMEOUT_S):
-            pass
+        with socket.create_connection((host, port), timeout=TIMEOUT_S) as sock:
+            if smtp:
+                with contextlib.suppress(OSError):
+                    if sock.recv(512).startswith(b"220"):
+                        sock.sendall(b"QUIT\r\n")
+                        sock.recv(512)
     except OSError as exc:
         return f"{host}:{port} unreachable: {exc.strerror or exc}"
     return None
@@ -187,7 +195,7 @@ def _target(label: str, url: str) -> Check:
         port = parts.port or port
     except ValueError:
         return Check(label, "FAIL", f"{scheme}:// has a port that is not a number")
-    problem = _reach(host, port)
+    problem = _reach(host, port, smtp=scheme.startswith("mailto"))
     if problem:
         return Check(label, "FAIL", problem)
     return Check(label, "ok", f"{scheme}://{host}:{port} reachable (nothing sent)")
