@@ -53,7 +53,6 @@ from gateway.ble.profiles.cgm_control import (
     decode_cgm_control_point,
 )
 from gateway.ble.profiles.cgm_session import DstOffset
-from gateway.ble.profiles.racp import Operator
 
 CGM_SERVICE: Final = 0x181F
 CGM_MEASUREMENT: Final = 0x2AA7
@@ -79,20 +78,7 @@ FEATURES: Final = (
 
 def select(records: list[CgmRecord], request: RacpRequest) -> list[CgmRecord]:
     """The records a RACP operator picks, by time offset."""
-    bounds = request.sequence_numbers
-    op = request.operator
-    if op is Operator.ALL_RECORDS:
-        return list(records)
-    if op is Operator.FIRST_RECORD:
-        return records[:1]
-    if op is Operator.LAST_RECORD:
-        return records[-1:]
-    low, high = {
-        Operator.LESS_THAN_OR_EQUAL: (0, bounds[0] if bounds else 0),
-        Operator.GREATER_THAN_OR_EQUAL: (bounds[0] if bounds else 0, 0xFFFF),
-        Operator.WITHIN_RANGE: (bounds[0], bounds[-1]) if bounds else (1, 0),
-    }.get(op, (1, 0))
-    return [r for r in records if low <= r.time_offset_min <= high]
+    return racp.select(records, request, key=lambda r: r.time_offset_min)
 
 
 class ContinuousGlucoseMonitor(HealthDevice):

@@ -24,7 +24,6 @@ from gateway.ble.profiles import (
     RacpRequest,
 )
 from gateway.ble.profiles.glucose import GlucoseType, Meal, SampleLocation
-from gateway.ble.profiles.racp import Operator
 from gateway.wire import Metric
 
 GLUCOSE_SERVICE: Final = 0x1808
@@ -41,20 +40,7 @@ Record = tuple[GlucoseMeasurement, GlucoseContext | None]
 
 def select(records: list[Record], request: RacpRequest) -> list[Record]:
     """The records a RACP operator picks, by sequence number (GLS 1.0 §3.6.2)."""
-    numbers = request.sequence_numbers
-    op = request.operator
-    if op is Operator.ALL_RECORDS:
-        return list(records)
-    if op is Operator.FIRST_RECORD:
-        return records[:1]
-    if op is Operator.LAST_RECORD:
-        return records[-1:]
-    low, high = {
-        Operator.LESS_THAN_OR_EQUAL: (0, numbers[0] if numbers else 0),
-        Operator.GREATER_THAN_OR_EQUAL: (numbers[0] if numbers else 0, 0xFFFF),
-        Operator.WITHIN_RANGE: (numbers[0], numbers[-1]) if numbers else (1, 0),
-    }.get(op, (1, 0))
-    return [r for r in records if low <= r[0].sequence_number <= high]
+    return racp.select(records, request, key=lambda r: r[0].sequence_number)
 
 
 class GlucoseMeter(HealthDevice):

@@ -15,6 +15,25 @@ from gateway.ble.profiles.racp import OpCode, Operator, ResponseCode, decode_req
 R = TypeVar("R")
 
 
+def select(records: list[R], request: RacpRequest, *, key: Callable[[R], int]) -> list[R]:
+    """The records a RACP operator picks (GLS 1.0 §3.6.2), by the 16-bit ``key`` the device
+    filters on: a glucose record's sequence number, a CGM record's time offset."""
+    bounds = request.sequence_numbers
+    op = request.operator
+    if op is Operator.ALL_RECORDS:
+        return list(records)
+    if op is Operator.FIRST_RECORD:
+        return records[:1]
+    if op is Operator.LAST_RECORD:
+        return records[-1:]
+    low, high = {
+        Operator.LESS_THAN_OR_EQUAL: (0, bounds[0] if bounds else 0),
+        Operator.GREATER_THAN_OR_EQUAL: (bounds[0] if bounds else 0, 0xFFFF),
+        Operator.WITHIN_RANGE: (bounds[0], bounds[-1]) if bounds else (1, 0),
+    }.get(op, (1, 0))
+    return [r for r in records if low <= key(r) <= high]
+
+
 def refusal(data: bytes) -> bytes:
     """The response code a device indicates for a request it cannot parse."""
     op = data[0] if data else 0
