@@ -5,10 +5,13 @@ low), signal loss as a device problem."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from firmware_sim.cgm_glucose import CgmGlucoseModel, day_plan
+from firmware_sim.physiology import PatientModel
 from gateway import wire
 from gateway.signal import Finding, FindingKind, Series, evaluate
 from gateway.signal.cgm import GlucoseRule, PredictedLowRule, SignalLossRule, predict
@@ -198,3 +201,26 @@ def test_rules_travel_as_json(rule: Rule) -> None:
 def test_bad_rules_are_refused(make: object, match: str) -> None:
     with pytest.raises(SignalError, match=match):
         make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("seed", [5, 17, 31])
+def test_simulated_compression_lows_never_predict_a_low(seed: int) -> None:
+    """14 days of the simulator's CGM (meals, overnight lows, compression lows, signal loss):
+    the predicted low never fires within 10 minutes of a compression episode."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    model = CgmGlucoseModel(PatientModel(seed=seed, start=start))
+    times = [start + timedelta(minutes=5 * k) for k in range(14 * 288)]
+    kept = [(at.timestamp(), v) for at in times if (v := model.reading(at)) is not None]
+    s = Series.of([t for t, _ in kept], [v for _, v in kept])
+    squeezed = []
+    for day in range(14):
+        plan = day_plan(seed, day).compression
+        if plan is not None:
+            begin = start.timestamp() + day * DAY + plan[0] * HOUR
+            squeezed.append((begin - 600, begin + plan[1] * MINUTE + 600))
+    assert squeezed  # the seeds are chosen to hold some
+    [rule] = [r for r in default_rules("diabetes", "p") if r.rule_id == "dm.glucose_predicted_low"]
+    fires = fired(rule, s)
+    assert fires  # it does predict the simulator's real overnight lows and post-meal falls
+    at = [s.t[0] + minutes * MINUTE for _, minutes, _ in fires]
+    assert [t for t in at if any(a <= t <= b for a, b in squeezed)] == []
