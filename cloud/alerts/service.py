@@ -38,6 +38,7 @@ from gateway import wire
 from gateway.signal import confirm
 from gateway.signal import rules as signal_rules
 from gateway.signal.baseline import BaselineRule, CusumRule
+from gateway.signal.cgm import SignalLossRule
 from gateway.signal.clean import clean, device_usable
 from gateway.signal.findings import Finding, FindingKind
 from gateway.signal.missing import MissedMeasurementRule, StaleRule
@@ -50,7 +51,7 @@ BASELINE_LOOKBACK_S: Final = 15 * 86400.0
 MAX_HISTORY_ROWS: Final = 20_000
 """Most recent readings loaded per (patient, metric); enough for spot devices' 14-day
 baselines, about 5 h of a 1 Hz stream (whose long baselines belong to rollups)."""
-SCHEDULED_KINDS: Final = (StaleRule, MissedMeasurementRule)
+SCHEDULED_KINDS: Final = (StaleRule, MissedMeasurementRule, SignalLossRule)
 PRIORITY_RANK: Final = {wire.Priority.LOW: 0, wire.Priority.MEDIUM: 1, wire.Priority.HIGH: 2}
 
 DEFAULT_RULEBOOK: Final = RuleBook()

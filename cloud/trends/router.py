@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
 
-from cloud.api.deps import ClockDep, CurrentUser, SessionDep
+from cloud.api.deps import ClockDep, CurrentUser, Principal, SessionDep
 from cloud.api.params import IdPath, UtcQuery
 from cloud.auth.scope import audit_read, get_patient
 from cloud.errors import InvalidRequestError, NotFoundError
 from cloud.trends import service
+from cloud.trends.agp_pdf import agp_pdf
 from cloud.trends.glucose import GlucoseReport, glucose_report
 from cloud.trends.schemas import AgpPublic, GlucosePublic, PointPublic, TrendPublic
 from gateway.wire import Metric
@@ -111,3 +113,40 @@ def read_glucose(
         raise NotFoundError(f"patient {patient.id!r} has too few glucose readings for a report")
     audit_read(session, principal, request, patient_id=patient.id, rows=report.summary.n_readings)
     return glucose_public(patient.id, report)
+
+
+def glucose_pdf(
+    session: Session, principal: Principal, request: Request, *, patient_id: str, now: datetime
+) -> Response:
+    """The 14-day glucose report of a patient the caller may see, as a PDF attachment,
+    audited like the JSON report (the API route and the web app's link both answer with it)."""
+    patient = get_patient(session, principal, patient_id)
+    report = glucose_report(session, patient_id=patient.id, now=now)
+    if report is None:
+        raise NotFoundError(f"patient {patient.id!r} has too few glucose readings for a report")
+    audit_read(session, principal, request, patient_id=patient.id, rows=report.summary.n_readings)
+    pdf = agp_pdf(name=patient.display_name, patient_id=patient.id, report=report, now=now)
+    filename = f"agp-{patient.id}-{report.until:%Y%m%d}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/patients/{patient_id}/glucose/agp.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "A one-page PDF."}},
+    tags=["readings"],
+)
+def read_glucose_pdf(
+    patient_id: IdPath,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+) -> Response:
+    """The same 14-day report as a PDF to file: patient, period, time in ranges with the
+    consensus targets, mean, GMI, CV and the AGP chart (404 as for the JSON report)."""
+    return glucose_pdf(session, principal, request, patient_id=patient_id, now=clock())

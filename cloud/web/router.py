@@ -51,6 +51,7 @@ from cloud.trends.glucose import glucose_report
 from cloud.trends.router import glucose_public
 from cloud.web import session as web
 from cloud.web.charts import chart_panels
+from cloud.web.glucose_pdf import router as glucose_pdf_pages
 from cloud.web.patient_page import router as patient_pages
 from cloud.web.render import ago as _ago
 from cloud.web.render import render
@@ -447,6 +448,7 @@ def install(app: FastAPI) -> None:
     session (API routes keep their JSON 401)."""
     app.include_router(router)
     app.include_router(patient_pages)
+    app.include_router(glucose_pdf_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(web.SignInRequiredError)

@@ -2,7 +2,7 @@
 
 Stages, each a module: ``window`` (bounded sample rings) → ``clean`` (plausibility, device
 flags, spikes) → ``rollup`` (+ ``hrv``) → ``rules`` (thresholds, rates; ``trends``,
-``baseline``, ``missing``, ``artefacts`` add their rule kinds) → findings with evidence →
+``baseline``, ``missing``, ``artefacts``, ``cgm`` add their rule kinds) → findings with evidence →
 ``confirm`` (a non-urgent fire waits for a re-measurement). ``scores`` computes NEWS2,
 ``glucose`` the CGM time-in-range metrics and the AGP, ``replay`` runs rules over history,
 ``monitor`` runs them live, ``programs`` holds the default rule sets. Times are UTC epoch

@@ -24,6 +24,13 @@ Sources:
            (section 11.2); home BP judged on the mean of ≥ 2 readings 1 min apart (section 4.2,
            table 11).
   [BTS-COPD] [BTS] target 88-92 % in COPD: below 88 % urgent outside a COPD target range.
+  [TIR]    Battelino et al., Clinical targets for CGM data interpretation: recommendations
+           from the international consensus on time in range, Diabetes Care 2019;42:1593:
+           level 1 hypoglycaemia 54-69 mg/dL, level 2 < 54; level 2 hyperglycaemia > 250; a
+           CGM event is at least 15 consecutive minutes beyond the level.
+  [CGM-PRED] Predicted low as CGM apps alert on it (xDrip+ predictive low, Nightscout AR2
+           forecast 30 min, Dexcom "urgent low soon" 20 min): the recent trend projected
+           20 min ahead crosses 70 mg/dL.
 
 Confirmation (``gateway.signal.confirm``): the non-urgent levels that a single spurious
 reading crosses (a cuff put on badly, a coat on the scale, a poor probe contact) wait for a
@@ -40,10 +47,11 @@ from typing import Final
 
 from gateway.signal.artefacts import StepRule
 from gateway.signal.baseline import BaselineRule, CusumRule
+from gateway.signal.cgm import CGM_INTERVAL_S, GlucoseRule, PredictedLowRule, SignalLossRule
 from gateway.signal.findings import Persistence
 from gateway.signal.missing import MissedMeasurementRule, StaleRule
 from gateway.signal.rules import Rule, ThresholdRule
-from gateway.signal.series import DAY, HOUR, SignalError
+from gateway.signal.series import DAY, HOUR, MINUTE, SignalError
 from gateway.signal.trends import TrendRule
 from gateway.wire import Metric, Priority
 
@@ -137,14 +145,24 @@ _HYPERTENSION: Final[tuple[Rule, ...]] = (
     MissedMeasurementRule("htn.bp_missed", _P, Metric.SYSTOLIC_BP),
 )  # fmt: skip
 
+_CGM_EVENT: Final = Persistence(count=3, seconds=2 * CGM_INTERVAL_S)
+"""[TIR] an event lasts ≥ 15 min: three consecutive 5-minute CGM readings beyond the level.
+A meter's fingerstick has no stream around it and is judged alone, at once."""
+
 _DIABETES: Final[tuple[Rule, ...]] = (
-    # [ADA] level 1 < 70 mg/dL (meters report whole mg/dL: ≤ 69), level 2 < 54 (≤ 53): both
-    # alert at once (level 1 needs treatment now, level 2 is urgent).
-    ThresholdRule("dm.glucose_low", _P, Metric.BLOOD_GLUCOSE, fire_low=69, clear_low=80,
-                  urgent_low=53, priority=Priority.HIGH),
-    # [ADA] > 250 mg/dL: test ketones; two of the last three readings.
-    ThresholdRule("dm.glucose_high", _P, Metric.BLOOD_GLUCOSE, fire_high=251, clear_high=230,
-                  persistence=Persistence(k_of_n=(2, 3))),
+    # [ADA]/[TIR] level 1 < 70 mg/dL (whole mg/dL: ≤ 69) for 15 min on a CGM; level 2 < 54
+    # (≤ 53) is urgent and alerts at once.
+    GlucoseRule("dm.glucose_low", _P, fire_low=69, clear_low=80, urgent_low=53,
+                persistence=_CGM_EVENT),
+    # [CGM-PRED] below 70 mg/dL within 20 minutes on the last 20 minutes' trend; not over a
+    # gap or a compression-low step.
+    PredictedLowRule("dm.glucose_predicted_low", _P, level=70.0, horizon_s=20 * MINUTE,
+                     window_s=20 * MINUTE),
+    # [ADA] > 250 mg/dL: test ketones; [TIR] level 2 hyperglycaemia, for 15 min on a CGM.
+    GlucoseRule("dm.glucose_high", _P, fire_high=251, clear_high=230, persistence=_CGM_EVENT),
+    # docs/architecture.md alarm practice: a CGM silent 15 min (warn) / 30 min (urgent) past
+    # its 5-minute interval is a device problem (sensor off, out of range), not a clinical one.
+    SignalLossRule("dm.cgm_signal_loss", _P, Metric.BLOOD_GLUCOSE),
     MissedMeasurementRule("dm.glucose_missed", _P, Metric.BLOOD_GLUCOSE),
 )  # fmt: skip
 

@@ -17,7 +17,7 @@ from typing import ClassVar, Final
 import numpy as np
 
 from gateway import wire
-from gateway.signal import artefacts, baseline, missing, trends
+from gateway.signal import artefacts, baseline, cgm, missing, trends
 from gateway.signal.change import ChangeRule
 from gateway.signal.clean import PLAUSIBLE
 from gateway.signal.findings import (
@@ -250,6 +250,9 @@ Rule = (
     | missing.StaleRule
     | missing.MissedMeasurementRule
     | artefacts.StepRule
+    | cgm.GlucoseRule
+    | cgm.PredictedLowRule
+    | cgm.SignalLossRule
 )
 
 _EVALUATORS: Final[Mapping[type, Callable[..., Evaluation]]] = {
@@ -261,6 +264,9 @@ _EVALUATORS: Final[Mapping[type, Callable[..., Evaluation]]] = {
     missing.StaleRule: missing.evaluate_stale,
     missing.MissedMeasurementRule: missing.evaluate_missed,
     artefacts.StepRule: artefacts.evaluate_step,
+    cgm.GlucoseRule: cgm.evaluate_glucose,
+    cgm.PredictedLowRule: cgm.evaluate_predicted_low,
+    cgm.SignalLossRule: cgm.evaluate_signal_loss,
 }
 
 

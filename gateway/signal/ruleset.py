@@ -16,6 +16,7 @@ from typing import Any, Final
 from gateway import wire
 from gateway.signal.artefacts import StepRule
 from gateway.signal.baseline import BaselineRule, CusumRule
+from gateway.signal.cgm import GlucoseRule, PredictedLowRule, SignalLossRule
 from gateway.signal.findings import Persistence
 from gateway.signal.missing import MissedMeasurementRule, StaleRule
 from gateway.signal.rules import RateRule, Rule, ThresholdRule
@@ -31,6 +32,9 @@ KINDS: Final[Mapping[str, type]] = {
     "stale": StaleRule,
     "missed": MissedMeasurementRule,
     "step": StepRule,
+    "glucose": GlucoseRule,
+    "predicted_low": PredictedLowRule,
+    "signal_loss": SignalLossRule,
 }
 _KIND_OF: Final = {cls: name for name, cls in KINDS.items()}
 _ENUMS: Final[Mapping[str, type[Enum]]] = {
