@@ -50,6 +50,7 @@ from cloud.trends import service as trends
 from cloud.trends.glucose import glucose_report
 from cloud.trends.router import glucose_public
 from cloud.web import session as web
+from cloud.web.admin_pages import router as admin_pages
 from cloud.web.charts import chart_panels
 from cloud.web.patient_page import router as patient_pages
 from cloud.web.render import ago as _ago
@@ -447,6 +448,7 @@ def install(app: FastAPI) -> None:
     session (API routes keep their JSON 401)."""
     app.include_router(router)
     app.include_router(patient_pages)
+    app.include_router(admin_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(web.SignInRequiredError)
