@@ -55,6 +55,7 @@ from cloud.web.charts import chart_panels
 from cloud.web.patient_page import router as patient_pages
 from cloud.web.render import ago as _ago
 from cloud.web.render import render
+from cloud.web.reports_pages import router as reports_pages
 from cloud.web.thresholds_page import router as thresholds_page
 from gateway.signal.ruleset import rule_to_dict
 
@@ -451,6 +452,7 @@ def install(app: FastAPI) -> None:
     app.include_router(patient_pages)
     app.include_router(admin_pages)
     app.include_router(thresholds_page)
+    app.include_router(reports_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(web.SignInRequiredError)
