@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -158,13 +158,13 @@ def thresholds_page(
     session: SessionDep,
     request: Request,
     rulebook: RuleBookDep,
-    notice: str | None = None,
+    notice: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
     patient = get_patient(session, user.principal, patient_id)
     rules = service.rules_in_force(session, rulebook, patient)
     rows = _rows(rulebook, patient, rules)
     audit_read(session, user.principal, request, patient_id=patient.id, rows=len(rows))
-    return _page(user=user, patient=patient, rules=rules, rows=rows, notice=(notice or "")[:200])
+    return _page(user=user, patient=patient, rules=rules, rows=rows, notice=notice)
 
 
 def _current(session: Session, patient: Patient, rules: PatientRules) -> list[dict[str, Any]]:
