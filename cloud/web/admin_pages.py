@@ -25,13 +25,14 @@ from cloud.alerts import escalation
 from cloud.alerts.chains import ROLES, Step
 from cloud.alerts.schemas import ChainRequest
 from cloud.api.deps import ClockDep, SessionDep, SettingsDep
-from cloud.api.params import IdPath, IntPath
+from cloud.api.params import IdPath, IntPath, no_nul
 from cloud.auth import service as auth
-from cloud.auth.scope import audit_read, audit_write
+from cloud.auth.scope import audit_read, audit_write, get_patient
 from cloud.errors import CloudError, ForbiddenError, NotFoundError
 from cloud.pki import dynsec, revocation
 from cloud.store.models import Contact, EscalationChain, GatewayRecord
 from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient, Role, User
+from cloud.tenancy import service as tenancy
 from cloud.web import session as web
 from cloud.web.render import ago, render
 
@@ -167,7 +168,9 @@ def reset_password(
 
 
 @router.get("/care-teams")
-def care_teams_page(user: AdminPage, session: SessionDep, request: Request) -> HTMLResponse:
+def care_teams_page(
+    user: AdminPage, session: SessionDep, request: Request, notice: Notice = None
+) -> HTMLResponse:
     """Each patient's care team and contacts (``GET …/care-team``, ``GET /contacts``)."""
     org = user.principal.organisation_id
     patients = list(
@@ -190,10 +193,43 @@ def care_teams_page(user: AdminPage, session: SessionDep, request: Request) -> H
         contacts.setdefault(contact.patient_id or "", []).append(contact)
     rows = sum(map(len, teams.values())) + sum(map(len, contacts.values()))
     audit_read(session, user.principal, request, patient_id=None, rows=rows)
+    staff = list(
+        session.scalars(
+            select(User)
+            .where(User.organisation_id == org, User.role != Role.PATIENT)
+            .order_by(User.email)
+        )
+    )
     return render(
         "admin_care_teams.html.j2", user=user, active="admin", section="care-teams",
-        patients=patients, teams=teams, contacts=contacts,
+        patients=patients, teams=teams, contacts=contacts, staff=staff, notice=notice,
     )  # fmt: skip
+
+
+@router.post("/care-teams/{patient_id}")
+def add_member(
+    patient_id: IdPath,
+    *,
+    user: AdminAction,
+    session: SessionDep,
+    request: Request,
+    clock: ClockDep,
+    user_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    team_role: Annotated[str, Form(min_length=1, max_length=64)] = "member",
+) -> Response:
+    """Put a colleague on the patient's care team (``POST …/care-team``)."""
+    patient = get_patient(session, user.principal, patient_id)
+    try:
+        tenancy.add_care_team_member(
+            session, organisation_id=user.principal.organisation_id, patient=patient,
+            user_id=user_id, team_role=no_nul(team_role), now=clock(),
+        )  # fmt: skip
+    except CloudError as exc:
+        session.rollback()
+        return _back("/admin/care-teams", f"Not added: {exc}")
+    audit_write(session, user.principal, request, patient_id=patient.id, rows=1)
+    session.commit()
+    return _back("/admin/care-teams", f"Added to the care team of {patient.id}")
 
 
 # ------------------------------------------------------------------ escalation chains

@@ -200,3 +200,23 @@ def test_gateways_show_status_and_revoke_only_the_organisations(web_world: World
     with web_world.session() as s:
         assert s.get(GatewayRecord, "gw-north").revoked_at is not None  # type: ignore[union-attr]
         assert s.get(GatewayRecord, "gw-south").revoked_at is None  # type: ignore[union-attr]
+
+
+def test_add_a_colleague_to_a_care_team_as_the_api_does(web_world: World) -> None:
+    sign_in(web_world, "admin@north.test")
+    csrf = _csrf(web_world.client.get("/admin/care-teams").text)
+    clin = web_world.users["clin@north.test"]
+    form = {"csrf_token": csrf, "user_id": str(clin), "team_role": "cardiology"}
+    assert (
+        web_world.client.post("/admin/care-teams/p-n2", data={"user_id": str(clin)}).status_code
+        == 403
+    )
+    assert web_world.client.post("/admin/care-teams/p-s1", data=form).status_code == 404
+    r = web_world.client.post("/admin/care-teams/p-n2", data=form)
+    assert "Added to the care team of p-n2" in r.text
+    row = r.text.split('<a href="/patients/p-n2">')[1].split("</tr>")[0]
+    assert 'clin@north.test <span class="sub">clinician · cardiology</span>' in row
+    api = web_world.client.get("/api/v1/patients/p-n2/care-team", headers=web_world.token("admin@north.test")).json()  # fmt: skip
+    assert [(m["user_id"], m["team_role"]) for m in api] == [(clin, "cardiology")]
+    south = web_world.client.post("/admin/care-teams/p-n2", data={**form, "user_id": str(web_world.users["clin@south.test"])})  # fmt: skip
+    assert f"Not added: no user {web_world.users['clin@south.test']}" in south.text
