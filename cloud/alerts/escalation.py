@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.alerts import history
 from cloud.alerts.chains import DEFAULT_CHAINS, AlertTimes, Step, due_steps
 from cloud.background import BackgroundService
+from cloud.errors import InvalidRequestError
 from cloud.store.models import (
     Alert,
     AlertStatus,
@@ -45,6 +46,39 @@ def chain_for(session: Session, organisation_id: str, priority: str) -> tuple[St
     if row is None:
         return DEFAULT_CHAINS[Priority(priority)]
     return tuple(Step.from_json(s) for s in row.steps)
+
+
+def set_chain(
+    session: Session,
+    *,
+    organisation_id: str,
+    priority: str,
+    steps: Sequence[Step],
+    user_id: int,
+    now: datetime,
+) -> EscalationChain:
+    """Store the organisation's chain for one priority (the API's and the web app's edit);
+    named users must be active care-team users of the organisation, or it is refused."""
+    named = {u for s in steps for u in s.user_ids}
+    if named:
+        found = set(
+            session.scalars(
+                select(User.id).where(
+                    User.id.in_(named),
+                    User.organisation_id == organisation_id,
+                    User.role != Role.PATIENT,
+                )
+            )
+        )
+        missing = sorted(named - found)
+        if missing:
+            raise InvalidRequestError(f"no care-team users {missing} in this organisation")
+    row = session.get(EscalationChain, (organisation_id, priority))
+    if row is None:
+        row = EscalationChain(organisation_id=organisation_id, priority=priority, steps=[])
+        session.add(row)
+    row.steps, row.updated_at, row.updated_by = [s.to_json() for s in steps], now, user_id
+    return row
 
 
 def recipients(session: Session, patient: Patient, step: Step) -> list[User]:

@@ -43,9 +43,9 @@ from cloud.api.deps import (
 )
 from cloud.api.params import IdQuery, IntPath
 from cloud.auth.scope import audit_read, get_alert, get_patient, visible_patient_ids
-from cloud.errors import InvalidRequestError, NotFoundError
+from cloud.errors import NotFoundError
 from cloud.store.models import Alert, AlertStatus, AuditEvent, EscalationChain
-from cloud.store.tenancy import Patient, Role, User
+from cloud.store.tenancy import Patient, User
 
 router = APIRouter()
 API_CHANNEL = "api"
@@ -332,28 +332,10 @@ def set_chain(
     priority: Priority, body: ChainRequest, admin: AdminUser, session: SessionDep, clock: ClockDep
 ) -> ChainPublic:
     """Set the organisation's chain for one priority (named users must be its care team)."""
-    named = {u for s in body.steps for u in s.user_ids}
-    if named:
-        found = set(
-            session.scalars(
-                select(User.id).where(
-                    User.id.in_(named),
-                    User.organisation_id == admin.organisation_id,
-                    User.role != Role.PATIENT,
-                )
-            )
-        )
-        missing = sorted(named - found)
-        if missing:
-            raise InvalidRequestError(f"no care-team users {missing} in this organisation")
-    steps = [
-        Step(s.role, timedelta(minutes=s.delay_minutes), tuple(s.user_ids)).to_json()
-        for s in body.steps
-    ]
-    row = session.get(EscalationChain, (admin.organisation_id, priority))
-    if row is None:
-        row = EscalationChain(organisation_id=admin.organisation_id, priority=priority, steps=[])
-        session.add(row)
-    row.steps, row.updated_at, row.updated_by = steps, clock(), admin.user_id
+    escalation.set_chain(
+        session, organisation_id=admin.organisation_id, priority=priority,
+        steps=[Step(s.role, timedelta(minutes=s.delay_minutes), tuple(s.user_ids)) for s in body.steps],
+        user_id=admin.user_id, now=clock(),
+    )  # fmt: skip
     session.commit()
     return _chain_public(session, admin.organisation_id, priority)

@@ -1,6 +1,7 @@
 """``/fhir/r4``: a FHIR R4 server for the record — ``metadata``, ``Patient/{id}``,
 ``Device/{id}`` and ``Observation`` search (``patient``, ``code``, ``date``, ``_count``, paged)
-— with the API's bearer tokens, organisation scope and audit, as ``application/fhir+json``.
+— with the API's bearer tokens, organisation scope and audit, as ``application/fhir+json``;
+and the organisation's Bulk Data ``$export`` (NDJSON) for its admins (``cloud.fhir.bulk``).
 """
 
 from __future__ import annotations
@@ -8,16 +9,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
 
 from cloud import __version__
-from cloud.api.deps import ClockDep, CurrentUser, SessionDep
+from cloud.api.deps import AdminUser, ClockDep, CurrentUser, SessionDep, SettingsDep
 from cloud.api.params import IdPath
 from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
-from cloud.errors import NotFoundError
-from cloud.fhir import resources, service
+from cloud.errors import InvalidRequestError, NotFoundError
+from cloud.fhir import bulk, resources, service
 from cloud.store.tenancy import Device, Pairing
 
 FHIR_JSON: Final = "application/fhir+json"
@@ -130,3 +131,79 @@ def search_observations(
         links["previous"] = page(max(0, offset - count))
     audit_read(session, principal, request, patient_id=patient_id, rows=len(entries))
     return FhirResponse(resources.bundle(entries, base=base, total=found.total, links=links))
+
+
+# ------------------------------------------------------------------ bulk export
+
+JobId = Annotated[str, Path(pattern=bulk.JOB_ID.pattern)]
+
+
+@router.get("/$export", status_code=202)
+def bulk_export(
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    clock: ClockDep,
+    *,
+    prefer: Annotated[str | None, Header(max_length=200)] = None,
+    type_: Annotated[str | None, Query(alias="_type", max_length=200)] = None,
+    output_format: Annotated[str | None, Query(alias="_outputFormat", max_length=100)] = None,
+    since: Annotated[str | None, Query(alias="_since", max_length=64)] = None,
+) -> Response:
+    """Kick off an export of the organisation (Bulk Data IG): the files are written now, and
+    ``Content-Location`` names the status URL that lists them."""
+    if prefer is None or "respond-async" not in prefer:
+        raise InvalidRequestError("a bulk export needs the header 'Prefer: respond-async'")
+    if output_format is not None and output_format not in bulk.OUTPUT_FORMATS:
+        raise InvalidRequestError(f"_outputFormat {output_format!r}: only {bulk.NDJSON}")
+    if since is not None:
+        raise InvalidRequestError("_since is not supported yet: export everything")
+    done = bulk.start(
+        session, principal=admin, types=bulk.parse_types(type_), request_url=str(request.url),
+        root=bulk.exports_dir(settings.data_dir), now=clock(),
+    )  # fmt: skip
+    rows = sum(int(o["count"]) for o in done.manifest["output"])
+    audit_read(session, admin, request, patient_id=None, rows=rows)
+    status_url = f"{_base(request)}/$export-status/{done.job_id}"
+    return Response(status_code=202, headers={"Content-Location": status_url})
+
+
+@router.get("/$export-status/{job_id}")
+def bulk_status(
+    job_id: JobId, admin: AdminUser, settings: SettingsDep, request: Request
+) -> JSONResponse:
+    """The manifest of a finished export: one NDJSON file per type, with its count."""
+    found = bulk.manifest(
+        bulk.exports_dir(settings.data_dir), job_id, organisation_id=admin.organisation_id
+    )
+    base = _base(request)
+    found["output"] = [
+        {**o, "url": f"{base}/$export-file/{job_id}/{o['type']}.ndjson"} for o in found["output"]
+    ]
+    return JSONResponse(found)
+
+
+@router.delete("/$export-status/{job_id}", status_code=202)
+def bulk_delete(job_id: JobId, admin: AdminUser, settings: SettingsDep) -> Response:
+    """Delete an export's files."""
+    bulk.delete(bulk.exports_dir(settings.data_dir), job_id, organisation_id=admin.organisation_id)
+    return Response(status_code=202)
+
+
+@router.get("/$export-file/{job_id}/{kind}.ndjson")
+def bulk_file(
+    job_id: JobId,
+    kind: Annotated[str, Path(pattern="^(" + "|".join(bulk.TYPES) + ")$")],
+    *,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> FileResponse:
+    """One type's NDJSON file (audited as a read of that many resources)."""
+    path, count = bulk.output_file(
+        bulk.exports_dir(settings.data_dir), job_id, kind, organisation_id=admin.organisation_id
+    )
+    audit_read(session, admin, request, patient_id=None, rows=count)
+    return FileResponse(path, media_type=bulk.NDJSON, headers={"Cache-Control": "no-store"})

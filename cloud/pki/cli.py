@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cloud.cli_session import in_transaction as _in_transaction
 from cloud.cli_session import load_settings
 from cloud.errors import CloudError, ConflictError, NotFoundError
-from cloud.pki import dynsec, passwords
+from cloud.pki import dynsec, passwords, revocation
 from cloud.pki.authority import (
     SIGNING_PUB,
     Authority,
@@ -223,22 +223,15 @@ def gateway_revoke(
     now = datetime.now(UTC)
 
     def work(session: Session) -> bool:
-        gateway = session.get(GatewayRecord, gateway_id)
-        if gateway is None:
-            raise NotFoundError(f"no gateway {gateway_id!r}")
-        if gateway.revoked_at is not None:
-            return False
-        gateway.revoked_at = now
-        return True
+        return revocation.mark_revoked(
+            session, gateway_id=gateway_id, organisation_id=None, now=now
+        )
 
     fresh = _in_transaction(work)
-    what = "its password is forgotten"
-    if not passwords.forget(paths.root, gateway_id):
-        try:
-            serial = Authority.load(paths.root).revoke_gateway(gateway_id, now=now)
-        except CloudError as exc:
-            raise _fail(f"{exc} (the gateway is marked revoked in the database)") from exc
-        what = f"certificate serial {serial:x} is in {paths.crl}"
+    try:
+        what = revocation.withdraw_credential(paths.root, gateway_id, now=now)
+    except CloudError as exc:
+        raise _fail(f"{exc} (the gateway is marked revoked in the database)") from exc
     typer.echo(f"revoked {gateway_id}" + ("" if fresh else " (already revoked)") + f"; {what}")
     _tell_broker(settings, lambda: dynsec.remove_gateway(settings.mqtt, gateway_id))
     typer.echo(

@@ -50,11 +50,14 @@ from cloud.trends import service as trends
 from cloud.trends.glucose import glucose_report
 from cloud.trends.router import glucose_public
 from cloud.web import session as web
+from cloud.web.admin_pages import router as admin_pages
 from cloud.web.charts import chart_panels
 from cloud.web.glucose_pdf import router as glucose_pdf_pages
 from cloud.web.patient_page import router as patient_pages
 from cloud.web.render import ago as _ago
 from cloud.web.render import render
+from cloud.web.reports_pages import router as reports_pages
+from cloud.web.thresholds_page import router as thresholds_page
 from gateway.signal.ruleset import rule_to_dict
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
@@ -449,6 +452,9 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(patient_pages)
     app.include_router(glucose_pdf_pages)
+    app.include_router(admin_pages)
+    app.include_router(thresholds_page)
+    app.include_router(reports_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(web.SignInRequiredError)
