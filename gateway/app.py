@@ -254,6 +254,7 @@ class Gateway:
         if latest is not None and (good is None or latest.version > good.version):
             rules = self._read_rules(latest)
             if isinstance(rules, edge_rules.EdgeRuleSet):
+                self.rules_store.save(latest)  # a config kept from before there was a store
                 return rules, None
             refused = (latest.version, rules)
         else:
@@ -277,6 +278,12 @@ class Gateway:
         if isinstance(rules, edge_rules.EdgeRuleSet):
             self.edge.set_rules(rules.rules)
             self.rule_set, self.rules_refused = rules, None
+            log.info(
+                "config.rules_applied",
+                version=config.version,
+                rules=len(rules.rules),
+                cloud_only=list(rules.cloud_only),
+            )
         else:
             self.rules_refused = (config.version, rules)
         self.config = config

@@ -13,8 +13,10 @@ each named by ``cloud_only``:
 - rules over staged aggregates (``stages``: a daily resting heart rate, a daily median SpO2,
   fed to a 14-day CUSUM): they need days of a stream, and the edge's windows hold hours.
 
-A config this gateway cannot read (a newer ``rules_version``, an unknown kind, a bad value)
-raises ``RuleSetError``; the caller keeps its last good rule set and reports the refusal.
+A rule of a kind this gateway's version does not know (a kind added to the cloud first) is
+left to the cloud as well, and counted with them: the rest of the set still runs. A config
+this gateway cannot read (a newer ``rules_version``, a bad value in a known kind) raises
+``RuleSetError``; the caller keeps its last good rule set and reports the refusal.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from gateway import wire
 from gateway.signal.rules import Rule
-from gateway.signal.ruleset import rule_from_dict, rule_to_dict
+from gateway.signal.ruleset import KINDS, rule_from_dict, rule_to_dict
 from gateway.signal.series import SignalError
 
 
@@ -89,11 +91,13 @@ def from_config(config: wire.GatewayConfig) -> EdgeRuleSet:
             f"rules_version {config.rules_version} is newer than this gateway reads "
             f"({wire.RULES_VERSION}); kept the last good rules: update the gateway"
         )
-    parsed = [_rule(data) for data in config.rules]
+    unknown = [d for d in config.rules if d["kind"] not in KINDS]
+    parsed = [_rule(data) for data in config.rules if data["kind"] in KINDS]
     foreign = sorted({r.patient_id for r in parsed} - set(config.patients))
     if foreign:
         raise RuleSetError(f"rules for patients not in the config: {', '.join(foreign[:5])}")
     edge, left = split(parsed)
+    left += tuple(str(d["rule_id"]) for d in unknown)
     return EdgeRuleSet(config.version, config.rules_version, edge, left)
 
 
