@@ -53,13 +53,13 @@ def test_minute_rollups_carry_the_hrv_of_the_straps_rr_intervals() -> None:
     for minute in (0, 1):
         hrv = rollups[minute].hrv
         assert hrv is not None
-        rr = rr_of_minute[minute]
-        assert len(rr) >= 50  # a beat or so a second, every interval kept
-        rmssd, sdnn = by_hand(rr)
-        assert hrv.n_intervals == len(rr)
+        intervals = rr_of_minute[minute]
+        assert len(intervals) >= 50  # a beat or so a second, every interval kept
+        rmssd, sdnn = by_hand(intervals)
+        assert hrv.n_intervals == len(intervals)
         assert hrv.rmssd_ms == pytest.approx(rmssd, rel=1e-9)
         assert hrv.sdnn_ms == pytest.approx(sdnn, rel=1e-9)
-        reference = time_domain(rr)
+        reference = time_domain(intervals)
         assert (hrv.rmssd_ms, hrv.sdnn_ms) == pytest.approx((reference.rmssd_ms, reference.sdnn_ms))
         assert 0 < hrv.rmssd_ms < 200  # a resting adult's range, not milliseconds taken as s
     # The rollup is a wire message: the cloud stores its HRV with it (cloud.store.edge_records).
