@@ -85,10 +85,11 @@ class Monitor:
         new = cls(rules, windows=previous.windows, confirming=previous.confirming)
         new._cancelled = {k: list(v) for k, v in previous._cancelled.items()}
         new._upto = dict(previous._upto)
-        old = {rule: i for i, rule in enumerate(previous._rules)}
+        # By repr: equal rules have equal reprs, and a kind with a list field still works.
+        old = {repr(rule): i for i, rule in enumerate(previous._rules)}
         moved: dict[int, int] = {}
         for i, rule in enumerate(new._rules):
-            j = old.get(rule)
+            j = old.get(repr(rule))
             if j is not None:
                 moved[j] = i
                 if j in previous._since:

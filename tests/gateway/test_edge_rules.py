@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from gateway.app import Gateway
 from gateway.settings import GatewaySettings
 from gateway.signal import edge_rules
 from gateway.signal.programs import default_rules
+from gateway.signal.rules import ThresholdRule
 from gateway.signal.ruleset import rule_to_dict
+from gateway.signal.stage import EdgeStage
 from gateway.uplink.config import ConfigStore
 
 GW = "gw-rules"
@@ -182,3 +185,44 @@ def test_the_rule_set_is_signed_with_the_config() -> None:
     tampered["rules"][0]["fire_low"] = 30
     with pytest.raises(signing.SignatureError):
         signing.verify(tampered, gateway_id=GW, key=key.public_key())
+
+
+def test_a_held_fire_alerts_unconfirmed_on_the_tick_after_its_window() -> None:
+    stage = EdgeStage(default_rules("general", PATIENT), rollups=False)
+    assert stage.observe([spo2(0, 90.0)], now=T0.timestamp()) == ([], [])
+    assert len(stage.monitor.held) == 1
+    late = T0 + timedelta(hours=1)
+    assert stage.observe([], now=late.timestamp() - 1) == ([], [])
+    (event,), _ = stage.observe([], now=late.timestamp())
+    assert (event.rule, event.ts, event.evidence["features"]["confirmation"]) == (
+        "general.spo2",
+        late,
+        "unconfirmed",
+    )
+    assert stage.monitor.held == []
+
+
+def test_a_new_rule_set_keeps_the_windows_and_reports_nothing_twice() -> None:
+    rules = default_rules("general", PATIENT)
+    stage = EdgeStage(rules, rollups=False)
+    stage.observe([spo2(0, 90.0)], now=T0.timestamp())
+    (low, urgent), _ = stage.observe([spo2(3, 86.0)], now=(T0 + timedelta(minutes=3)).timestamp())
+    assert {low.rule, urgent.rule} == {"general.spo2"}
+    windows = stage.monitor.windows
+    # A clinician lowers the SpO2 level: the episode under way is not a new fire, the
+    # unchanged rules keep their state, nothing already sent is sent again.
+    changed = [
+        replace(r, fire_low=89.0, clear_low=91.0, version=2)
+        if isinstance(r, ThresholdRule) and r.rule_id == "general.spo2"
+        else r
+        for r in rules
+    ]
+    stage.set_rules(changed)
+    assert stage.monitor.windows is windows
+    events, _ = stage.observe([spo2(10, 86.5)], now=(T0 + timedelta(minutes=10)).timestamp())
+    assert events == []
+    events, _ = stage.observe([spo2(20, 97.0)], now=(T0 + timedelta(minutes=20)).timestamp())
+    assert sorted((e.kind, e.rule_version, e.evidence["features"]["level"]) for e in events) == [
+        (wire.EventKind.ALL_CLEAR, 2, "low"),
+        (wire.EventKind.ALL_CLEAR, 2, "urgent_low"),
+    ]
