@@ -164,6 +164,10 @@ class Monitor:
                     states[i] = evaluate(self._rules[i], series, now=since).state
         for i, (state, at) in done.items():
             self._state[i], self._since[i] = state, at
+        for i in mine:  # a state made again after a cancellation, for a rule not run now
+            recomputed = states.get(i)
+            if i not in done and recomputed is not None:
+                self._state[i] = recomputed
         pending = [
             (i, f)
             for (i, f), d in zip(waiting, decisions, strict=True)
