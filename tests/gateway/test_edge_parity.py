@@ -20,13 +20,19 @@ from typing import Any, Final
 
 import pytest
 
-from cloud.alerts.replay import alerts_of, decisions
+from cloud.alerts.replay import alerts_of, decisions, decisions_of
 from firmware_sim import scenario as scenarios
+from firmware_sim.devices.hr_strap import HeartRateStrap
+from firmware_sim.physiology import Episode, HeartRateModel
 from gateway import wire
+from gateway.app import rows_readings_rr
+from gateway.ble.measurement import Measurement
+from gateway.ble.profiles.heart_rate import decode_heart_rate
 from gateway.signal import edge_rules
 from gateway.signal.confirm import Decision, Outcome
-from gateway.signal.findings import Finding
+from gateway.signal.findings import Finding, FindingKind
 from gateway.signal.programs import PROGRAMS, default_rules
+from gateway.signal.replay import history_from_readings, replay
 from gateway.signal.stage import EdgeStage
 from tests.bench.alert_burden import COHORT, PROMPT_ROUNDS, STABLE_DAYS, START, Home
 
@@ -147,3 +153,28 @@ def test_a_rule_left_to_the_cloud_is_named_and_never_run_at_the_edge() -> None:
     cloud = {f.rule for f in alerts_of(decisions(readings, program="heart_failure"))}
     assert "hf.weight_missed" in cloud
     assert "hf.weight_missed" not in {e.rule for e in edge_events(rules, readings)}
+
+
+def test_a_streamed_heart_rate_alerts_alike_at_the_edge_and_in_the_cloud() -> None:
+    """A strap streaming at 1 Hz through a tachycardia episode (general.hr: ≥ 131 /min for
+    5 min), with its noise and spikes: the edge, judging each second as it comes, and the
+    cloud's replay of the stored stream find the same fire and all-clear."""
+    patient = "p-stream"
+    episode = Episode(start_s=600.0, end_s=1500.0, delta=80.0, ramp_s=60.0)
+    strap = HeartRateStrap("C0:FF:EE:00:0B:01", seed=3, model=HeartRateModel(episodes=(episode,)))
+    readings = []
+    for i in range(2400):
+        decoded = decode_heart_rate(strap.measure())
+        m = Measurement("hrm-s", patient, "2a37", decoded, START + timedelta(seconds=i))
+        readings += rows_readings_rr([m])[1]
+    config = edge_config("general", patient)
+    events = edge_events(edge_rules.from_config(config), readings)
+
+    history = history_from_readings(readings)
+    rules = [r for r in default_rules("general", patient) if edge_rules.cloud_only(r) is None]
+    cloud = [f for f in replay(rules, history) if f.ts < history.end - 60]  # type: ignore[operator]
+    assert [f.rule for f in cloud] == ["general.hr", "general.hr"]  # one fire, one all-clear
+    assert sorted(key(e) for e in events) == sorted(key(f.to_event()) for f in cloud)
+    assert [d.alert for d in decisions_of(readings, lambda _: rules) if d.alert] == [
+        f for f in cloud if f.kind is FindingKind.FIRE
+    ]
