@@ -5,13 +5,16 @@ readings feeds a ``Monitor`` that holds the rules of the cloud config (``edge_ru
 patients' whole rule sets, or an older cloud's plain thresholds), confirmation included;
 its findings become events for ``…/events``, with their evidence. Continuous streams (a
 strap's heart rate, an oximeter's continuous SpO2 and pulse) are aggregated per minute into
-rollups for ``…/rollups`` once the minute is over, with the HRV of the strap's RR intervals. Not thread-safe: one batch at a time (the gateway's
-outbox writer calls it from a worker thread, as the numpy work blocks).
+rollups for ``…/rollups`` once the minute is over, with the HRV of the strap's RR
+intervals. One batch at a time (the gateway's outbox writer calls it from a worker thread,
+as the numpy work blocks); a new rule set (from the event loop) waits for the batch under
+way, since the new monitor takes over the old one's windows and state.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +63,7 @@ class EdgeStage:
         self.rollups = rollups
         """Make rollups (else only findings)."""
         self.rules: tuple[Rule | wire.ThresholdRule, ...] = ()
+        self._lock = threading.Lock()
         self.monitor = Monitor(())
         self.watched: frozenset[tuple[str, wire.Metric]] = frozenset()
         self.set_rules(rules)
@@ -71,13 +75,17 @@ class EdgeStage:
         readings, not in any rollup)."""
 
     def set_rules(self, rules: Sequence[Rule | wire.ThresholdRule]) -> None:
-        """Take the config's rules; an unchanged set keeps its windows and state, a new set
-        keeps the windows (its baselines need no new warm-up) and starts the rules afresh."""
+        """Take the config's rules (thread-safe). A new set keeps the windows (baselines need
+        no new warm-up) and each unchanged rule's state; nothing is reported twice
+        (``Monitor.following``)."""
         rules = tuple(rules)
+        with self._lock:
+            self._set_rules(rules)
+
+    def _set_rules(self, rules: tuple[Rule | wire.ThresholdRule, ...]) -> None:
         if rules == self.rules:
             return
         self.rules = rules
-        # One assignment: a batch under way keeps the old monitor.
         self.monitor = Monitor.following(self.monitor, rules)
         self.watched = frozenset((r.patient_id, r.metric) for r in rules)
 
@@ -91,6 +99,12 @@ class EdgeStage:
         """New findings as events (with the alerts of held findings whose confirmation window
         is over), and the rollups of every minute now over (``now``: UTC epoch seconds).
         ``rr``: the RR intervals (s) a heart-rate reading carried, by reading id."""
+        with self._lock:
+            return self._observe(readings, now=now, rr=rr or {})
+
+    def _observe(
+        self, readings: Sequence[wire.Reading], *, now: float, rr: Mapping[str, Sequence[float]]
+    ) -> tuple[list[wire.Event], list[wire.Rollup]]:
         monitor, watched = self.monitor, self.watched
         groups: dict[tuple[str, wire.Metric], list[wire.Reading]] = defaultdict(list)
         rollups: list[wire.Rollup] = []
@@ -98,7 +112,7 @@ class EdgeStage:
             if (r.patient_id, r.metric) in watched:
                 groups[(r.patient_id, r.metric)].append(r)
             if self.rollups and r.quality.source in STREAM_SOURCES:
-                rollups += self._add(r, (rr or {}).get(r.id, ()))
+                rollups += self._add(r, rr.get(r.id, ()))
         events: list[wire.Event] = []
         for (patient, metric), rs in groups.items():
             _, found = monitor.ingest(
