@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
@@ -80,6 +81,8 @@ def _rule_object(value: dict[str, Any]) -> dict[str, Any]:
     """A rule in its JSON form: a ``kind`` and a ``rule_id``; the rest is the kind's business."""
     if not isinstance(value.get("kind"), str) or not isinstance(value.get("rule_id"), str):
         raise ValueError("a rule needs a 'kind' and a 'rule_id' (strings)")
+    if not re.fullmatch(ID_PATTERN, value["rule_id"]):
+        raise ValueError("a rule_id is letters, digits and ._:- (at most 128 characters)")
     return _json_object(value)
 
 

@@ -170,6 +170,10 @@ def test_rules_without_a_version_or_for_another_patient_are_refused() -> None:
         wire.GatewayConfig.model_validate(
             config(1).model_dump(by_alias=True) | {"rules": [{"rule_id": "x"}]}
         )
+    with pytest.raises(ValueError, match="rule_id is letters"):
+        wire.GatewayConfig.model_validate(
+            config(1).model_dump(by_alias=True) | {"rules": [{"kind": "x", "rule_id": "a b"}]}
+        )
     foreign = config(1, patients=("p-other",))
     with pytest.raises(edge_rules.RuleSetError, match="not in the config"):
         edge_rules.from_config(foreign)
