@@ -1,8 +1,8 @@
 """The gateway process, wired in the order of the pipeline in docs/architecture.md:
 
 BLE link → device manager (one session per paired device: decode, attribute) → readings and
-device events → signal stage (edge findings of the config's threshold rules, per-minute
-rollups of streams) → outbox (SQLite WAL) → uplink (MQTT).
+device events → signal stage (edge findings of the config's rule set, confirmation included;
+per-minute rollups of streams, with HRV) → outbox (SQLite WAL) → uplink (MQTT).
 
 The downlink runs the other way: the cloud's retained config gives the device manager its
 pairings in one step, and commands are answered on ``…/command_results``. With the cloud's
@@ -31,6 +31,7 @@ from gateway.ble.measurement import Measurement
 from gateway.outbox import Kind, Outbox, Row
 from gateway.readings import to_wire
 from gateway.settings import GatewaySettings
+from gateway.signal import edge_rules
 from gateway.signal.stage import EdgeStage
 from gateway.uplink import remote_commands
 from gateway.uplink.config import ConfigStore, Verdict, decide
@@ -65,8 +66,18 @@ def rows_of(items: Sequence[Item]) -> list[Row]:
 def rows_and_readings(items: Sequence[Item]) -> tuple[list[Row], list[wire.Reading]]:
     """Outbox rows of ``items``, and the wire readings among them (made once: a streamed
     value's id is random)."""
+    rows, readings, _ = rows_readings_rr(items)
+    return rows, readings
+
+
+def rows_readings_rr(
+    items: Sequence[Item],
+) -> tuple[list[Row], list[wire.Reading], dict[str, tuple[float, ...]]]:
+    """``rows_and_readings`` plus the RR intervals (s) of each heart-rate reading, by
+    reading id: the wire reading does not carry them, the HRV of the rollups needs them."""
     rows: list[Row] = []
     readings: list[wire.Reading] = []
+    rr: dict[str, tuple[float, ...]] = {}
     for item in items:
         if isinstance(item, wire.Event):
             rows.append(event_row(item))
@@ -74,7 +85,10 @@ def rows_and_readings(items: Sequence[Item]) -> tuple[list[Row], list[wire.Readi
             fresh = to_wire(item)
             readings += fresh
             rows += [(Kind.READING, wire.encode(r).decode(), r.measurement_id) for r in fresh]
-    return rows, readings
+            intervals = tuple(getattr(item.decoded, "rr_intervals", ()) or ())
+            if intervals:
+                rr.update((r.id, intervals) for r in fresh if r.metric is wire.Metric.HEART_RATE)
+    return rows, readings, rr
 
 
 def event_row(event: wire.Event) -> Row:
@@ -114,6 +128,9 @@ class Gateway:
             )
             self.config = None
         self._accepted = self.config  # the newest config persisted (paho thread's view)
+        self.rules_store = ConfigStore(settings.config_path.with_name("rules.json"))
+        """The last config whose rule set this gateway could read: its rules run."""
+        self.rule_set, self.rules_refused = self._startup_rules()
         self.devices = DeviceManager(
             link,
             data_dir=settings.data_dir,
@@ -124,9 +141,7 @@ class Gateway:
             backoff_cap_s=settings.ble_reconnect_max_s,
             battery_readings=True,
         )
-        self.edge = EdgeStage(
-            self.config.thresholds if self.config else (), rollups=settings.publish_rollups
-        )
+        self.edge = EdgeStage(self.rule_set.rules, rollups=settings.publish_rollups)
         if self.config is not None:
             self.devices.apply_pairings(self.config.pairings, origin="config")
         else:
@@ -183,6 +198,7 @@ class Gateway:
             devices=self.devices.statuses(),
             downlink_verified=self.verify_key is not None,
             downlink_refused=self.refusals.summary,
+            rule_set=self.rule_set.status(refused=self.rules_refused),
         )
 
     def local_state(self) -> dict[str, Any]:
@@ -208,18 +224,68 @@ class Gateway:
             if decision.verdict is not Verdict.SAME:  # the retained copy, again: not news
                 self.uplink.refused("config", decision.reason)
             return
+        rules = self._read_rules(config)
         self.config_store.save(config)  # durable before it takes effect
+        if isinstance(rules, edge_rules.EdgeRuleSet):
+            self.rules_store.save(config)
         self._accepted = config
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._apply_config, config)
+            self._loop.call_soon_threadsafe(self._apply_config, config, rules)
 
-    def _apply_config(self, config: wire.GatewayConfig) -> None:
+    def _read_rules(self, config: wire.GatewayConfig) -> edge_rules.EdgeRuleSet | str:
+        """The config's rule set, or why this gateway cannot run it."""
+        try:
+            return edge_rules.from_config(config)
+        except edge_rules.RuleSetError as exc:
+            log.error(
+                "config.rules_refused",
+                version=config.version,
+                reason=str(exc)[:200],
+                advice="the last good rule set keeps running; update the gateway software",
+            )
+            return str(exc)
+
+    def _startup_rules(self) -> tuple[edge_rules.EdgeRuleSet, tuple[int, str] | None]:
+        """At start: the rules of the newest config if readable, else the last good ones."""
+        good = self.rules_store.load()
+        if good is not None and good.gateway_id != self.settings.gateway_id:
+            good = None
+        latest = self.config
+        if latest is not None and (good is None or latest.version > good.version):
+            rules = self._read_rules(latest)
+            if isinstance(rules, edge_rules.EdgeRuleSet):
+                self.rules_store.save(latest)  # a config kept from before there was a store
+                return rules, None
+            refused = (latest.version, rules)
+        else:
+            refused = None
+        if good is None:
+            return edge_rules.EMPTY, refused
+        kept = self._read_rules(good)
+        return (kept if isinstance(kept, edge_rules.EdgeRuleSet) else edge_rules.EMPTY), refused
+
+    def _apply_config(
+        self, config: wire.GatewayConfig, rules: edge_rules.EdgeRuleSet | str | None = None
+    ) -> None:
         """Loop thread, no await: hand the pairings to the device manager and take the
-        config in one step (devices no longer paired are released)."""
+        config in one step (devices no longer paired are released). A rule set this gateway
+        cannot read leaves the last good one running, and the status says so."""
         if self.config is not None and config.version <= self.config.version:
             return
         self.devices.apply_pairings(config.pairings, origin="config")
-        self.edge.set_rules(config.thresholds)
+        if rules is None:
+            rules = self._read_rules(config)
+        if isinstance(rules, edge_rules.EdgeRuleSet):
+            self.edge.set_rules(rules.rules)
+            self.rule_set, self.rules_refused = rules, None
+            log.info(
+                "config.rules_applied",
+                version=config.version,
+                rules=len(rules.rules),
+                cloud_only=list(rules.cloud_only),
+            )
+        else:
+            self.rules_refused = (config.version, rules)
         self.config = config
         log.info(
             "config.applied", version=config.version, devices=sorted(self.devices.store.devices)
@@ -266,6 +332,7 @@ class Gateway:
                 config_version=self.config.version if self.config else None,
                 outbox_depth=self.outbox.stats().depth,
                 devices=tuple(sorted(self.devices.store.devices)),
+                rule_set=self.rule_set.status(refused=self.rules_refused),
             )
             return remote_commands.execute(cmd, facts)
         result = self.devices.handle_command(cmd)
@@ -292,8 +359,8 @@ class Gateway:
     def _store(self, items: Sequence[Item], now: float) -> int:
         """Worker thread: readings and device events, edge findings and finished rollups,
         committed together. The number of rows."""
-        rows, readings = rows_and_readings(items)
-        findings, rollups = self.edge.observe(readings, now=now)
+        rows, readings, rr = rows_readings_rr(items)
+        findings, rollups = self.edge.observe(readings, now=now, rr=rr)
         rows += [event_row(e) for e in findings]
         rows += [(Kind.ROLLUP, wire.encode(r).decode(), None) for r in rollups]
         if rows:

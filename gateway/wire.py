@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
@@ -27,6 +28,12 @@ WIRE_VERSION: Final = 1
 DEFAULT_TOPIC_ROOT: Final = "vg/v1"
 MAX_BATCH_READINGS: Final = 1000
 """Upper bound on readings per message; keeps one MQTT message well under 1 MB."""
+RULES_VERSION: Final = 1
+"""The version of the rule-set form in ``GatewayConfig.rules`` that this module reads: a list
+of ``gateway.signal.ruleset`` rule objects (``{"kind": …, "rule_id": …, …}``). New rule
+kinds travel in it unchanged; a change to the form itself is a new version."""
+MAX_CONFIG_RULES: Final = 4000
+"""Upper bound on rules in one gateway config (a few dozen per patient)."""
 
 
 class WireError(ValueError):
@@ -70,6 +77,15 @@ def _plain_text(value: str) -> str:
     return value
 
 
+def _rule_object(value: dict[str, Any]) -> dict[str, Any]:
+    """A rule in its JSON form: a ``kind`` and a ``rule_id``; the rest is the kind's business."""
+    if not isinstance(value.get("kind"), str) or not isinstance(value.get("rule_id"), str):
+        raise ValueError("a rule needs a 'kind' and a 'rule_id' (strings)")
+    if not re.fullmatch(ID_PATTERN, value["rule_id"]):
+        raise ValueError("a rule_id is letters, digits and ._:- (at most 128 characters)")
+    return _json_object(value)
+
+
 def _json_object(value: dict[str, Any]) -> dict[str, Any]:
     """A free-form object the cloud stores as JSON: finite numbers, plain text, bounded depth."""
 
@@ -111,6 +127,9 @@ MAX_JSON_DEPTH: Final = 32
 MAX_JSON_INT: Final = 2**53
 """Integers in free-form objects stay exact in every JSON reader (IEEE-754 doubles)."""
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+RuleObject = Annotated[dict[str, Any], AfterValidator(_rule_object)]
+"""One rule of a gateway config in the ``gateway.signal.ruleset`` form (read by the gateway,
+not by this module, so that new rule kinds need no change here)."""
 
 
 class Metric(StrEnum):
@@ -352,6 +371,22 @@ class DownlinkRefusals(_Model):
     last_at: UtcDatetime
 
 
+class RuleSetStatus(_Model):
+    """Which rule set the gateway's monitor runs, and why the last one offered was refused."""
+
+    config_version: int | None = Field(None, ge=0, le=MAX_INT)
+    """The config whose rules run (None: the rules of no config, e.g. after a first refusal)."""
+    rules_version: int | None = Field(None, ge=1, le=MAX_INT)
+    """The rule-set form they came in (None: a thresholds-only config)."""
+    rules: int = Field(0, ge=0, le=MAX_INT)
+    """How many rules run at the edge."""
+    cloud_only: int = Field(0, ge=0, le=MAX_INT)
+    """Rules of the set left to the cloud (docs/architecture.md, "Rules at the edge")."""
+    refused_version: int | None = Field(None, ge=0, le=MAX_INT)
+    """The config whose rules were refused last (the last good set kept running)."""
+    refused_reason: PlainText | None = Field(None, max_length=256)
+
+
 class GatewayState(StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
@@ -372,6 +407,7 @@ class Status(_Model):
     downlink_verified: bool | None = None
     """True when the gateway checks the cloud's signature on every config, command and ack."""
     downlink_refused: DownlinkRefusals | None = None
+    rule_set: RuleSetStatus | None = None
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
@@ -437,12 +473,25 @@ class GatewayConfig(_Model):
     patients: tuple[Identifier, ...] = ()
     pairings: tuple[Pairing, ...] = ()
     thresholds: tuple[ThresholdRule, ...] = ()
+    """Plain thresholds: what a cloud without ``rules`` sends; ignored when ``rules_version``
+    is set."""
+    rules_version: int | None = Field(None, ge=1, le=MAX_INT)
+    """The form of ``rules`` (``RULES_VERSION``); None: a thresholds-only config."""
+    rules: tuple[RuleObject, ...] = Field((), max_length=MAX_CONFIG_RULES)
+    """The active rule set of every patient on the gateway, each rule in the
+    ``gateway.signal.ruleset`` JSON form, for the edge monitor (docs/architecture.md)."""
     schedules: dict[str, Any] = Field(default_factory=dict)
     signature: Signature | None = None
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
     )
+
+    @model_validator(mode="after")
+    def _rules_versioned(self) -> GatewayConfig:
+        if self.rules and self.rules_version is None:
+            raise ValueError("rules need a rules_version")
+        return self
 
 
 class CommandName(StrEnum):

@@ -1,4 +1,5 @@
-"""``/api/v1``: readings, the quarantine and the dead-letter table, scoped to the caller.
+"""``/api/v1``: readings, the edge's rollups, the quarantine and the dead-letter table,
+scoped to the caller.
 
 A ``patient_id`` filter outside the caller's scope is "not found"; without one, a list
 holds only the patients the caller may see. Each read of patient data is audited.
@@ -16,8 +17,13 @@ from cloud.api.deps import AdminUser, CurrentUser, Principal, SessionDep, Settin
 from cloud.api.pagination import PageDep, paginate
 from cloud.api.params import IdQuery, UtcQuery
 from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
-from cloud.readings.schemas import DeadLetterPublic, QuarantinedReadingPublic, ReadingPublic
-from cloud.store.models import DeadLetter, GatewayRecord, QuarantinedReading, Reading
+from cloud.readings.schemas import (
+    DeadLetterPublic,
+    EdgeRollupPublic,
+    QuarantinedReadingPublic,
+    ReadingPublic,
+)
+from cloud.store.models import DeadLetter, EdgeRollup, GatewayRecord, QuarantinedReading, Reading
 from cloud.store.readings import readings_query
 from gateway.wire import Metric
 
@@ -53,6 +59,37 @@ def list_readings(
     if scope_all:
         stmt = stmt.where(Reading.patient_id.in_(visible_patient_ids(principal)))
     rows = list(session.scalars(stmt.order_by(Reading.ts.desc()).limit(limit)))
+    audit_read(session, principal, request, patient_id=one, rows=len(rows))
+    return rows
+
+
+@router.get("/rollups", response_model=list[EdgeRollupPublic], tags=["readings"])
+def list_rollups(
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    *,
+    patient_id: IdQuery | None = None,
+    metric: Metric | None = None,
+    since: UtcQuery | None = None,
+    until: UtcQuery | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[EdgeRollup]:
+    """The gateways' per-minute rollups of continuous streams (with HRV where a strap sent
+    RR intervals), by start time, newest first."""
+    one, scope_all = _patient_filter(session, principal, patient_id)
+    stmt = select(EdgeRollup)
+    if one is not None:
+        stmt = stmt.where(EdgeRollup.patient_id == one)
+    if scope_all:
+        stmt = stmt.where(EdgeRollup.patient_id.in_(visible_patient_ids(principal)))
+    if metric is not None:
+        stmt = stmt.where(EdgeRollup.metric == metric.value)
+    if since is not None:
+        stmt = stmt.where(EdgeRollup.start >= since)
+    if until is not None:
+        stmt = stmt.where(EdgeRollup.start < until)
+    rows = list(session.scalars(stmt.order_by(EdgeRollup.start.desc()).limit(limit)))
     audit_read(session, principal, request, patient_id=one, rows=len(rows))
     return rows
 

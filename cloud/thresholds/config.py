@@ -1,8 +1,9 @@
 """Gateway configs: what each gateway must know so edge and cloud judge alike.
 
-A patient's thresholds live on the gateways their devices are paired to. Issuing a config
+A patient's rules live on the gateways their devices are paired to. Issuing a config
 builds the whole ``vg.config/1`` of a gateway (its paired devices and patients, and the
-active threshold rules of those patients), gives it the next version and stores it; the
+whole active rule set of each of those patients in the ``gateway.signal.ruleset`` form,
+``rules_version`` = ``wire.RULES_VERSION``), gives it the next version and stores it; the
 ``ConfigPublisher`` puts it retained on ``…/config``. The gateway applies only newer
 versions and reports the one it runs in its status, which is how the cloud shows that a
 change reached the edge.
@@ -21,7 +22,7 @@ from cloud.alerts.rulebook import Mode, RuleBook
 from cloud.store.models import GatewayConfigRecord, GatewayRecord
 from cloud.store.tenancy import Device, Pairing
 from gateway import wire
-from gateway.signal.rules import ThresholdRule
+from gateway.signal import edge_rules
 
 
 def gateways_of_patient(session: Session, patient_id: str, *, now: datetime) -> list[str]:
@@ -38,27 +39,6 @@ def gateways_of_patient(session: Session, patient_id: str, *, now: datetime) -> 
         .distinct()
     ).all()
     return sorted(g for g in rows if g is not None)
-
-
-def wire_threshold(rule: ThresholdRule) -> wire.ThresholdRule | None:
-    """The rule as the wire carries it, or None if the wire cannot say it faithfully
-    (k-of-n persistence). Urgent levels are the cloud's: the edge fires at the base level."""
-    p = rule.persistence
-    if p.k_of_n is not None:
-        return None
-    return wire.ThresholdRule(
-        rule_id=rule.rule_id,
-        version=rule.version,
-        patient_id=rule.patient_id,
-        metric=rule.metric,
-        priority=rule.priority,
-        fire_low=rule.fire_low,
-        fire_high=rule.fire_high,
-        clear_low=rule.clear_low,
-        clear_high=rule.clear_high,
-        persistence_count=p.count,
-        persistence_seconds=p.seconds,
-    )
 
 
 def build_config(
@@ -81,13 +61,13 @@ def build_config(
         patients_of[device_id].append(patient_id)
     patients = sorted({p for ps in patients_of.values() for p in ps})
     rulebook.refresh(session, patients)
-    thresholds = []
-    for patient_id in patients:
-        for eff in rulebook.patient(patient_id).rules:
-            if eff.mode is Mode.ACTIVE and isinstance(eff.rule, ThresholdRule):
-                converted = wire_threshold(eff.rule)
-                if converted is not None:
-                    thresholds.append(converted)
+    # Shadow rules notify no one: they stay in the cloud, which records their findings.
+    active = [
+        eff.rule
+        for patient_id in patients
+        for eff in rulebook.patient(patient_id).rules
+        if eff.mode is Mode.ACTIVE
+    ]
     return wire.GatewayConfig(
         gateway_id=gateway_id,
         version=version,
@@ -102,7 +82,8 @@ def build_config(
             )
             for device_id, (kind, address, ps) in devices.items()
         ),
-        thresholds=tuple(thresholds),
+        rules_version=wire.RULES_VERSION,
+        rules=edge_rules.to_config(active),
     )
 
 

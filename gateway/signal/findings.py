@@ -275,20 +275,24 @@ def level_findings(
     v: F64,
     ep: Episodes,
     *,
-    span: int,
+    span: int | np.ndarray,
     extra: Mapping[str, F64] | None = None,
     since: float | None = None,
 ) -> list[Finding]:
     """Turn one level's episodes into findings (a loop over findings, never over samples).
 
-    ``extra`` holds per-sample features (e.g. the slope) recorded at the deciding sample.
+    ``span``: the samples that decided a fire (the evidence kept), one number for the rule
+    or one per sample (a trend's window), so that the evidence of a finding never depends on
+    samples after it. ``extra`` holds per-sample features (e.g. the slope) recorded at the
+    deciding sample.
     """
     out: list[Finding] = []
     for kind, idx in ((FindingKind.FIRE, ep.fire), (FindingKind.ALL_CLEAR, ep.clear)):
         for i in idx:
             if since is not None and t[i] <= since:
                 continue
-            lo = max(0, i - min(span, EVIDENCE_SAMPLES) + 1) if kind is FindingKind.FIRE else i
+            n = span if isinstance(span, int) else int(span[i])
+            lo = max(0, i - min(n, EVIDENCE_SAMPLES) + 1) if kind is FindingKind.FIRE else i
             feats = [("level", level.name), *level.features]
             feats += [(k, float(a[i])) for k, a in (extra or {}).items()]
             out.append(

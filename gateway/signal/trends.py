@@ -110,7 +110,7 @@ def evaluate_trend(
         ep = episodes(t, beyond, clear, rule.persistence, active=state.active.get(name, False))
         extra = {"slope_per_day": tr.slope, "change": change, "n": tr.n.astype(np.float64)}
         found += level_findings(
-            rule, level, t, v, ep, span=int(tr.n.max(initial=1)), since=since, extra=extra
+            rule, level, t, v, ep, span=np.maximum(tr.n, 1), since=since, extra=extra
         )
         active[name] = ep.active_at_end
     found.sort(key=lambda f: (f.ts, f.kind.value != "all_clear"))

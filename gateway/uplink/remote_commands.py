@@ -27,6 +27,8 @@ class GatewayFacts:
     config_version: int | None
     outbox_depth: int
     devices: tuple[str, ...]
+    rule_set: wire.RuleSetStatus | None = None
+    """The rule set the edge monitor runs (and a refused one), as in the status."""
 
 
 Outcome = tuple[bool, str | None, dict[str, Any]]
@@ -47,6 +49,11 @@ def _ping(_cmd: wire.Command, facts: GatewayFacts) -> Outcome:
             "config_version": facts.config_version,
             "outbox_depth": facts.outbox_depth,
             "devices": list(facts.devices),
+            **(
+                {"rule_set": facts.rule_set.model_dump(mode="json", exclude_none=True)}
+                if facts.rule_set is not None
+                else {}
+            ),
         },
     )
 

@@ -73,10 +73,20 @@ def test_thresholds_reach_the_gateway_and_its_ack_is_shown(
             config = gateway.config
             assert config is not None
             assert (config.version, config.patients) == (1, ("p-n1",))
-            edge = {t.rule_id: t for t in config.thresholds}
-            assert (edge["general.hr"].fire_high, edge["general.hr"].version) == (140, 2)
-            assert edge["general.hr"].persistence_count == 2  # the program's 5-minute delay
-            assert all(t.patient_id == "p-n1" for t in config.thresholds)
+            assert config.rules_version == wire.RULES_VERSION
+            edge = {r["rule_id"]: r for r in config.rules}
+            assert (edge["general.hr"]["fire_high"], edge["general.hr"]["version"]) == (140, 2)
+            assert edge["general.hr"]["persistence"]["count"] == 2  # the 5-minute delay
+            assert all(r["patient_id"] == "p-n1" for r in config.rules)
+            # The whole rule set runs at the edge, but for what only the cloud can judge.
+            rule_set = gateway.status().rule_set
+            assert rule_set is not None
+            assert (rule_set.config_version, rule_set.rules, rule_set.refused_version) == (
+                1,
+                len(config.rules) - rule_set.cloud_only,
+                None,
+            )
+            assert {r.rule_id for r in gateway.edge.rules} == set(edge) - {"general.hr_stale"}
 
             # …and says so in its status, which the cloud stores and shows.
             def shown() -> dict[str, Any] | None:
@@ -97,7 +107,9 @@ def test_thresholds_reach_the_gateway_and_its_ack_is_shown(
             wait_until(lambda: gateway.config is not None and gateway.config.version == 2,
                        what="config v2 applied")  # fmt: skip
             assert gateway.config is not None
-            assert {t.rule_id: t.fire_high for t in gateway.config.thresholds}["general.hr"] == 131
+            assert {r["rule_id"]: r.get("fire_high") for r in gateway.config.rules}[
+                "general.hr"
+            ] == 131
             assert gateway.config.signature is not None
 
             # The strap's battery reading is stored and the signed ack empties the outbox.
