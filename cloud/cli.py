@@ -51,7 +51,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(pki_app, name="pki")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(broker_app, name="broker")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the width
 T = TypeVar("T")
 
 

@@ -17,7 +17,7 @@ from cloud.errors import CloudError
 from cloud.settings import CloudSettings
 from gateway.operator import ExitCode, OperatorError, validation_summary
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the width
 T = TypeVar("T")
 
 

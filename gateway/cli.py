@@ -39,7 +39,7 @@ ConfigOption = Annotated[
         "--config", "-c", help="Gateway settings (TOML, required); VG_GW_* env vars override it."
     ),
 ]
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the width
 STALE_STATUS_S = 10.0
 """The running gateway rewrites status.json every second; older than this, it is not running."""
 

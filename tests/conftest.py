@@ -146,7 +146,7 @@ class CloudProcess:
             )
         wait_until(
             lambda: httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200,
-            timeout=30,
+            timeout=60,  # a deadline, not a wait: a loaded machine starts Python slowly
             what="the cloud to be ready",
         )
 

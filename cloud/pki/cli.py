@@ -37,7 +37,7 @@ from gateway import wire
 pki_app = typer.Typer(help="The cloud's certificate authority.", no_args_is_help=True)
 gateway_app = typer.Typer(help="Gateway identities: provision and revoke.", no_args_is_help=True)
 broker_app = typer.Typer(help="The MQTT broker's configuration.", no_args_is_help=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the width
 T = TypeVar("T")
 
 

@@ -28,7 +28,7 @@ PICKUP_TIMEOUT_S: Final = 10.0
 POLL_S: Final = 0.2
 
 app = typer.Typer(help="Pair Bluetooth health devices and list them.", no_args_is_help=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the width
 
 ConfigOption = Annotated[
     Path | None,
