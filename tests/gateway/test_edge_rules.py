@@ -144,7 +144,7 @@ def test_a_bad_rule_in_a_known_kind_is_refused_whole(gateway: Gateway) -> None:
 def test_an_unknown_kind_is_left_to_the_cloud_and_the_rest_runs(gateway: Gateway) -> None:
     """A kind the cloud knows before this gateway does (say a CGM rule) travels in the same
     form; until the gateway is updated it is counted as the cloud's."""
-    rules = (*config(2).rules, {"kind": "predicted_low", "rule_id": "cgm.low", "horizon_s": 1200})
+    rules = (*config(2).rules, {"kind": "fall_risk", "rule_id": "gait.falls", "window_s": 1200})
     receive(gateway, config(2, rules=rules))
     assert gateway.status().rule_set == wire.RuleSetStatus(
         config_version=2, rules_version=1, rules=6, cloud_only=2
