@@ -22,9 +22,19 @@ from pydantic import ValidationError
 from gateway import wire
 from gateway.ble import pairing
 from gateway.ble.adapter import AdapterWatch
-from gateway.ble.link import AdapterControl, BleError, BleLink, BondingLink
+from gateway.ble.bind_keys import BindKeys
+from gateway.ble.cgm import WARM_UP
+from gateway.ble.link import (
+    AdapterControl,
+    Advertisement,
+    BleError,
+    BleLink,
+    BondingLink,
+    ListeningLink,
+)
 from gateway.ble.measurement import Measurement, MeasurementSink
 from gateway.ble.pairing import PairingRequest, PairingState, PairingWindow
+from gateway.ble.passive_runtime import PassiveReader, describe, passive_candidate
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, device_event
 from gateway.ble.runtime import DeviceRuntime, Sleep
 from gateway.ble.state import DeviceState, Origin, StateStore
@@ -40,6 +50,8 @@ PAIR_TIMEOUT_S: Final = 30.0
 POWER_CYCLE_TIMEOUT_S: Final = 10.0
 REQUEST_POLL_S: Final = 1.0
 STATE_FLUSH_S: Final = 5.0
+LISTEN_RETRY_S: Final = 5.0
+"""After the listening scanner failed to start (adapter off or stuck)."""
 
 
 def pairings_from_settings(configs: Iterable[Any]) -> list[wire.Pairing]:
@@ -114,6 +126,15 @@ class DeviceManager:
         self.adapter_problems = ProblemTracker(None, None, events)
         self._tg: asyncio.TaskGroup | None = None
         self._wake = asyncio.Event()
+        self.keys = BindKeys(self.data_dir)
+        self.passive = PassiveReader(
+            self.store,
+            self.keys,
+            sink=sink,
+            clock_fn=clock_fn,
+            on_first_reading=self._first_reading,
+        )
+        self._listener: asyncio.Task[None] | None = None
 
     # --- what app.py uses ------------------------------------------------------------------
     async def run(self) -> None:
@@ -124,6 +145,7 @@ class DeviceManager:
                 self._tg = tg
                 for device in list(self.store.devices.values()):
                     self._start(device)
+                self._update_listener()
                 tg.create_task(self._scan_loop(), name="ble-scan")
                 tg.create_task(self._requests_loop(), name="ble-pairing-requests")
                 tg.create_task(self._flush_loop(), name="ble-state")
@@ -156,7 +178,16 @@ class DeviceManager:
         log.info("ble.pairing_open", kind=request.kind.value, source=request.source)
         self._write_window()
         self._wake.set()
+        self._update_listener()
         return self.window
+
+    def unpair(self, device_id: str) -> bool:
+        """Forget a device (the patient's own choice): its session stops, it is no longer
+        read or listened to, and its bind key is deleted. False if it was not paired."""
+        if self.store.get(device_id) is None:
+            return False
+        self._forget(device_id, reason="unpaired")
+        return True
 
     def handle_command(self, command: wire.Command) -> wire.CommandResult:
         """Answer a cloud command the BLE stage owns (``start_pairing``)."""
@@ -258,11 +289,18 @@ class DeviceManager:
             task.cancel()
         self.runtimes.pop(device_id, None)
         self.store.remove(device_id)
+        self.keys.remove(device_id)
+        self.passive.rebuild()
+        self._update_listener()
         log.info("ble.device_removed", device_id=device_id, reason=reason)
 
     # --- sessions --------------------------------------------------------------------------
     def _start(self, device: DeviceState) -> None:
         assert self._tg is not None
+        if device.passive:  # read by listening, never connected
+            self.passive.rebuild()
+            self._update_listener()
+            return
         if device.device_id in self.runtimes:
             return
         try:
@@ -270,7 +308,7 @@ class DeviceManager:
                 self.link,
                 device,
                 store=self.store,
-                sink=self.sink,
+                sink=self._deliver,
                 events=self.events,
                 clock_fn=self.now,
                 sleep=self.sleep,
@@ -287,14 +325,26 @@ class DeviceManager:
             rt.run(), name=f"ble-{device.device_id}"
         )
 
+    def _deliver(self, m: Measurement) -> None:
+        """A connected device's measurement: remember it in words, then hand it on."""
+        device = self.store.get(m.device_id)
+        said = describe(m.decoded.readings())
+        if device is not None and said:
+            device.last_reading = said
+        self.sink(m)
+
     def _first_reading(self, device: DeviceState, m: Measurement) -> None:
         window = self.window
         if window is None or window.device_id != device.device_id:
             return
         if window.state is not PairingState.PAIRED:
             return
+        said = describe(m.decoded.readings())
         self.window = window.with_state(
-            PairingState.CONFIRMED, "It worked: your first reading has arrived. Thank you!"
+            PairingState.CONFIRMED,
+            f"It worked: your first reading has arrived ({said}). Thank you!"
+            if said
+            else "It worked: your first reading has arrived. Thank you!",
         )
         self._pairing_event("first_reading", device, metric=m)
         self._write_window()
@@ -357,6 +407,7 @@ class DeviceManager:
                 "and start pairing again.",
             )
             self._write_window()
+            self._update_listener()
             self.events(
                 device_event(
                     kind=wire.EventKind.PAIRING,
@@ -367,7 +418,9 @@ class DeviceManager:
                     evidence={"kind": window.request.kind.value, "source": window.request.source},
                 )
             )
-        elif window is not None and window.state is PairingState.OPEN:
+        elif (
+            window is not None and window.state is PairingState.OPEN and not window.request.passive
+        ):
             await self._try_pair(window, heard)
 
     async def _power_cycle(self) -> None:
@@ -405,19 +458,86 @@ class DeviceManager:
             origin="pairing",
             bonded=bonded,
             rssi=ad.rssi,
+            session_start=request.sensor_inserted_at,
         )
         self.store.put(device)
         await self.store.save_async()
+        message = "Paired. Now take a measurement to finish."
+        if request.sensor_inserted_at is not None:
+            ready = request.sensor_inserted_at + WARM_UP
+            message = (
+                "Paired. The sensor is warming up: its first reading comes by "
+                f"{ready.strftime('%H:%M')} UTC at the latest."
+            )
         self.window = window.with_state(
-            PairingState.PAIRED,
-            "Paired. Now take a measurement to finish.",
-            device_id=device.device_id,
-            address=ad.address,
+            PairingState.PAIRED, message, device_id=device.device_id, address=ad.address
         )
         log.info("ble.paired", device_id=device.device_id, kind=device.kind, bonded=bonded)
         self._pairing_event("paired", device, metric=None)
         self._write_window()
         self._start(device)
+
+    # --- passive sensors: the listening scanner -------------------------------------------
+    def _update_listener(self) -> None:
+        """Listen while a passive sensor is paired or a passive pairing window is open, and
+        only then: a continuous scan costs the radio time the connected devices need."""
+        if self._tg is None or not isinstance(self.link, ListeningLink):
+            return
+        window = self.window
+        wanted = self.passive.active or (
+            window is not None and window.state is PairingState.OPEN and window.request.passive
+        )
+        if wanted and self._listener is None:
+            self._listener = self._tg.create_task(self._listen(), name="ble-listen")
+        elif not wanted and self._listener is not None:
+            self._listener.cancel()
+            self._listener = None
+
+    async def _listen(self) -> None:
+        assert isinstance(self.link, ListeningLink)
+        while True:
+            try:
+                await self.link.listen(self._heard)
+            except BleError as exc:
+                log.warning("ble.listen_failed", reason=str(exc))
+            await asyncio.sleep(LISTEN_RETRY_S)
+
+    def _heard(self, ad: Advertisement) -> None:
+        """Loop thread: one advertisement from the listening scanner."""
+        window = self.window
+        if window is not None and window.state is PairingState.OPEN and window.request.passive:
+            self._pair_passive(window, ad)
+        self.passive.heard(ad)
+
+    def _pair_passive(self, window: PairingWindow, ad: Advertisement) -> None:
+        request = window.request
+        key = bytes.fromhex(request.bind_key) if request.bind_key else None
+        taken = [d.address for d in self.store.devices.values()]
+        if not passive_candidate(request.kind, key, ad, taken=taken):
+            return
+        device = DeviceState(
+            device_id=request.device_id or pairing.device_id_for(request.kind, ad.address),
+            address=ad.address,
+            kind=request.kind.value,
+            patients=list(request.patients),
+            paired_at=self.now(),
+            origin="pairing",
+            passive=True,
+            rssi=ad.rssi,
+        )
+        if key is not None:
+            self.keys.put(device.device_id, key)
+        self.store.put(device)
+        self.window = window.with_state(
+            PairingState.PAIRED,
+            "Found it. Now take a measurement to finish.",
+            device_id=device.device_id,
+            address=ad.address,
+        )
+        log.info("ble.paired", device_id=device.device_id, kind=device.kind, passive=True)
+        self._pairing_event("paired", device, metric=None)
+        self._write_window()
+        self.passive.rebuild()
 
     # --- files shared with the CLI and the local page --------------------------------------
     def _write_window(self) -> None:
@@ -432,7 +552,14 @@ class DeviceManager:
 
     async def _requests_loop(self) -> None:
         path = self.data_dir / pairing.REQUEST_FILE
+        unpair = self.data_dir / pairing.UNPAIR_FILE
         while True:
+            if unpair.is_file():
+                with contextlib.suppress(OSError, ValueError):
+                    for device_id in json.loads(unpair.read_text()).get("device_ids", []):
+                        self.unpair(str(device_id))
+                with contextlib.suppress(OSError):
+                    unpair.unlink()
             if path.is_file():
                 try:
                     request = PairingRequest.model_validate_json(path.read_bytes())
