@@ -560,6 +560,7 @@ class DeviceManager:
                         self.unpair(str(device_id))
                 with contextlib.suppress(OSError):
                     unpair.unlink()
+                await self.store.save_async()  # the CLI waits to see it gone
             if path.is_file():
                 try:
                     request = PairingRequest.model_validate_json(path.read_bytes())

@@ -48,13 +48,31 @@ class PassiveMeasurement:
         return list(self.values)
 
 
+SAID: Final[dict[Metric, tuple[str, str]]] = {
+    Metric.SYSTOLIC_BP: ("blood pressure", "mmHg"),
+    Metric.HEART_RATE: ("heart rate", "beats a minute"),
+    Metric.PULSE_RATE: ("pulse", "beats a minute"),
+    Metric.SPO2: ("oxygen", "%"),
+    Metric.BODY_TEMPERATURE: ("temperature", "°C"),
+    Metric.BODY_WEIGHT: ("weight", "kg"),
+    Metric.BODY_FAT: ("body fat", "%"),
+    Metric.BLOOD_GLUCOSE: ("glucose", "mg/dL"),
+}
+"""How a person says a reading; metrics not listed (BMI, mean pressure…) are not said."""
+
+
 def describe(readings: Iterable[ProfileReading]) -> str:
-    """The readings in words, for a person ("body weight 80.3 kg"); battery left out."""
-    parts = [
-        f"{r.metric.value.replace('_', ' ')} {r.value:g} {r.unit}".strip()
-        for r in readings
-        if r.metric is not Metric.BATTERY_LEVEL
-    ]
+    """The readings in words, for a person: "blood pressure 128/82 mmHg · pulse 64 beats
+    a minute", "weight 80.3 kg"."""
+    values = {r.metric: r.value for r in readings}
+    parts = []
+    for metric, (name, unit) in SAID.items():
+        if metric not in values:
+            continue
+        value = f"{values[metric]:g}"
+        if metric is Metric.SYSTOLIC_BP and Metric.DIASTOLIC_BP in values:
+            value += f"/{values[Metric.DIASTOLIC_BP]:g}"
+        parts.append(f"{name} {value} {unit}")
     return " · ".join(parts)[:120]
 
 

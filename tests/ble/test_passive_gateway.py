@@ -82,7 +82,7 @@ async def _scenario(
     scale.broadcast(ours.measure({0x06: 80.3, 0x01: 88}))
     await until(lambda: m.window is not None and m.window.state is PairingState.CONFIRMED, 10)
     assert m.window is not None
-    assert "body weight 80.3 kg" in m.window.message
+    assert "weight 80.3 kg" in m.window.message
     [device_id] = m.store.devices
     assert m.store.devices[device_id].passive
     # A scale repeats its packet for seconds: one measurement.
