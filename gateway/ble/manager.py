@@ -564,7 +564,13 @@ class DeviceManager:
             if path.is_file():
                 try:
                     request = PairingRequest.model_validate_json(path.read_bytes())
-                except (ValidationError, OSError) as exc:
+                except ValidationError as exc:
+                    # Fields and reasons only: pydantic's text quotes the input (a bind key).
+                    reasons = "; ".join(
+                        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                    )
+                    log.error("ble.pairing_request_invalid", path=str(path), reason=reasons)
+                except OSError as exc:
                     log.error("ble.pairing_request_invalid", path=str(path), reason=str(exc))
                 else:
                     self.open_pairing(request)
