@@ -132,6 +132,8 @@ class BleakLink:
         self._seen: dict[str, BLEDevice] = {}
         self._listening = False
         self._collectors: list[dict[str, Advertisement]] = []
+        self._discovery = asyncio.Lock()
+        """One discovery at a time: BlueZ refuses a second StartDiscovery from one client."""
 
     async def listen(self, callback: AdvertisementCallback) -> None:
         """One BleakScanner with a detection callback, until cancelled (``ListeningLink``)."""
@@ -147,15 +149,16 @@ class BleakLink:
         if self.adapter is not None:
             options["adapter"] = self.adapter
         scanner = BleakScanner(**options)
-        try:
-            async with asyncio.timeout(GATT_TIMEOUT_S):
-                await scanner.start()
-        except (BleakError, TimeoutError) as exc:
-            raise BleError(
-                f"listening for sensors failed: {exc}; check that Bluetooth is switched on "
-                "(bluetoothctl power on)"
-            ) from exc
-        self._listening = True
+        async with self._discovery:  # a scan under way ends first
+            try:
+                async with asyncio.timeout(GATT_TIMEOUT_S):
+                    await scanner.start()
+            except (BleakError, TimeoutError) as exc:
+                raise BleError(
+                    f"listening for sensors failed: {exc}; check that Bluetooth is switched on "
+                    "(bluetoothctl power on)"
+                ) from exc
+            self._listening = True
         try:
             await asyncio.get_running_loop().create_future()  # until cancelled
         finally:
@@ -179,8 +182,14 @@ class BleakLink:
     async def scan(
         self, *, timeout: float, service_uuids: Sequence[str] | None = None
     ) -> list[Advertisement]:
-        if self._listening:
-            return await self._scan_while_listening(timeout, service_uuids)
+        async with self._discovery:
+            if not self._listening:
+                return await self._discover(timeout, service_uuids)
+        return await self._scan_while_listening(timeout, service_uuids)
+
+    async def _discover(
+        self, timeout: float, service_uuids: Sequence[str] | None
+    ) -> list[Advertisement]:
         uuids = [normalize_uuid(u) for u in service_uuids] if service_uuids else None
         options: dict[str, Any] = {"service_uuids": uuids} if uuids else {}
         if self.adapter is not None:
