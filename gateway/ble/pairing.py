@@ -17,6 +17,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.ble.bind_keys import parse_bind_key
+from gateway.ble.guide import GUIDES
 from gateway.ble.link import Advertisement
 from gateway.ble.profiles import DeviceKind, recognize
 from gateway.wire import Identifier, PatientAssignment
@@ -114,7 +115,7 @@ def open_window(request: PairingRequest, *, now: datetime) -> PairingWindow:
         request,
         now,
         now + min(minutes, MAX_PAIRING_WINDOW),
-        message=f"Switch on the {request.kind.value.replace('_', ' ')} or take a measurement "
+        message=f"Switch on the {GUIDES[request.kind].label.lower()} or take a measurement "
         "near the gateway",
     )
 
