@@ -24,17 +24,11 @@ from gateway.ble import pairing
 from gateway.ble.adapter import AdapterWatch
 from gateway.ble.bind_keys import BindKeys
 from gateway.ble.cgm import WARM_UP
-from gateway.ble.link import (
-    AdapterControl,
-    Advertisement,
-    BleError,
-    BleLink,
-    BondingLink,
-    ListeningLink,
-)
+from gateway.ble.link import AdapterControl, BleError, BleLink, BondingLink
+from gateway.ble.listening import PassiveListening
 from gateway.ble.measurement import Measurement, MeasurementSink
 from gateway.ble.pairing import PairingRequest, PairingState, PairingWindow
-from gateway.ble.passive_runtime import PassiveReader, describe, passive_candidate
+from gateway.ble.passive_runtime import PassiveReader, describe
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, device_event
 from gateway.ble.runtime import DeviceRuntime, Sleep
 from gateway.ble.state import DeviceState, Origin, StateStore
@@ -50,8 +44,6 @@ PAIR_TIMEOUT_S: Final = 30.0
 POWER_CYCLE_TIMEOUT_S: Final = 10.0
 REQUEST_POLL_S: Final = 1.0
 STATE_FLUSH_S: Final = 5.0
-LISTEN_RETRY_S: Final = 5.0
-"""After the listening scanner failed to start (adapter off or stuck)."""
 
 
 def pairings_from_settings(configs: Iterable[Any]) -> list[wire.Pairing]:
@@ -81,7 +73,7 @@ def devices_from_settings(configs: Iterable[Any]) -> list[DeviceState]:
     ]
 
 
-class DeviceManager:
+class DeviceManager(PassiveListening):
     """Owns every device session; ``run()`` until cancelled."""
 
     def __init__(
@@ -476,68 +468,6 @@ class DeviceManager:
         self._pairing_event("paired", device, metric=None)
         self._write_window()
         self._start(device)
-
-    # --- passive sensors: the listening scanner -------------------------------------------
-    def _update_listener(self) -> None:
-        """Listen while a passive sensor is paired or a passive pairing window is open, and
-        only then: a continuous scan costs the radio time the connected devices need."""
-        if self._tg is None or not isinstance(self.link, ListeningLink):
-            return
-        window = self.window
-        wanted = self.passive.active or (
-            window is not None and window.state is PairingState.OPEN and window.request.passive
-        )
-        if wanted and self._listener is None:
-            self._listener = self._tg.create_task(self._listen(), name="ble-listen")
-        elif not wanted and self._listener is not None:
-            self._listener.cancel()
-            self._listener = None
-
-    async def _listen(self) -> None:
-        assert isinstance(self.link, ListeningLink)
-        while True:
-            try:
-                await self.link.listen(self._heard)
-            except BleError as exc:
-                log.warning("ble.listen_failed", reason=str(exc))
-            await asyncio.sleep(LISTEN_RETRY_S)
-
-    def _heard(self, ad: Advertisement) -> None:
-        """Loop thread: one advertisement from the listening scanner."""
-        window = self.window
-        if window is not None and window.state is PairingState.OPEN and window.request.passive:
-            self._pair_passive(window, ad)
-        self.passive.heard(ad)
-
-    def _pair_passive(self, window: PairingWindow, ad: Advertisement) -> None:
-        request = window.request
-        key = bytes.fromhex(request.bind_key) if request.bind_key else None
-        taken = [d.address for d in self.store.devices.values()]
-        if not passive_candidate(request.kind, key, ad, taken=taken):
-            return
-        device = DeviceState(
-            device_id=request.device_id or pairing.device_id_for(request.kind, ad.address),
-            address=ad.address,
-            kind=request.kind.value,
-            patients=list(request.patients),
-            paired_at=self.now(),
-            origin="pairing",
-            passive=True,
-            rssi=ad.rssi,
-        )
-        if key is not None:
-            self.keys.put(device.device_id, key)
-        self.store.put(device)
-        self.window = window.with_state(
-            PairingState.PAIRED,
-            "Found it. Now take a measurement to finish.",
-            device_id=device.device_id,
-            address=ad.address,
-        )
-        log.info("ble.paired", device_id=device.device_id, kind=device.kind, passive=True)
-        self._pairing_event("paired", device, metric=None)
-        self._write_window()
-        self.passive.rebuild()
 
     # --- files shared with the CLI and the local page --------------------------------------
     def _write_window(self) -> None:
