@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from gateway import wire
 from gateway.ble import pairing
 from gateway.ble.adapter import AdapterWatch
-from gateway.ble.bind_keys import BindKeys
+from gateway.ble.bind_keys import BindKeyError, BindKeys
 from gateway.ble.cgm import WARM_UP
 from gateway.ble.link import AdapterControl, BleError, BleLink, BondingLink
 from gateway.ble.listening import PassiveListening
@@ -281,7 +281,10 @@ class DeviceManager(PassiveListening):
             task.cancel()
         self.runtimes.pop(device_id, None)
         self.store.remove(device_id)
-        self.keys.remove(device_id)
+        try:
+            self.keys.remove(device_id)
+        except BindKeyError as exc:
+            log.error("ble.bind_keys_unreadable", reason=str(exc), device_id=device_id)
         self.passive.rebuild()
         self._update_listener()
         log.info("ble.device_removed", device_id=device_id, reason=reason)

@@ -17,7 +17,7 @@ from typing import Final
 
 import structlog
 
-from gateway.ble.bind_keys import BindKeys
+from gateway.ble.bind_keys import BindKeyError, BindKeys
 from gateway.ble.link import Advertisement
 from gateway.ble.measurement import Measurement, MeasurementSink
 from gateway.ble.passive import KIND_METRICS, Observation, PassiveSensor, PassiveTracker
@@ -129,7 +129,17 @@ class PassiveReader:
 
     def rebuild(self) -> None:
         """Follow the passive devices of the state store (after pairing or unpairing)."""
-        keys = self.keys.load()
+        try:
+            keys = self.keys.load()
+        except BindKeyError as exc:
+            # Encrypting sensors go unread (and counted as refused) until it is fixed; the
+            # plain ones and every connected device carry on.
+            log.error(
+                "ble.bind_keys_unreadable",
+                reason=str(exc),
+                advice="restore the file from a backup, or unpair and pair the sensors again",
+            )
+            keys = {}
         sensors = tuple(
             PassiveSensor(
                 device_id=d.device_id,

@@ -179,3 +179,12 @@ def test_passive_scale_through_bleaks_scanner_on_the_fake_bluez(
 
     asyncio.run(main())
     assert len(got.measurements) == 2
+
+
+def test_an_unreadable_key_file_leaves_the_gateway_running(tmp_path: Path) -> None:
+    (tmp_path / BIND_KEYS_FILE).write_text("{not json")
+    got, clock = Collected(), FakeClock()
+    m = _manager(SimLink(SimRadio()), tmp_path, got, clock)  # no exception
+    assert not m.passive.active
+    with pytest.raises(ValueError, match="not a bind key file"):
+        BindKeys(tmp_path).load()
