@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from firmware_sim.devices import BloodPressureCuff, GlucoseMeter, PulseOximeter, Scale
+from firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from firmware_sim.radio import SimLink, SimRadio
 from gateway import wire
 from gateway.ble import device_cli
@@ -385,3 +386,35 @@ def test_pairings_from_the_cloud_config_start_sessions_and_update_patients(tmp_p
     assert got.measurements[0].patient_id == "bob"
     assert "x" not in m.store.devices  # no address: left to a pairing window
     assert m.store.devices == {}
+
+
+def test_a_cgm_paired_with_its_insertion_time_says_when_readings_will_come(
+    tmp_path: Path,
+) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    radio.add(ContinuousGlucoseMonitor("0C:00:00:00:00:0C", seed=12))
+    m = _manager(SimLink(radio), tmp_path, got, clock)
+    inserted = clock.now - timedelta(minutes=30)
+
+    async def body() -> None:
+        task = asyncio.create_task(m.run())
+        try:
+            m.open_pairing(
+                PairingRequest(
+                    kind=DeviceKind.CGM,
+                    patients=[PatientAssignment(patient_id="p-dm")],
+                    sensor_inserted_at=inserted,
+                )
+            )
+            await until(lambda: any(e.code == "paired" for e in got.events), timeout=10)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(body())
+    [paired] = [e for e in got.events if e.code == "paired"]
+    ready = (inserted + timedelta(hours=2)).strftime("%H:%M")
+    assert paired.evidence["message"] == (
+        f"Paired. The sensor is warming up: its first reading comes by {ready} UTC at the latest."
+    )
