@@ -87,6 +87,17 @@ class PassivePeripheral(SimPeripheral):
         self.bondable = False
 
     def broadcast(self, advertising_data: bytes) -> None:
+        """Put the packet in the air: scanners listening on the radio hear it at once, and
+        a scan hears it until the next one."""
         self.service_data = {
             normalize_uuid(uuid): data for uuid, data in service_data_of(advertising_data).items()
         }
+        if self.radio is not None:
+            self.radio.air(self)
+
+    def rotate(self, address: str) -> None:
+        """Advertise from a new (resolvable private) address from now on."""
+        if self.radio is not None:
+            self.radio.readdress(self, address)
+        else:
+            self.address = address

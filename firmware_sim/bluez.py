@@ -155,6 +155,8 @@ class Adapter(ServiceInterface):
         super().__init__("org.bluez.Adapter1")
         self._bluez = bluez
         self._discovering = False
+        self.sessions = 0
+        """Discovery sessions running (BlueZ keeps discovering until the last one stops)."""
         self.powered = True
         self.stuck = False
         """A wedged controller, as BlueZ reports it: every discovery is "In Progress" and
@@ -167,14 +169,18 @@ class Adapter(ServiceInterface):
             raise DBusError(f"{BLUEZ_ERROR}.NotReady", "Resource Not Ready")
         if self.stuck:
             raise DBusError(f"{BLUEZ_ERROR}.InProgress", "Operation already in progress")
-        self._discovering = True
-        self.emit_properties_changed({"Discovering": True})
+        self.sessions += 1
+        if not self._discovering:
+            self._discovering = True
+            self.emit_properties_changed({"Discovering": True})
         self._bluez.discover()
 
     @dbus_method()
     def StopDiscovery(self) -> None:  # noqa: N802
-        self._discovering = False
-        self.emit_properties_changed({"Discovering": False})
+        self.sessions = max(0, self.sessions - 1)
+        if self._discovering and not self.sessions:
+            self._discovering = False
+            self.emit_properties_changed({"Discovering": False})
 
     @dbus_method()
     def SetDiscoveryFilter(self, properties: DBusDict) -> None:  # noqa: N802
@@ -437,8 +443,11 @@ class FakeBlueZ:
         self.bus = await MessageBus(bus_address=self.bus_address, bus_type=BusType.SYSTEM).connect()
         self.bus.export(ADAPTER_PATH, self.adapter)
         await self.bus.request_name("org.bluez")
+        self.radio.listeners.append(self._aired)
 
     async def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.radio.listeners.remove(self._aired)
         if self.bus is not None:
             self.bus.disconnect()
             with contextlib.suppress(Exception):
@@ -446,22 +455,30 @@ class FakeBlueZ:
 
     def discover(self) -> None:
         """Every advertising peripheral in range becomes a Device1 object."""
+        for peripheral in list(self.radio.peripherals.values()):
+            if peripheral.advertising:
+                self._announce(peripheral)
+
+    def _aired(self, peripheral: SimPeripheral) -> None:
+        """A peripheral sent an advertisement (``SimRadio.air``): while discovering, BlueZ
+        passes it on at once, so a running BleakScanner's detection callback hears it."""
+        if self.bus is not None and self.adapter.sessions and self.adapter.powered:
+            self._announce(peripheral)
+
+    def _announce(self, peripheral: SimPeripheral) -> None:
         assert self.bus is not None
-        for peripheral in self.radio.peripherals.values():
-            if not peripheral.advertising:
-                continue
-            known = self.devices.get(device_path(peripheral.address))
-            if known is None:
-                device = Device(self, peripheral)
-                self.devices[device.path] = device
-                self.bus.export(device.path, device)
-            elif not known.connected:
-                # BlueZ reports a known device's new advertisement as a change of RSSI
-                # (and of its service data, where a passive sensor's new reading is).
-                changed: dict[str, Any] = {"RSSI": peripheral.rssi}
-                if peripheral.service_data:
-                    changed["ServiceData"] = service_data_property(peripheral)
-                known.emit_properties_changed(changed)
+        known = self.devices.get(device_path(peripheral.address))
+        if known is None:
+            device = Device(self, peripheral)
+            self.devices[device.path] = device
+            self.bus.export(device.path, device)
+        elif not known.connected:
+            # BlueZ reports a known device's new advertisement as a change of RSSI
+            # (and of its service data, where a passive sensor's new reading is).
+            changed: dict[str, Any] = {"RSSI": peripheral.rssi}
+            if peripheral.service_data:
+                changed["ServiceData"] = service_data_property(peripheral)
+            known.emit_properties_changed(changed)
 
     def remove(self, path: str) -> None:
         device = self.devices.pop(path, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.ble.link import Advertisement, NotifyCallback
 from gateway.ble.uuids import normalize_uuid
@@ -58,6 +59,8 @@ class SimPeripheral:
         """Accepts pairing (LE Secure Connections where the central supports it)."""
         self.bonded = False
         self._on_disconnect: list[Callable[[], None]] = []
+        self.radio: Any = None
+        """The ``SimRadio`` it was added to (``air`` sends an advertisement there)."""
 
     def advertisement(self) -> Advertisement:
         return Advertisement(

@@ -15,6 +15,7 @@ from typing import TypeVar
 from firmware_sim.peripheral import SimPeripheral
 from gateway.ble.link import (
     Advertisement,
+    AdvertisementCallback,
     BleConnection,
     ConnectionLostError,
     DeviceNotFoundError,
@@ -30,10 +31,25 @@ class SimRadio:
         self.peripherals: dict[str, SimPeripheral] = {}
         self.fail_connects = 0
         """Refuse this many upcoming connection attempts (a busy or flaky device)."""
+        self.listeners: list[Callable[[SimPeripheral], None]] = []
+        """Scanners that hear each advertisement as it is sent (``air``)."""
 
     def add(self, peripheral: P) -> P:
         self.peripherals[peripheral.address.upper()] = peripheral
+        peripheral.radio = self
         return peripheral
+
+    def air(self, peripheral: SimPeripheral) -> None:
+        """``peripheral`` sends its advertisement once: every listening scanner hears it."""
+        if peripheral.advertising and self.find(peripheral.address) is peripheral:
+            for listener in list(self.listeners):
+                listener(peripheral)
+
+    def readdress(self, peripheral: SimPeripheral, address: str) -> None:
+        """The peripheral now advertises from ``address`` (a rotated private address)."""
+        self.peripherals.pop(peripheral.address.upper(), None)
+        peripheral.address = address
+        self.peripherals[address.upper()] = peripheral
 
     def find(self, address: str) -> SimPeripheral | None:
         return self.peripherals.get(address.upper())
@@ -131,6 +147,18 @@ class SimLink:
             for p in self.radio.peripherals.values()
             if p.advertising and (not wanted or wanted & set(p.service_uuids))
         ]
+
+    async def listen(self, callback: AdvertisementCallback) -> None:
+        """Hear every advertisement the radio's peripherals send (``ListeningLink``)."""
+
+        def heard(peripheral: SimPeripheral) -> None:
+            callback(peripheral.advertisement())
+
+        self.radio.listeners.append(heard)
+        try:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        finally:
+            self.radio.listeners.remove(heard)
 
     async def connect(
         self,

@@ -25,6 +25,7 @@ import structlog
 
 from gateway import __version__, signing, wire
 from gateway.ble import web
+from gateway.ble.household import people
 from gateway.ble.link import BleLink
 from gateway.ble.manager import DeviceManager, pairings_from_settings
 from gateway.ble.measurement import Measurement
@@ -402,7 +403,12 @@ class Gateway:
         page = None
         try:
             if self.settings.web_port is not None:
-                page = await web.serve(self.devices, self.settings.web_host, self.settings.web_port)
+                page = await web.serve(
+                    self.devices,
+                    self.settings.web_host,
+                    self.settings.web_port,
+                    household=lambda: people(self.settings.patients, self.config),
+                )
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.uplink.run(), name="uplink")
                 tg.create_task(self._write_outbox(), name="outbox-writer")

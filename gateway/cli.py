@@ -152,6 +152,7 @@ def _status_table(state: dict[str, Any]) -> Table:
 
 app.command()(device_cli.pair)
 app.command()(device_cli.devices)
+app.command()(device_cli.unpair)
 
 
 def main() -> None:

@@ -21,6 +21,9 @@ READING_NAMESPACE: Final = uuid.UUID("6f2a4c1e-5b0d-4e8a-9a57-1d3c2b7e9f10")
 
 def measurement_identity(m: Measurement) -> str | None:
     """What identifies this measurement on the device itself, if anything."""
+    key = getattr(m.decoded, "measurement_key", None)
+    if key is not None:  # a passive sensor's repeated advertisements of one measurement
+        return f"key:{key}"
     seq = getattr(m.decoded, "sequence_number", None)
     if seq is not None:
         return f"seq:{seq}"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 
 import structlog
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -80,6 +80,15 @@ class SimSettings(BaseModel):
     devices: list[SimDevice] = Field(default_factory=list)
 
 
+class PatientConfig(BaseModel):
+    """A person of the household this gateway serves, as the pairing page names them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patient_id: Identifier
+    first_name: str = Field(min_length=1, max_length=40)
+
+
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
@@ -93,6 +102,9 @@ class GatewaySettings(BaseSettings):
     """The Bluetooth adapter to use (``hci0``) when the gateway has several; default: BlueZ's."""
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    patients: list[PatientConfig] = Field(default_factory=list)
+    """The household (``[[patients]]`` with ``patient_id`` and ``first_name``), until the
+    cloud's config names them; the pairing page asks "Who will use this device?" from it."""
     sim: SimSettings = Field(default_factory=SimSettings)
     batch_size: int = Field(200, ge=1, le=1000)
     """Readings per MQTT message (at most the wire's MAX_BATCH_READINGS)."""

@@ -471,6 +471,9 @@ class GatewayConfig(_Model):
     version: int = Field(ge=0)
     issued_at: UtcDatetime
     patients: tuple[Identifier, ...] = ()
+    first_names: dict[Identifier, PlainText] = Field(default_factory=dict)
+    """Patient id → the first name the household knows them by ("Maria"), shown on the
+    gateway's pairing page and CLI. Optional: an older cloud sends none."""
     pairings: tuple[Pairing, ...] = ()
     thresholds: tuple[ThresholdRule, ...] = ()
     """Plain thresholds: what a cloud without ``rules`` sends; ignored when ``rules_version``

@@ -9,12 +9,14 @@ whose messages tell the person at home what to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import (
     BleakClientWithServiceCache,
@@ -26,6 +28,7 @@ from dbus_fast.aio import MessageBus
 
 from gateway.ble.link import (
     Advertisement,
+    AdvertisementCallback,
     BleConnection,
     BleError,
     ConnectionLostError,
@@ -110,15 +113,82 @@ class BleakConnection:
             raise BleError(f"{self.address}: disconnect failed: {exc}") from exc
 
 
+def _advertisement(device: BLEDevice, adv: AdvertisementData) -> Advertisement:
+    return Advertisement(
+        address=device.address.upper(),
+        name=adv.local_name or device.name,
+        rssi=adv.rssi,
+        service_uuids=tuple(normalize_uuid(u) for u in adv.service_uuids),
+        manufacturer_data=dict(adv.manufacturer_data),
+        service_data={normalize_uuid(u): bytes(d) for u, d in adv.service_data.items()},
+    )
+
+
 class BleakLink:
     """``BleLink`` on bleak; ``adapter`` selects one (``"hci0"``) when the Pi has several."""
 
     def __init__(self, *, adapter: str | None = None) -> None:
         self.adapter = adapter
         self._seen: dict[str, BLEDevice] = {}
+        self._listening = False
+        self._collectors: list[dict[str, Advertisement]] = []
+        self._discovery = asyncio.Lock()
+        """One discovery at a time: BlueZ refuses a second StartDiscovery from one client."""
+
+    async def listen(self, callback: AdvertisementCallback) -> None:
+        """One BleakScanner with a detection callback, until cancelled (``ListeningLink``)."""
+
+        def detected(device: BLEDevice, adv: AdvertisementData) -> None:
+            self._seen[device.address.upper()] = device
+            ad = _advertisement(device, adv)
+            for collector in self._collectors:
+                collector[ad.address] = ad
+            callback(ad)
+
+        options: dict[str, Any] = {"detection_callback": detected}
+        if self.adapter is not None:
+            options["adapter"] = self.adapter
+        scanner = BleakScanner(**options)
+        async with self._discovery:  # a scan under way ends first
+            try:
+                async with asyncio.timeout(GATT_TIMEOUT_S):
+                    await scanner.start()
+            except (BleakError, TimeoutError) as exc:
+                raise BleError(
+                    f"listening for sensors failed: {exc}; check that Bluetooth is switched on "
+                    "(bluetoothctl power on)"
+                ) from exc
+            self._listening = True
+        try:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        finally:
+            self._listening = False
+            with contextlib.suppress(BleakError, TimeoutError):
+                async with asyncio.timeout(DISCONNECT_TIMEOUT_S):
+                    await scanner.stop()
+
+    async def _scan_while_listening(
+        self, timeout: float, service_uuids: Sequence[str] | None
+    ) -> list[Advertisement]:
+        collector: dict[str, Advertisement] = {}
+        self._collectors.append(collector)
+        try:
+            await asyncio.sleep(timeout)  # the scan's duration: what the listener hears in it
+        finally:
+            self._collectors.remove(collector)
+        wanted = {normalize_uuid(u) for u in service_uuids or ()}
+        return [ad for ad in collector.values() if not wanted or wanted & set(ad.service_uuids)]
 
     async def scan(
         self, *, timeout: float, service_uuids: Sequence[str] | None = None
+    ) -> list[Advertisement]:
+        async with self._discovery:
+            if not self._listening:
+                return await self._discover(timeout, service_uuids)
+        return await self._scan_while_listening(timeout, service_uuids)
+
+    async def _discover(
+        self, timeout: float, service_uuids: Sequence[str] | None
     ) -> list[Advertisement]:
         uuids = [normalize_uuid(u) for u in service_uuids] if service_uuids else None
         options: dict[str, Any] = {"service_uuids": uuids} if uuids else {}
@@ -134,16 +204,7 @@ class BleakLink:
         out = []
         for device, adv in found.values():
             self._seen[device.address.upper()] = device
-            out.append(
-                Advertisement(
-                    address=device.address.upper(),
-                    name=adv.local_name or device.name,
-                    rssi=adv.rssi,
-                    service_uuids=tuple(normalize_uuid(u) for u in adv.service_uuids),
-                    manufacturer_data=dict(adv.manufacturer_data),
-                    service_data={normalize_uuid(u): bytes(d) for u, d in adv.service_data.items()},
-                )
-            )
+            out.append(_advertisement(device, adv))
         return out
 
     async def connect(

@@ -14,6 +14,8 @@ from typing import Protocol, runtime_checkable
 
 NotifyCallback = Callable[[str, bytes], None]
 """Called with (characteristic UUID in normal form, value bytes) for each notification."""
+AdvertisementCallback = Callable[["Advertisement"], None]
+"""Called on the event loop with each advertisement a listening scanner hears."""
 
 
 class BleError(Exception):
@@ -87,6 +89,19 @@ class BleLink(Protocol):
         timeout: float,
         on_disconnect: Callable[[], None] | None = None,
     ) -> BleConnection: ...
+
+
+@runtime_checkable
+class ListeningLink(Protocol):
+    """A link that can scan without pause and report each advertisement as it is heard
+    (what passive sensors need: they never accept a connection). While it listens, the
+    link's ``scan`` reports what this one scanner hears instead of starting a second one
+    (BlueZ refuses a second discovery from the same client)."""
+
+    async def listen(self, callback: AdvertisementCallback) -> None:
+        """Report advertisements to ``callback`` until cancelled; ``BleError`` if the
+        scanner cannot start."""
+        ...
 
 
 @runtime_checkable

@@ -22,9 +22,13 @@ from pydantic import ValidationError
 from gateway import wire
 from gateway.ble import pairing
 from gateway.ble.adapter import AdapterWatch
+from gateway.ble.bind_keys import BindKeyError, BindKeys
+from gateway.ble.cgm import WARM_UP
 from gateway.ble.link import AdapterControl, BleError, BleLink, BondingLink
+from gateway.ble.listening import PassiveListening
 from gateway.ble.measurement import Measurement, MeasurementSink
 from gateway.ble.pairing import PairingRequest, PairingState, PairingWindow
+from gateway.ble.passive_runtime import PassiveReader, describe
 from gateway.ble.problems import EventSink, Problem, ProblemTracker, device_event
 from gateway.ble.runtime import DeviceRuntime, Sleep
 from gateway.ble.state import DeviceState, Origin, StateStore
@@ -69,7 +73,7 @@ def devices_from_settings(configs: Iterable[Any]) -> list[DeviceState]:
     ]
 
 
-class DeviceManager:
+class DeviceManager(PassiveListening):
     """Owns every device session; ``run()`` until cancelled."""
 
     def __init__(
@@ -114,6 +118,15 @@ class DeviceManager:
         self.adapter_problems = ProblemTracker(None, None, events)
         self._tg: asyncio.TaskGroup | None = None
         self._wake = asyncio.Event()
+        self.keys = BindKeys(self.data_dir)
+        self.passive = PassiveReader(
+            self.store,
+            self.keys,
+            sink=sink,
+            clock_fn=clock_fn,
+            on_first_reading=self._first_reading,
+        )
+        self._listener: asyncio.Task[None] | None = None
 
     # --- what app.py uses ------------------------------------------------------------------
     async def run(self) -> None:
@@ -124,6 +137,7 @@ class DeviceManager:
                 self._tg = tg
                 for device in list(self.store.devices.values()):
                     self._start(device)
+                self._update_listener()
                 tg.create_task(self._scan_loop(), name="ble-scan")
                 tg.create_task(self._requests_loop(), name="ble-pairing-requests")
                 tg.create_task(self._flush_loop(), name="ble-state")
@@ -156,7 +170,16 @@ class DeviceManager:
         log.info("ble.pairing_open", kind=request.kind.value, source=request.source)
         self._write_window()
         self._wake.set()
+        self._update_listener()
         return self.window
+
+    def unpair(self, device_id: str) -> bool:
+        """Forget a device (the patient's own choice): its session stops, it is no longer
+        read or listened to, and its bind key is deleted. False if it was not paired."""
+        if self.store.get(device_id) is None:
+            return False
+        self._forget(device_id, reason="unpaired")
+        return True
 
     def handle_command(self, command: wire.Command) -> wire.CommandResult:
         """Answer a cloud command the BLE stage owns (``start_pairing``)."""
@@ -258,11 +281,21 @@ class DeviceManager:
             task.cancel()
         self.runtimes.pop(device_id, None)
         self.store.remove(device_id)
+        try:
+            self.keys.remove(device_id)
+        except BindKeyError as exc:
+            log.error("ble.bind_keys_unreadable", reason=str(exc), device_id=device_id)
+        self.passive.rebuild()
+        self._update_listener()
         log.info("ble.device_removed", device_id=device_id, reason=reason)
 
     # --- sessions --------------------------------------------------------------------------
     def _start(self, device: DeviceState) -> None:
         assert self._tg is not None
+        if device.passive:  # read by listening, never connected
+            self.passive.rebuild()
+            self._update_listener()
+            return
         if device.device_id in self.runtimes:
             return
         try:
@@ -270,7 +303,7 @@ class DeviceManager:
                 self.link,
                 device,
                 store=self.store,
-                sink=self.sink,
+                sink=self._deliver,
                 events=self.events,
                 clock_fn=self.now,
                 sleep=self.sleep,
@@ -287,14 +320,26 @@ class DeviceManager:
             rt.run(), name=f"ble-{device.device_id}"
         )
 
+    def _deliver(self, m: Measurement) -> None:
+        """A connected device's measurement: remember it in words, then hand it on."""
+        device = self.store.get(m.device_id)
+        said = describe(m.decoded.readings())
+        if device is not None and said:
+            device.last_reading = said
+        self.sink(m)
+
     def _first_reading(self, device: DeviceState, m: Measurement) -> None:
         window = self.window
         if window is None or window.device_id != device.device_id:
             return
         if window.state is not PairingState.PAIRED:
             return
+        said = describe(m.decoded.readings())
         self.window = window.with_state(
-            PairingState.CONFIRMED, "It worked: your first reading has arrived. Thank you!"
+            PairingState.CONFIRMED,
+            f"It worked: your first reading has arrived ({said}). Thank you!"
+            if said
+            else "It worked: your first reading has arrived. Thank you!",
         )
         self._pairing_event("first_reading", device, metric=m)
         self._write_window()
@@ -357,6 +402,7 @@ class DeviceManager:
                 "and start pairing again.",
             )
             self._write_window()
+            self._update_listener()
             self.events(
                 device_event(
                     kind=wire.EventKind.PAIRING,
@@ -367,7 +413,9 @@ class DeviceManager:
                     evidence={"kind": window.request.kind.value, "source": window.request.source},
                 )
             )
-        elif window is not None and window.state is PairingState.OPEN:
+        elif (
+            window is not None and window.state is PairingState.OPEN and not window.request.passive
+        ):
             await self._try_pair(window, heard)
 
     async def _power_cycle(self) -> None:
@@ -405,14 +453,19 @@ class DeviceManager:
             origin="pairing",
             bonded=bonded,
             rssi=ad.rssi,
+            session_start=request.sensor_inserted_at,
         )
         self.store.put(device)
         await self.store.save_async()
+        message = "Paired. Now take a measurement to finish."
+        if request.sensor_inserted_at is not None:
+            ready = request.sensor_inserted_at + WARM_UP
+            message = (
+                "Paired. The sensor is warming up: its first reading comes by "
+                f"{ready.strftime('%H:%M')} UTC at the latest."
+            )
         self.window = window.with_state(
-            PairingState.PAIRED,
-            "Paired. Now take a measurement to finish.",
-            device_id=device.device_id,
-            address=ad.address,
+            PairingState.PAIRED, message, device_id=device.device_id, address=ad.address
         )
         log.info("ble.paired", device_id=device.device_id, kind=device.kind, bonded=bonded)
         self._pairing_event("paired", device, metric=None)
@@ -432,11 +485,25 @@ class DeviceManager:
 
     async def _requests_loop(self) -> None:
         path = self.data_dir / pairing.REQUEST_FILE
+        unpair = self.data_dir / pairing.UNPAIR_FILE
         while True:
+            if unpair.is_file():
+                with contextlib.suppress(OSError, ValueError):
+                    for device_id in json.loads(unpair.read_text()).get("device_ids", []):
+                        self.unpair(str(device_id))
+                with contextlib.suppress(OSError):
+                    unpair.unlink()
+                await self.store.save_async()  # the CLI waits to see it gone
             if path.is_file():
                 try:
                     request = PairingRequest.model_validate_json(path.read_bytes())
-                except (ValidationError, OSError) as exc:
+                except ValidationError as exc:
+                    # Fields and reasons only: pydantic's text quotes the input (a bind key).
+                    reasons = "; ".join(
+                        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                    )
+                    log.error("ble.pairing_request_invalid", path=str(path), reason=reasons)
+                except OSError as exc:
                     log.error("ble.pairing_request_invalid", path=str(path), reason=str(exc))
                 else:
                     self.open_pairing(request)

@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.ble.bind_keys import parse_bind_key
+from gateway.ble.guide import GUIDES
 from gateway.ble.link import Advertisement
 from gateway.ble.profiles import DeviceKind, recognize
 from gateway.wire import Identifier, PatientAssignment
@@ -28,6 +30,8 @@ REQUEST_FILE: Final = "ble-pairing-request.json"
 """Written by ``vitalgate-gateway pair`` (or the local page), read by the running gateway."""
 STATUS_FILE: Final = "ble-pairing.json"
 """Written by the running gateway: the current or last pairing window."""
+UNPAIR_FILE: Final = "ble-unpair-request.json"
+"""Written by ``vitalgate-gateway unpair``: ``{"device_ids": [...]}``, read by the gateway."""
 
 
 class PairingState(StrEnum):
@@ -53,6 +57,25 @@ class PairingRequest(BaseModel):
     """The cloud may name the device; otherwise the gateway derives an id from its address."""
     source: str = Field("cli", max_length=32)
     request_id: Identifier | None = None
+    passive: bool = False
+    """The device only advertises (a BTHome sensor): it is found by listening, not bonded."""
+    bind_key: str | None = Field(None, repr=False)
+    """Its BTHome bind key (32 hex characters) when it encrypts; implies ``passive``. Only
+    an advertisement this key opens is taken, so a neighbour's sensor never is."""
+    sensor_inserted_at: datetime | None = None
+    """A CGM: when the patient put the sensor on (its session start, if the sensor has no
+    clock of its own to say so); readings follow after the warm-up."""
+
+    @field_validator("bind_key")
+    @classmethod
+    def _bind_key(cls, value: str | None) -> str | None:
+        return None if value is None else parse_bind_key(value).hex()
+
+    @model_validator(mode="after")
+    def _passive(self) -> PairingRequest:
+        if self.bind_key is not None:
+            self.passive = True
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +115,7 @@ def open_window(request: PairingRequest, *, now: datetime) -> PairingWindow:
         request,
         now,
         now + min(minutes, MAX_PAIRING_WINDOW),
-        message=f"Switch on the {request.kind.value.replace('_', ' ')} or take a measurement "
+        message=f"Switch on the {GUIDES[request.kind].label.lower()} or take a measurement "
         "near the gateway",
     )
 

@@ -179,6 +179,8 @@ class PassiveTracker:
             if last is not None and value.counter < last:
                 notes.append(f"counter {value.counter} below {last}: replayed or old packet")
                 return None
+            if value.counter == last:  # the same packet again, however late it is heard
+                return None
             state.last_counter = value.counter
         return repr((value.counter, value.packet_id, value.objects))
 

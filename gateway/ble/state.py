@@ -70,6 +70,11 @@ class DeviceState(BaseModel):
     clock_set_at: datetime | None = None
     counters: dict[str, int] = Field(default_factory=dict)
     """Bad input seen from the device, by reason (malformed, duplicate, unattributed…)."""
+    passive: bool = False
+    """Only advertises its readings (a BTHome sensor): read by listening, never connected.
+    Its bind key, if it encrypts, is in ``ble-bind-keys.json`` (``gateway.ble.bind_keys``)."""
+    last_reading: str | None = Field(None, max_length=120)
+    """The last reading in words ("body weight 80.3 kg"), for the pairing page and CLI."""
 
 
 class _File(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from firmware_sim.devices import BloodPressureCuff, GlucoseMeter, PulseOximeter, Scale
+from firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from firmware_sim.radio import SimLink, SimRadio
 from gateway import wire
 from gateway.ble import device_cli
@@ -20,6 +22,7 @@ from gateway.ble.manager import DeviceManager, devices_from_settings
 from gateway.ble.pairing import PairingRequest, PairingState, candidate, open_window
 from gateway.ble.profiles import DeviceKind
 from gateway.ble.uuids import normalize_uuid
+from gateway.cli import app as cli_app
 from gateway.settings import DeviceConfig
 from gateway.wire import PatientAssignment
 from tests.ble._util import Collected, FakeClock, until
@@ -149,21 +152,36 @@ def test_a_window_with_no_device_expires_with_advice(tmp_path: Path) -> None:
     assert "start pairing again" in m.window.message
 
 
+def _config(tmp_path: Path, *people: tuple[str, str]) -> Path:
+    """A gateway config whose household is ``people`` (patient id, first name)."""
+    config = tmp_path / "gateway.toml"
+    text = f'gateway_id = "gw-pair"\ndata_dir = "{tmp_path}"\nlink = "sim"\n'
+    for pid, name in people:
+        text += f'[[patients]]\npatient_id = "{pid}"\nfirst_name = "{name}"\n'
+    config.write_text(text)
+    return config
+
+
 def test_cli_pair_follows_the_window_until_the_first_reading(tmp_path: Path) -> None:
     radio, clock, got = SimRadio(), FakeClock(), Collected()
     cuff = radio.add(BloodPressureCuff("0C:00:00:00:00:02", seed=2))
     m = _manager(SimLink(radio), tmp_path, got, clock)
     runner = CliRunner()
-    args = ["pair", "bp_cuff", "-p", "pat-9", "--data-dir", str(tmp_path), "--minutes", "1"]
+    config = _config(tmp_path, ("pat-9", "Maria"))
+    args = ["pair", "bp_cuff", "-p", "maria", "--config", str(config), "--minutes", "1"]
 
     async def body() -> int:
         task = asyncio.create_task(m.run())
         try:
-            cli = asyncio.create_task(asyncio.to_thread(runner.invoke, device_cli.app, args))
+            cli = asyncio.create_task(asyncio.to_thread(runner.invoke, cli_app, args))
             await until(lambda: cuff.subscribed(0x2A35), timeout=10)
             cuff.measure()
             result = await asyncio.wait_for(cli, 10)
+            assert "Blood pressure cuff for Maria" in result.output, result.output
+            assert "Press and hold the Bluetooth button" in result.output
             assert "It worked" in result.output, result.output
+            said = " ".join(result.output.split())
+            assert re.search(r"arrived \(blood pressure \d+/\d+ mmHg · pulse \d+", said), said
             return result.exit_code
         finally:
             task.cancel()
@@ -171,13 +189,13 @@ def test_cli_pair_follows_the_window_until_the_first_reading(tmp_path: Path) -> 
                 await task
 
     assert asyncio.run(body()) == 0
-    listing = runner.invoke(device_cli.app, ["devices", "--data-dir", str(tmp_path)])
+    listing = runner.invoke(cli_app, ["devices", "--config", str(config)], env={"COLUMNS": "200"})
     assert listing.exit_code == 0
     assert "Paired devices" in listing.output
     assert "90 %" in listing.output
-    rows = json.loads(
-        runner.invoke(device_cli.app, ["devices", "--data-dir", str(tmp_path), "--json"]).output
-    )
+    assert "Maria" in listing.output
+    assert "mmHg" in listing.output
+    rows = json.loads(runner.invoke(cli_app, ["devices", "--config", str(config), "--json"]).output)
     assert rows[0]["device_id"] == "bp_cuff-0c0000000002"
     assert rows[0]["patients"] == [{"patient_id": "pat-9", "user_index": None}]
     assert rows[0]["bonded"] is True
@@ -189,8 +207,9 @@ def test_cli_pair_says_when_the_gateway_is_not_running(
 ) -> None:
     monkeypatch.setattr(device_cli, "PICKUP_TIMEOUT_S", 0.3)
     runner = CliRunner()
+    config = _config(tmp_path, ("ann", "Ann"), ("bob", "Bob"))
     result = runner.invoke(
-        device_cli.app, ["pair", "scale", "-p", "ann:1", "-p", "bob:2", "--data-dir", str(tmp_path)]
+        cli_app, ["pair", "scale", "-p", "Ann:1", "-p", "bob:2", "--config", str(config)]
     )
     assert result.exit_code == 2
     assert "vitalgate-gateway run" in result.output
@@ -199,15 +218,50 @@ def test_cli_pair_says_when_the_gateway_is_not_running(
         {"patient_id": "ann", "user_index": 1},
         {"patient_id": "bob", "user_index": 2},
     ]
-    empty = runner.invoke(device_cli.app, ["devices", "--data-dir", str(tmp_path / "none")])
+    assert (tmp_path / "ble-pairing-request.json").stat().st_mode & 0o077 == 0
+    empty = runner.invoke(cli_app, ["devices", "--config", str(config)])
     assert empty.exit_code == 1
-    assert "No paired devices" in empty.output
-    assert (
-        runner.invoke(
-            device_cli.app, ["pair", "scale", "-p", "x:y", "--data-dir", str(tmp_path)]
-        ).exit_code
-        == 2
+    assert "No paired devices yet. Who will use one? Ann · Bob" in " ".join(empty.output.split())
+    assert runner.invoke(cli_app, ["unpair", "scale-1", "--config", str(config)]).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["-p", "x:y"], "not in this household"),
+        (["-p", "Zoe"], "Who will use this device? Ann · Bob"),
+        ([], "Who will use this device? Ann · Bob"),
+        (["-p", "ann", "--bind-key", "00112233"], "this one has 8"),
+        (["-p", "ann", "--bind-key", "g" * 32], "only the digits 0-9"),
+    ],
+)
+def test_cli_pair_refuses_an_unknown_person_or_a_bad_bind_key(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    config = _config(tmp_path, ("ann", "Ann"), ("bob", "Bob"))
+    result = CliRunner().invoke(
+        cli_app, ["pair", "scale", *args, "--config", str(config)], env={"COLUMNS": "300"}
     )
+    assert result.exit_code == 2
+    assert says in " ".join(result.output.replace("│", " ").split())
+    assert not (tmp_path / "ble-pairing-request.json").exists()
+
+
+def test_cli_pair_devices_and_unpair_need_a_readable_config(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = tmp_path / "nowhere.toml"
+    for command in (["pair", "scale", "-p", "ann"], ["devices"], ["unpair", "scale-1"]):
+        result = runner.invoke(cli_app, [*command, "--config", str(missing)])
+        assert result.exit_code == 4, result.output  # ExitCode.CONFIG_FILE
+        assert len(result.output.strip().splitlines()) == 1
+        assert "no gateway config" in result.output
+    config = _config(tmp_path, ("ann", "Ann"))
+    (tmp_path / "config.json").write_text("{not json")
+    broken = runner.invoke(cli_app, ["devices", "--config", str(config)])
+    assert broken.exit_code == 4
+    assert "the config the cloud sent cannot be read" in broken.output
+    assert len(broken.output.strip().splitlines()) == 1
+    assert runner.invoke(cli_app, ["devices"]).exit_code == 2  # --config is required
 
 
 def test_cloud_commands_download_records_and_sync_clocks_now(tmp_path: Path) -> None:
@@ -332,3 +386,35 @@ def test_pairings_from_the_cloud_config_start_sessions_and_update_patients(tmp_p
     assert got.measurements[0].patient_id == "bob"
     assert "x" not in m.store.devices  # no address: left to a pairing window
     assert m.store.devices == {}
+
+
+def test_a_cgm_paired_with_its_insertion_time_says_when_readings_will_come(
+    tmp_path: Path,
+) -> None:
+    radio, clock, got = SimRadio(), FakeClock(), Collected()
+    radio.add(ContinuousGlucoseMonitor("0C:00:00:00:00:0C", seed=12))
+    m = _manager(SimLink(radio), tmp_path, got, clock)
+    inserted = clock.now - timedelta(minutes=30)
+
+    async def body() -> None:
+        task = asyncio.create_task(m.run())
+        try:
+            m.open_pairing(
+                PairingRequest(
+                    kind=DeviceKind.CGM,
+                    patients=[PatientAssignment(patient_id="p-dm")],
+                    sensor_inserted_at=inserted,
+                )
+            )
+            await until(lambda: any(e.code == "paired" for e in got.events), timeout=10)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(body())
+    [paired] = [e for e in got.events if e.code == "paired"]
+    ready = (inserted + timedelta(hours=2)).strftime("%H:%M")
+    assert paired.evidence["message"] == (
+        f"Paired. The sensor is warming up: its first reading comes by {ready} UTC at the latest."
+    )

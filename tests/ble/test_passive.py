@@ -161,6 +161,20 @@ def test_downgraded_and_replayed_packets_are_refused() -> None:
     assert replay.notes == ("counter 1 below 2: replayed or old packet",)
 
 
+def test_an_encrypted_packet_heard_again_after_the_window_is_still_a_repeat() -> None:
+    tracker = _tracker()
+    scale = BTHomeAdvertiser(SCALE.address, bind_key=KEY)
+    assert _values(
+        tracker.observe(SCALE.address, service_data_of(scale.measure({0x06: 80.3})), now=T0)
+    )
+    # The same packet (same counter) delivered late, e.g. queued in BlueZ: not a new weight.
+    [late] = tracker.observe(
+        SCALE.address, service_data_of(scale.repeat()), now=T0 + timedelta(hours=1)
+    )
+    assert late.duplicate
+    assert not late.readings
+
+
 def test_objects_without_a_metric_are_named_with_the_reason() -> None:
     tracker = _tracker()
     scale = BTHomeAdvertiser(SCALE.address, bind_key=KEY)

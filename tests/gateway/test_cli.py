@@ -118,6 +118,8 @@ def test_pair_and_devices_against_a_running_gateway_and_its_pairing_page(
     config.write_text(
         f'gateway_id = "gw-cli-pair"\ndata_dir = "{tmp_path / "data"}"\nlink = "sim"\n'
         f'web_port = {web_port}\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
+        '[[patients]]\npatient_id = "pat-1"\nfirst_name = "Maria"\n'
+        '[[patients]]\npatient_id = "pat-2"\nfirst_name = "José"\n'
     )
     runner = CliRunner()
     gw = GatewayThread(load_settings(config), radio)
@@ -134,8 +136,10 @@ def test_pair_and_devices_against_a_running_gateway_and_its_pairing_page(
 
         # The local page opens a window too; the patient takes a measurement on the scale.
         page = f"http://127.0.0.1:{web_port}"
-        form = {"kind": "scale", "patient": "pat-2", "user": "1"}
-        posted = httpx.post(f"{page}/pair", data=form, follow_redirects=False, timeout=5)
+        browser = httpx.Client(base_url=page, timeout=5)
+        assert "Maria" in browser.get("/").text
+        form = {"kind": "scale", "person": "pat-2", "user": "1", "csrf": browser.cookies["vg_csrf"]}
+        posted = browser.post("/pair", data=form, follow_redirects=False)
         assert posted.status_code == 303
         wait_until(lambda: scale.subscribed(0x2A9D), what="the scale paired from the page")
         gw.call(scale.measure)
@@ -147,15 +151,19 @@ def test_pair_and_devices_against_a_running_gateway_and_its_pairing_page(
             what="the page to confirm the scale",
         )
         assert "It worked" in httpx.get(page, timeout=5).text
-        assert httpx.post(f"{page}/pair", data={"kind": "toaster"}, timeout=5).status_code == 400
+        assert browser.post("/pair", data={**form, "kind": "toaster"}).status_code == 400
+        assert httpx.post(f"{page}/pair", data=form, timeout=5).status_code == 403  # no cookie
+        # Unpaired from the terminal: the gateway lets it go and forgets it.
+        gone = runner.invoke(app, ["unpair", "scale-0c0000000a02", "--config", str(config)])
+        assert gone.exit_code == 0, gone.output
+        wait_until(lambda: not scale.connected, what="the unpaired scale to be let go")
     finally:
         gw.stop()
     listing = runner.invoke(app, ["devices", "--config", str(config), "--json"])
     assert listing.exit_code == 0
     rows = {row["kind"]: row for row in json.loads(listing.output)}
-    assert set(rows) == {"bp_cuff", "scale"}
+    assert set(rows) == {"bp_cuff"}  # the scale was unpaired
     assert rows["bp_cuff"]["patients"] == [{"patient_id": "pat-1", "user_index": None}]
-    assert rows["scale"]["patients"] == [{"patient_id": "pat-2", "user_index": 1}]
     assert rows["bp_cuff"]["battery"] == 90
     assert rows["bp_cuff"]["origin"] == "pairing"
     table = runner.invoke(app, ["devices", "--config", str(config)], env={"COLUMNS": "160"})
