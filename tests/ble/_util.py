@@ -18,7 +18,7 @@ from gateway.ble.state import DeviceState, StateStore
 from gateway.wire import PatientAssignment
 
 
-async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+async def until(predicate: Callable[[], object], timeout: float = 15.0) -> None:
     """Poll ``predicate`` until true; TimeoutError after ``timeout`` seconds."""
     async with asyncio.timeout(timeout):
         while not predicate():

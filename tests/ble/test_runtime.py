@@ -123,7 +123,18 @@ def test_glucose_records_download_resumes_from_the_persisted_sequence_number(
         meter.measure(meter.start + timedelta(hours=hour))
     device = paired("gm-4", meter.address, "glucose_meter", ("p-4", None))
     rt, _store = runtime(SimLink(radio), device, tmp_path, got, clock)
-    asyncio.run(running(rt.run(), lambda: until(lambda: len(got.measurements) == 3)))
+    # The sequence number is saved after the record is handed on: wait for both.
+    asyncio.run(
+        running(
+            rt.run(),
+            lambda: until(
+                lambda: (
+                    len(got.measurements) == 3
+                    and StateStore(tmp_path).devices["gm-4"].last_sequence == 3
+                )
+            ),
+        )
+    )
     assert [m.decoded.sequence_number for m in got.measurements] == [1, 2, 3]
     assert StateStore(tmp_path).devices["gm-4"].last_sequence == 3  # on disk
 
