@@ -146,6 +146,11 @@ def test_glucose_records_download_resumes_from_the_persisted_sequence_number(
     assert [m.decoded.sequence_number for m in later.measurements] == [4, 5]
 
 
+def _last_sequence(data_dir: Path, device_id: str) -> int | None:
+    saved = StateStore(data_dir).devices.get(device_id)
+    return None if saved is None else saved.last_sequence
+
+
 class FlakyMeter(GlucoseMeter):
     """Drops the link after sending ``drop_after`` records, once."""
 
