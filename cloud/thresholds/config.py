@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from cloud.alerts.rulebook import Mode, RuleBook
 from cloud.store.models import GatewayConfigRecord, GatewayRecord
-from cloud.store.tenancy import Device, Pairing
+from cloud.store.tenancy import Device, Pairing, Patient
 from gateway import wire
 from gateway.signal import edge_rules
 
@@ -73,6 +73,7 @@ def build_config(
         version=version,
         issued_at=now,
         patients=tuple(patients),
+        first_names=_first_names(session, patients),
         pairings=tuple(
             wire.Pairing(
                 device_id=device_id,
@@ -85,6 +86,17 @@ def build_config(
         rules_version=wire.RULES_VERSION,
         rules=edge_rules.to_config(active),
     )
+
+
+def _first_names(session: Session, patients: list[str]) -> dict[str, str]:
+    """Patient id → the first word of their display name: what the household's pairing page
+    shows ("Who will use this device? Maria · José"), nothing more of the record."""
+    if not patients:
+        return {}
+    rows = session.execute(
+        select(Patient.id, Patient.display_name).where(Patient.id.in_(patients))
+    ).all()
+    return {pid: name.split()[0] for pid, name in rows if name and name.split()}
 
 
 def issue_configs(
