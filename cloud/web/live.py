@@ -1,0 +1,162 @@
+"""Live updates of the alert inbox: a server-sent event stream that says "the alerts (or the
+worklist) changed", never what — the page then fetches the list as any other request, with
+its scope and its audit.
+
+Each stream compares a cheap "last change" marker of the caller's alerts and tasks, read in
+a short session of its own (no session stays open between polls), every ``POLL_SECONDS``
+or sooner when a session of this process commits a change to an alert or a task. The
+marker lives in the database, so a change made by another API process or the ingest worker
+is seen too, within one poll. A stream ends when the client goes away, and in any case
+after ``STREAM_SECONDS``; the browser then reconnects (which checks the session again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.sse import ServerSentEvent
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.api.deps import Principal
+from cloud.auth.scope import visible_patient_ids
+from cloud.engagement.worklist import tasks_for
+from cloud.store.models import Alert, AlertEvent, AlertStatus, Task
+
+POLL_SECONDS: Final = 2.0
+"""The longest a change made by another process waits before an open inbox hears of it."""
+STREAM_SECONDS: Final = 300.0
+"""A stream's lifetime; the browser reconnects, so a session that ended stops streaming."""
+RETRY_MS: Final = 2000
+"""How long the browser waits before reconnecting."""
+_CHANGED: Final = "vg_inbox_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """What changes when an alert or a task of the caller's patients changes."""
+
+    alerts: tuple[Any, ...]
+    tasks: tuple[Any, ...]
+
+
+def marker(sessions: sessionmaker[Session], principal: Principal) -> Marker:
+    """Read the caller's marker in a session of its own: the newest history entry of their
+    alerts (open, acknowledged, escalated, resolved…), and the count, newest id, readings and
+    last update of those not resolved (a merged reading adds no history entry)."""
+    visible = visible_patient_ids(principal)
+    with sessions() as session:
+        last_event = session.scalar(
+            select(func.max(AlertEvent.id))
+            .join(Alert, Alert.id == AlertEvent.alert_id)
+            .where(Alert.patient_id.in_(visible))
+        )
+        unresolved = session.execute(
+            select(
+                func.count(Alert.id),
+                func.max(Alert.id),
+                func.coalesce(func.sum(Alert.count), 0),
+                func.max(Alert.updated_at),
+            ).where(Alert.status != AlertStatus.RESOLVED, Alert.patient_id.in_(visible))
+        ).one()
+        tasks_open = tasks_for(principal).subquery()
+        tasks = session.execute(
+            select(func.count(tasks_open.c.id), func.max(tasks_open.c.id))
+        ).one()
+    return Marker((last_event, *unresolved), tuple(tasks))
+
+
+class ChangeFeed:
+    """Wakes this process's streams when one of its sessions commits an alert or a task."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def notify(self) -> None:
+        with self._lock:
+            waiting = list(self._waiting)
+        for loop, woken in waiting:
+            loop.call_soon_threadsafe(woken.set)
+
+    async def wait(self, timeout: float) -> None:
+        """Return at the next change in this process, or after ``timeout`` seconds."""
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiting.add(entry)
+        try:
+            await asyncio.wait_for(entry[1].wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._waiting.discard(entry)
+
+    def watch(self, sessions: sessionmaker[Session]) -> None:
+        """Listen to the sessions' flushes and commits (once per sessionmaker)."""
+
+        def flushed(session: Session, _context: object) -> None:
+            touched = (*session.new, *session.dirty, *session.deleted)
+            if any(isinstance(o, Alert | AlertEvent | Task) for o in touched):
+                session.info[_CHANGED] = True
+
+        def committed(session: Session) -> None:
+            if session.info.pop(_CHANGED, False):
+                self.notify()
+
+        event.listen(sessions, "after_flush", flushed)
+        event.listen(sessions, "after_commit", committed)
+
+
+_feed_lock = threading.Lock()
+
+
+def feed_of(app: FastAPI) -> ChangeFeed:
+    """The app's feed, listening to its sessions from the first stream on."""
+    with _feed_lock:
+        feed: ChangeFeed | None = getattr(app.state, "inbox_feed", None)
+        if feed is None:
+            feed = ChangeFeed()
+            feed.watch(app.state.services.sessions)
+            app.state.inbox_feed = feed
+        return feed
+
+
+class StreamCount:
+    """How many inbox streams this process holds open (tests wait on it going back to 0)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+open_streams = StreamCount()
+
+
+async def changes(
+    request: Request, principal: Principal, *, lifetime: float = STREAM_SECONDS
+) -> AsyncIterator[ServerSentEvent]:
+    """``alerts`` / ``worklist`` events when the caller's marker changes, until the client
+    goes away or ``lifetime`` seconds have passed."""
+    sessions = request.app.state.services.sessions
+    feed = feed_of(request.app)
+    deadline = time.monotonic() + lifetime
+    open_streams.value += 1
+    try:
+        yield ServerSentEvent(comment="inbox changes", retry=RETRY_MS)
+        last = await asyncio.to_thread(marker, sessions, principal)
+        while time.monotonic() < deadline and not await request.is_disconnected():
+            await feed.wait(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            now = await asyncio.to_thread(marker, sessions, principal)
+            if now.alerts != last.alerts:
+                yield ServerSentEvent(event="alerts", data={"open": now.alerts[1]})
+            if now.tasks != last.tasks:
+                yield ServerSentEvent(event="worklist", data={"open": now.tasks[0]})
+            last = now
+    finally:
+        open_streams.value -= 1
