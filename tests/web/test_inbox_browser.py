@@ -1,0 +1,98 @@
+"""The alert inbox in Debian's Chromium, as a coordinator uses it: an alert opened at ingest
+after the page loaded appears without a reload, one acknowledged through the API by someone
+else changes in place, the keyboard selects and acknowledges, the history shows who, and
+axe-core finds no serious or critical violation. The page's event stream ends when the
+browser goes away."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cloud.alerts import service
+from cloud.web import live
+from gateway import wire
+from gateway.signal.findings import Evidence, Finding, FindingKind
+from tests.fixtures.api import PASSWORD
+from tests.fixtures.waiting import wait_until
+from tests.web import test_browser
+from tests.web.conftest import NOW
+from tests.web.test_browser import ARGS, CHROMIUM, Served, _axe, _bearer, _shot
+
+pytestmark = pytest.mark.browser
+
+served = test_browser.served
+
+
+def _open_spo2_alert(served: Served) -> int:
+    """Open an alert for p-n1 through the path ingest takes for a finding."""
+    ts = NOW.timestamp()
+    finding = Finding(
+        patient_id="p-n1", rule="spo2_low", rule_version=1, kind=FindingKind.FIRE,
+        category=wire.Category.CLINICAL, priority=wire.Priority.HIGH, ts=ts,
+        metric=wire.Metric.SPO2, value=86.0,
+        evidence=Evidence(samples=((ts, 86.0),), features=(("level", "low"),), rule_version=1),
+    )  # fmt: skip
+    with served.world.session() as s, s.begin():
+        change = service.apply_finding(s, finding, now=NOW, channels=[])
+    assert change is not None
+    return change.alert_id
+
+
+def _row(page: Any, alert_id: int) -> Any:
+    return page.locator(f'#inbox tr[data-alert-id="{alert_id}"]')
+
+
+def test_the_inbox_is_live_and_driven_by_the_keyboard(served: Served) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    first = served.world.alerts["p-n1"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{served.url}/login?next=/alerts")
+        page.get_by_label("Email").fill("coord@north.test")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()
+        expect(page.locator("body")).to_have_attribute("data-live", "on")
+        wait_until(lambda: live.open_streams.value >= 1, timeout=10, what="the inbox's stream")
+        expect(_row(page, first)).to_have_count(1)
+
+        # Opened after the page loaded: it appears, and is announced, without a reload.
+        opened = _open_spo2_alert(served)
+        expect(_row(page, opened)).to_have_count(1, timeout=10_000)
+        expect(page.locator("#inbox-announce")).to_contain_text(f"New Alert {opened}")
+        # Someone else acknowledges the first one through the API: it changes in place.
+        r = page.request.post(
+            f"{served.url}/api/v1/alerts/{first}/ack", headers=_bearer(page, served.url)
+        )
+        assert r.ok, r.text()
+        expect(_row(page, first).get_by_role("button", name=f"Acknowledge alert {first}")).to_have_count(
+            0, timeout=10_000
+        )
+        assert _axe(page) == []
+        _shot(page, "inbox")
+
+        # The keyboard: ? lists the shortcuts; j selects the top (high priority) alert; a acknowledges it.
+        page.keyboard.press("?")
+        expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
+        page.keyboard.press("j")
+        expect(page.locator("#inbox tr.selected")).to_have_attribute("data-alert-id", str(opened))
+        expect(page.locator("#inbox-announce")).to_contain_text(f"Alert {opened}: high priority spo2")
+        expect(_row(page, opened).get_by_role("link").first).to_be_focused()
+        page.keyboard.press("a")
+        expect(_row(page, opened).get_by_role("button", name=f"Acknowledge alert {opened}")).to_have_count(0)
+        expect(page.locator("#inbox-announce")).to_have_text(f"Alert {opened}: acknowledge done.")
+        expect(page.locator("#inbox tr.selected")).to_have_attribute("data-alert-id", str(opened))
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(f"{served.url}/alerts/{opened}")
+        history = page.locator("ol.history")
+        expect(history).to_contain_text("acknowledged by coord@north.test")
+        expect(history).to_contain_text("via web")
+        assert _axe(page) == []
+        browser.close()
+    wait_until(lambda: live.open_streams.value == 0, timeout=10, what="the stream to end")
