@@ -14,7 +14,7 @@ from cloud.errors import ConflictError, NotFoundError
 from cloud.store.lifecycle import Task, TaskStatus
 
 
-def tasks_for(principal: Principal, *, status: str = TaskStatus.OPEN) -> Select[tuple[Task]]:
+def tasks_for(principal: Principal, *, status: str = TaskStatus.OPEN) -> Select[Task]:
     """The tasks of the patients this caller may see (``status``: open, done or all)."""
     stmt = select(Task).where(
         Task.organisation_id == principal.organisation_id,

@@ -85,7 +85,9 @@ def test_escalate_and_assign_from_the_inbox_are_in_the_history_with_who(web_worl
     sign_in(web_world, "coord@north.test")
     coord, clin = web_world.users["coord@north.test"], web_world.users["clin@north.test"]
     alert_id = web_world.alerts["p-n1"]
-    csrf = _csrf(web_world.client.get("/alerts").text)
+    inbox = web_world.client.get("/alerts").text
+    assert f"Take alert {alert_id}: assign it to me" in inbox
+    csrf = _csrf(inbox)
     r = web_world.client.post(
         f"/alerts/{alert_id}/assign",
         data={"csrf_token": csrf, "user_id": str(coord), "next": "/alerts"},
@@ -97,7 +99,7 @@ def test_escalate_and_assign_from_the_inbox_are_in_the_history_with_who(web_worl
     part = web_world.client.get(r.headers["location"]).text
     assert part.startswith('<section id="inbox"')
     assert "assigned to coord@north.test" in part
-    assert f"Assign alert {alert_id} to me" not in part  # it is theirs already
+    assert f"Take alert {alert_id}" not in part  # it is theirs already
 
     r = web_world.client.post(
         f"/alerts/{alert_id}/escalate", data={"csrf_token": csrf}, follow_redirects=False
@@ -118,7 +120,9 @@ def test_escalate_and_assign_from_the_inbox_are_in_the_history_with_who(web_worl
         assert alert is not None
         assert (alert.assigned_to, alert.escalation_step) == (clin, 1)
         writes = s.scalars(
-            select(AuditEvent.resource).where(AuditEvent.action == "write", AuditEvent.user_id == coord)
+            select(AuditEvent.resource).where(
+                AuditEvent.action == "write", AuditEvent.user_id == coord
+            )
         ).all()
     assert f"POST /alerts/{alert_id}/escalate" in writes
     page = web_world.client.get(f"/alerts/{alert_id}").text
@@ -187,7 +191,9 @@ def test_the_live_marker_moves_for_the_callers_organisation_only(web_world: Worl
         alert = s.get(Alert, web_world.alerts["p-n1"])
         assert alert is not None
         alert.status = "acknowledged"
-        s.add(AlertEvent(alert_id=alert.id, at=NOW, action="acknowledged", channel="api", detail={}))
+        s.add(
+            AlertEvent(alert_id=alert.id, at=NOW, action="acknowledged", channel="api", detail={})
+        )
     after_n = live.marker(sessions, north)
     assert after_n.alerts != before_n.alerts
     assert after_n.tasks == before_n.tasks

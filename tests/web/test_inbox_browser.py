@@ -6,11 +6,13 @@ browser goes away."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from cloud.alerts import service
+from cloud.store.models import Task
 from cloud.web import live
 from gateway import wire
 from gateway.signal.findings import Evidence, Finding, FindingKind
@@ -38,6 +40,17 @@ def _open_spo2_alert(served: Served) -> int:
         change = service.apply_finding(s, finding, now=NOW, channels=[])
     assert change is not None
     return change.alert_id
+
+
+def _add_task(served: Served, patient_id: str) -> int:
+    with served.world.session() as s, s.begin():
+        task = Task(
+            organisation_id="north", patient_id=patient_id, reason="call_me", status="open",
+            created_at=NOW,
+        )  # fmt: skip
+        s.add(task)
+        s.flush()
+        return task.id
 
 
 def _row(page: Any, alert_id: int) -> Any:
@@ -69,11 +82,19 @@ def test_the_inbox_is_live_and_driven_by_the_keyboard(served: Served) -> None:
             f"{served.url}/api/v1/alerts/{first}/ack", headers=_bearer(page, served.url)
         )
         assert r.ok, r.text()
-        expect(_row(page, first).get_by_role("button", name=f"Acknowledge alert {first}")).to_have_count(
-            0, timeout=10_000
-        )
+        expect(
+            _row(page, first).get_by_role("button", name=f"Acknowledge alert {first}")
+        ).to_have_count(0, timeout=10_000)
+
+        # A patient asks to be called: the worklist beside the inbox shows it, live too.
+        task = _add_task(served, "p-n1")
+        done = page.get_by_role("button", name=f"Done: task {task} for p-n1")
+        expect(done).to_be_visible(timeout=10_000)
         assert _axe(page) == []
         _shot(page, "inbox")
+        done.click()
+        expect(page.locator("#worklist")).to_contain_text("No tasks from patients' replies.")
+        expect(page.locator("#worklist-title")).to_be_focused()
 
         # The keyboard: ? lists the shortcuts; j selects the top (high priority) alert; a acknowledges it.
         page.keyboard.press("?")
@@ -82,10 +103,14 @@ def test_the_inbox_is_live_and_driven_by_the_keyboard(served: Served) -> None:
         expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
         page.keyboard.press("j")
         expect(page.locator("#inbox tr.selected")).to_have_attribute("data-alert-id", str(opened))
-        expect(page.locator("#inbox-announce")).to_contain_text(f"Alert {opened}: high priority spo2")
+        expect(page.locator("#inbox-announce")).to_contain_text(
+            f"Alert {opened}: high priority spo2"
+        )
         expect(_row(page, opened).get_by_role("link").first).to_be_focused()
         page.keyboard.press("a")
-        expect(_row(page, opened).get_by_role("button", name=f"Acknowledge alert {opened}")).to_have_count(0)
+        expect(
+            _row(page, opened).get_by_role("button", name=f"Acknowledge alert {opened}")
+        ).to_have_count(0)
         expect(page.locator("#inbox-announce")).to_have_text(f"Alert {opened}: acknowledge done.")
         expect(page.locator("#inbox tr.selected")).to_have_attribute("data-alert-id", str(opened))
         page.keyboard.press("Enter")
@@ -95,4 +120,40 @@ def test_the_inbox_is_live_and_driven_by_the_keyboard(served: Served) -> None:
         expect(history).to_contain_text("via web")
         assert _axe(page) == []
         browser.close()
+    wait_until(lambda: live.open_streams.value == 0, timeout=10, what="the stream to end")
+
+
+def test_the_stream_speaks_server_sent_events_and_ends_with_its_client(served: Served) -> None:
+    import httpx
+
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        form = client.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        r = client.post(
+            "/login",
+            data={"email": "clin@north.test", "password": PASSWORD, "csrf_token": csrf.group(1)},
+        )
+        assert r.status_code == 303, r.text
+        with client.stream("GET", "/alerts/stream") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            assert stream.headers["cache-control"] == "no-cache"
+            lines = stream.iter_lines()
+            assert next(lines) == ": inbox changes"
+            assert next(lines) == "retry: 2000"
+            assert next(lines) == ""
+            wait_until(lambda: live.open_streams.value == 1, timeout=10, what="the stream")
+            _open_spo2_alert(served)
+            seen: list[str] = []
+            for line in lines:
+                if line:
+                    seen.append(line)
+                elif seen and not seen[0].startswith(":"):
+                    break  # the end of an event; a keep-alive comment is skipped
+                else:
+                    seen = []
+            # Only that something changed: the page fetches the list itself.
+            assert seen[0] == "event: alerts"
+            assert seen[1].startswith("data: {")
+            assert "p-n1" not in seen[1]
     wait_until(lambda: live.open_streams.value == 0, timeout=10, what="the stream to end")

@@ -130,17 +130,28 @@ function startInbox() {
 
   let known = new Set(rows().map((r) => r.dataset.alertId));
   let indexBefore = -1;
+  const swaps = {}; // part id -> whether the focus was inside it before its swap
+  const partOf = (event) => (event.target && event.target.id) || (event.detail.target && event.detail.target.id);
   document.body.addEventListener("htmx:beforeSwap", (event) => {
-    if (event.detail.target && event.detail.target.id === "inbox") {
-      indexBefore = rows().findIndex((r) => r.dataset.alertId === selectedId);
-    }
+    const target = event.detail.target;
+    if (!target) return;
+    swaps[target.id] = target.contains(document.activeElement);
+    if (target.id === "inbox") indexBefore = rows().findIndex((r) => r.dataset.alertId === selectedId);
   });
-  document.body.addEventListener("htmx:afterSettle", () => {
+  document.body.addEventListener("htmx:afterSettle", (event) => {
+    const part = partOf(event);
+    const hadFocus = Boolean(swaps[part]);
+    delete swaps[part];
+    if (part === "worklist") {
+      // The button pressed is gone: keep the focus in the worklist, not on the page's start.
+      if (hadFocus) document.getElementById("worklist-title")?.focus();
+      return;
+    }
+    if (part !== "inbox") return;
     const all = rows();
     const ids = new Set(all.map((r) => r.dataset.alertId));
     const fresh = all.filter((r) => !known.has(r.dataset.alertId));
     known = ids;
-    const hadFocus = document.activeElement === document.body || !document.activeElement;
     if (selectedId !== null) {
       const row = all.find((r) => r.dataset.alertId === selectedId) ||
         all[Math.min(Math.max(indexBefore, 0), all.length - 1)];
