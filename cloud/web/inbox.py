@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Annotated, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import select
@@ -103,6 +103,8 @@ def inbox_page(
     partial: bool = False,
     notice: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
+    # The marker before the lists: a change between the two is announced, never lost.
+    since = None if partial else live.read_marker(session, user.principal).tag
     alerts = _inbox(session, user)
     tasks = [] if partial else _tasks(session, user)
     names = _names(session, {a.assigned_to for a in alerts if a.assigned_to is not None})
@@ -110,7 +112,7 @@ def inbox_page(
     name = "inbox_list.html.j2" if partial else "inbox.html.j2"
     return render(
         name, user=user, alerts=alerts, tasks=tasks, reasons=REASONS, names=names, now=clock(),
-        ago=ago, notice=notice,
+        ago=ago, notice=notice, since=since,
     )  # fmt: skip
 
 
@@ -133,10 +135,14 @@ def stream_user(request: Request) -> Principal:
 
 @router.get(f"{INBOX}/stream", response_class=EventSourceResponse)
 async def inbox_stream(
-    request: Request, principal: Annotated[Principal, Depends(stream_user)]
+    request: Request,
+    principal: Annotated[Principal, Depends(stream_user)],
+    since: Annotated[str | None, Query(max_length=40, pattern=r"^[0-9a-f]+\.[0-9a-f]+$")] = None,
+    last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """``alerts`` and ``worklist`` events when the caller's alerts or tasks change."""
-    async for change in live.changes(request, principal):
+    """``alerts`` and ``worklist`` events when the caller's alerts or tasks change (since the
+    page's marker, or the last event the browser saw before it reconnected)."""
+    async for change in live.changes(request, principal, since=last_event_id or since):
         yield change
 
 

@@ -8,11 +8,17 @@ or sooner when a session of this process commits a change to an alert or a task.
 marker lives in the database, so a change made by another API process or the ingest worker
 is seen too, within one poll. A stream ends when the client goes away, and in any case
 after ``STREAM_SECONDS``; the browser then reconnects (which checks the session again).
+
+The page carries the marker it was drawn from (``since``) and each event its own (the SSE
+``id``, which the browser sends back as ``Last-Event-ID`` when it reconnects), so a change
+made between the page's query and the stream's start, or while the browser was
+reconnecting, is announced at once rather than lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -45,31 +51,44 @@ class Marker:
     alerts: tuple[Any, ...]
     tasks: tuple[Any, ...]
 
+    @property
+    def tag(self) -> str:
+        """A short, opaque form: ``<alerts>.<tasks>`` (no patient data, only digests)."""
+        return f"{_digest(self.alerts)}.{_digest(self.tasks)}"
+
+
+def _digest(part: tuple[Any, ...]) -> str:
+    return hashlib.sha256(repr(part).encode()).hexdigest()[:12]
+
+
+def read_marker(session: Session, principal: Principal) -> Marker:
+    """The caller's marker: the newest history entry of their alerts (open, acknowledged,
+    escalated, resolved…), the count, newest id, readings and last update of those not
+    resolved (a merged reading adds no history entry), and the count and newest id of their
+    open tasks."""
+    visible = visible_patient_ids(principal)
+    last_event = session.scalar(
+        select(func.max(AlertEvent.id))
+        .join(Alert, Alert.id == AlertEvent.alert_id)
+        .where(Alert.patient_id.in_(visible))
+    )
+    unresolved = session.execute(
+        select(
+            func.count(Alert.id),
+            func.max(Alert.id),
+            func.coalesce(func.sum(Alert.count), 0),
+            func.max(Alert.updated_at),
+        ).where(Alert.status != AlertStatus.RESOLVED, Alert.patient_id.in_(visible))
+    ).one()
+    tasks_open = tasks_for(principal).subquery()
+    tasks = session.execute(select(func.count(tasks_open.c.id), func.max(tasks_open.c.id))).one()
+    return Marker((last_event, *unresolved), tuple(tasks))
+
 
 def marker(sessions: sessionmaker[Session], principal: Principal) -> Marker:
-    """Read the caller's marker in a session of its own: the newest history entry of their
-    alerts (open, acknowledged, escalated, resolved…), and the count, newest id, readings and
-    last update of those not resolved (a merged reading adds no history entry)."""
-    visible = visible_patient_ids(principal)
+    """The caller's marker, read in a short session of its own."""
     with sessions() as session:
-        last_event = session.scalar(
-            select(func.max(AlertEvent.id))
-            .join(Alert, Alert.id == AlertEvent.alert_id)
-            .where(Alert.patient_id.in_(visible))
-        )
-        unresolved = session.execute(
-            select(
-                func.count(Alert.id),
-                func.max(Alert.id),
-                func.coalesce(func.sum(Alert.count), 0),
-                func.max(Alert.updated_at),
-            ).where(Alert.status != AlertStatus.RESOLVED, Alert.patient_id.in_(visible))
-        ).one()
-        tasks_open = tasks_for(principal).subquery()
-        tasks = session.execute(
-            select(func.count(tasks_open.c.id), func.max(tasks_open.c.id))
-        ).one()
-    return Marker((last_event, *unresolved), tuple(tasks))
+        return read_marker(session, principal)
 
 
 class ChangeFeed:
@@ -139,24 +158,33 @@ open_streams = StreamCount()
 
 
 async def changes(
-    request: Request, principal: Principal, *, lifetime: float = STREAM_SECONDS
+    request: Request,
+    principal: Principal,
+    *,
+    since: str | None,
+    lifetime: float = STREAM_SECONDS,
 ) -> AsyncIterator[ServerSentEvent]:
-    """``alerts`` / ``worklist`` events when the caller's marker changes, until the client
-    goes away or ``lifetime`` seconds have passed."""
+    """``alerts`` / ``worklist`` events when the caller's marker differs from ``since`` (a
+    ``Marker.tag``; none: the marker at the start) and whenever it changes after, until the
+    client goes away or ``lifetime`` seconds have passed."""
     sessions = request.app.state.services.sessions
     feed = feed_of(request.app)
     deadline = time.monotonic() + lifetime
     open_streams.value += 1
     try:
         yield ServerSentEvent(comment="inbox changes", retry=RETRY_MS)
-        last = await asyncio.to_thread(marker, sessions, principal)
-        while time.monotonic() < deadline and not await request.is_disconnected():
+        now = await asyncio.to_thread(marker, sessions, principal)
+        last = since.split(".") if since and since.count(".") == 1 else now.tag.split(".")
+        while True:
+            alerts, tasks = now.tag.split(".")
+            if alerts != last[0]:
+                yield ServerSentEvent(event="alerts", id=now.tag, data={"open": now.alerts[1]})
+            if tasks != last[1]:
+                yield ServerSentEvent(event="worklist", id=now.tag, data={"open": now.tasks[0]})
+            last = [alerts, tasks]
+            if time.monotonic() >= deadline or await request.is_disconnected():
+                break
             await feed.wait(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
             now = await asyncio.to_thread(marker, sessions, principal)
-            if now.alerts != last.alerts:
-                yield ServerSentEvent(event="alerts", data={"open": now.alerts[1]})
-            if now.tasks != last.tasks:
-                yield ServerSentEvent(event="worklist", data={"open": now.tasks[0]})
-            last = now
     finally:
         open_streams.value -= 1

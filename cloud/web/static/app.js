@@ -131,12 +131,16 @@ function startInbox() {
   let known = new Set(rows().map((r) => r.dataset.alertId));
   let indexBefore = -1;
   const swaps = {}; // part id -> whether the focus was inside it before its swap
-  const partOf = (event) => (event.target && event.target.id) || (event.detail.target && event.detail.target.id);
+  // The stream refreshes a stable wrapper (innerHTML), the forms the part itself (outerHTML).
+  const PARTS = { "alerts-part": "inbox", inbox: "inbox", "worklist-part": "worklist", worklist: "worklist" };
+  const partOf = (event) => PARTS[event.detail.target && event.detail.target.id] || PARTS[event.target && event.target.id];
   document.body.addEventListener("htmx:beforeSwap", (event) => {
     const target = event.detail.target;
     if (!target) return;
-    swaps[target.id] = target.contains(document.activeElement);
-    if (target.id === "inbox") indexBefore = rows().findIndex((r) => r.dataset.alertId === selectedId);
+    const part = PARTS[target.id];
+    if (!part) return;
+    swaps[part] = target.contains(document.activeElement);
+    if (part === "inbox") indexBefore = rows().findIndex((r) => r.dataset.alertId === selectedId);
   });
   document.body.addEventListener("htmx:afterSettle", (event) => {
     const part = partOf(event);
@@ -202,16 +206,16 @@ function startInbox() {
   });
 
   // Live: the stream says what changed; the lists are fetched like any other request.
+  // Each wrapper is its own source, so a refresh of one never replaces the other's in the
+  // queue, and a queued refresh never lands in a part an earlier swap took out of the page.
   const refresh = (part) => {
-    if (part === "alerts") {
-      htmx.ajax("GET", "/alerts?partial=true", { target: "#inbox", swap: "outerHTML" });
-    } else if (document.getElementById("worklist")) {
-      htmx.ajax("GET", "/worklist", { target: "#worklist", swap: "outerHTML" });
-    }
+    const [path, wrapper] = part === "alerts" ? ["/alerts?partial=true", "#alerts-part"] : ["/worklist", "#worklist-part"];
+    if (document.querySelector(wrapper)) htmx.ajax("GET", path, { source: wrapper, target: wrapper, swap: "innerHTML" });
   };
-  const stream = new EventSource("/alerts/stream");
-  // On every (re)connection: whatever changed while no stream was open.
-  stream.addEventListener("open", () => { refresh("alerts"); refresh("worklist"); });
+  // The page's marker goes with the first connection, the last event's id (Last-Event-ID)
+  // with a reconnection: what changed in between comes at once.
+  const source = document.querySelector("[data-stream]");
+  const stream = new EventSource(source ? source.dataset.stream : "/alerts/stream");
   stream.addEventListener("alerts", () => refresh("alerts"));
   stream.addEventListener("worklist", () => refresh("worklist"));
   window.addEventListener("pagehide", () => stream.close());
