@@ -51,6 +51,7 @@ class _ServedWorld(World):
 class Served:
     url: str
     world: World
+    server: uvicorn.Server
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         seed_recent(world)
         store_cgm(world, "p-n1", days=3)
         try:
-            yield Served(f"http://127.0.0.1:{port}", world)
+            yield Served(f"http://127.0.0.1:{port}", world, server)
         finally:
             server.should_exit = True
             thread.join(timeout=10)

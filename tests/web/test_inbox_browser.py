@@ -168,3 +168,30 @@ def test_the_stream_speaks_server_sent_events_and_ends_with_its_client(served: S
             assert change["id"] != first["id"]
             assert "p-n1" not in change["data"]
     wait_until(lambda: live.open_streams.value == 0, timeout=10, what="the stream to end")
+
+
+def test_an_open_stream_does_not_hold_the_server_when_it_stops(served: Served) -> None:
+    import httpx
+
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        form = client.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        client.post(
+            "/login",
+            data={"email": "clin@north.test", "password": PASSWORD, "csrf_token": csrf.group(1)},
+        )
+        with client.stream("GET", "/alerts/stream") as stream:
+            assert next(stream.iter_lines()) == ": inbox changes"
+            wait_until(lambda: live.open_streams.value == 1, timeout=10, what="the stream")
+            served.server.should_exit = True
+            wait_until(lambda: live.open_streams.value == 0, timeout=10, what="the stream to end")
+
+    def refused() -> bool:
+        try:
+            httpx.get(f"{served.url}/healthz", timeout=1)
+        except httpx.TransportError:
+            return True
+        return False
+
+    wait_until(refused, timeout=10, what="the server to stop")
