@@ -108,6 +108,17 @@ def test_the_inbox_is_live_and_driven_by_the_keyboard(served: Served) -> None:
             f"Alert {opened}: high priority spo2"
         )
         expect(_row(page, opened).get_by_role("link").first).to_be_focused()
+        # Typing in a field is typing, not a shortcut (any field: one is added for the check).
+        page.evaluate(
+            "() => { const f = document.createElement('input'); f.id = 'scratch';"
+            " f.setAttribute('aria-label', 'Scratch'); document.getElementById('main').prepend(f); }"
+        )
+        page.get_by_label("Scratch").press_sequentially("a s e r")
+        expect(page.get_by_label("Scratch")).to_have_value("a s e r")
+        acknowledge = _row(page, opened).get_by_role("button", name=f"Acknowledge alert {opened}")
+        expect(acknowledge).to_have_count(1)
+        page.get_by_label("Scratch").evaluate("field => field.remove()")
+        _row(page, opened).get_by_role("link").first.focus()
         page.keyboard.press("a")
         expect(
             _row(page, opened).get_by_role("button", name=f"Acknowledge alert {opened}")

@@ -139,7 +139,9 @@ function startInbox() {
     if (!target) return;
     const part = PARTS[target.id];
     if (!part) return;
-    swaps[part] = target.contains(document.activeElement);
+    // Two swaps of a part may overlap (a form's answer and the stream's refresh): the focus
+    // counts as inside if it was before either of them.
+    swaps[part] = Boolean(swaps[part]) || target.contains(document.activeElement);
     if (part === "inbox") indexBefore = rows().findIndex((r) => r.dataset.alertId === selectedId);
   });
   document.body.addEventListener("htmx:afterSettle", (event) => {
