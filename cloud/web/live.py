@@ -7,7 +7,9 @@ a short session of its own (no session stays open between polls), every ``POLL_S
 or sooner when a session of this process commits a change to an alert or a task. The
 marker lives in the database, so a change made by another API process or the ingest worker
 is seen too, within one poll. A stream ends when the client goes away, and in any case
-after ``STREAM_SECONDS``; the browser then reconnects (which checks the session again).
+after ``STREAM_SECONDS``; the browser then reconnects (which checks the session again). A
+stopping server does not wait for it: uvicorn cancels it after its graceful-shutdown
+timeout (``serve`` sets 5 s), and nothing it holds outlives the cancellation.
 
 The page carries the marker it was drawn from (``since``) and each event its own (the SSE
 ``id``, which the browser sends back as ``Last-Event-ID`` when it reconnects), so a change
@@ -175,6 +177,9 @@ async def changes(
         yield ServerSentEvent(comment="inbox changes", retry=RETRY_MS)
         now = await asyncio.to_thread(marker, sessions, principal)
         last = since.split(".") if since and since.count(".") == 1 else now.tag.split(".")
+        if last == now.tag.split("."):
+            # No event to show, but the browser keeps this id for its next reconnection.
+            yield ServerSentEvent(comment="up to date", id=now.tag)
         while True:
             alerts, tasks = now.tag.split(".")
             if alerts != last[0]:

@@ -193,7 +193,11 @@ def test_an_open_stream_does_not_hold_the_server_when_it_stops(served: Served) -
             data={"email": "clin@north.test", "password": PASSWORD, "csrf_token": csrf.group(1)},
         )
         with client.stream("GET", "/alerts/stream") as stream:
-            assert next(stream.iter_lines()) == ": inbox changes"
+            lines = stream.iter_lines()
+            assert [next(lines) for _ in range(3)] == [": inbox changes", "retry: 2000", ""]
+            # Nothing to show, but an id for the browser to send back when it reconnects.
+            assert next(lines) == ": up to date"
+            assert re.fullmatch(r"id: [0-9a-f]{12}\.[0-9a-f]{12}", next(lines))
             wait_until(lambda: live.open_streams.value == 1, timeout=10, what="the stream")
             served.server.should_exit = True
             wait_until(lambda: live.open_streams.value == 0, timeout=10, what="the stream to end")
