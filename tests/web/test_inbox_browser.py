@@ -123,8 +123,15 @@ def test_the_inbox_is_live_and_driven_by_the_keyboard(served: Served) -> None:
         expect(
             _row(page, opened).get_by_role("button", name=f"Acknowledge alert {opened}")
         ).to_have_count(0)
-        expect(page.locator("#inbox-announce")).to_have_text(f"Alert {opened}: acknowledge done.")
+        expect(page.locator("#inbox-announce")).to_have_text(f"Alert {opened} acknowledged.")
         expect(page.locator("#inbox tr.selected")).to_have_attribute("data-alert-id", str(opened))
+        alert_link = _row(page, opened).get_by_role("link").first
+        expect(alert_link).to_be_focused()
+        # Tab moves on within the row as usual (selecting a row never pulls the focus back).
+        page.keyboard.press("Tab")
+        expect(_row(page, opened).get_by_role("link", name="p-n1")).to_be_focused()
+        page.keyboard.press("Shift+Tab")
+        expect(alert_link).to_be_focused()
         page.keyboard.press("Enter")
         expect(page).to_have_url(f"{served.url}/alerts/{opened}")
         history = page.locator("ol.history")

@@ -90,7 +90,7 @@ document.addEventListener("DOMContentLoaded", () => {
 // A few lines of EventSource rather than the htmx SSE extension: the page must keep the
 // selection and announce what changed after each refresh, which is our code either way.
 
-const SHORTCUT_ACTIONS = { a: "acknowledge", s: "snooze", e: "escalate", r: "resolve" };
+const SHORTCUT_ACTIONS = { a: "acknowledged", s: "snoozed", e: "escalated", r: "resolved" };
 
 function startInbox() {
   if (!document.getElementById("inbox") || typeof htmx === "undefined") return;
@@ -102,13 +102,13 @@ function startInbox() {
   let selectedId = null;
   let pending = null; // {id, action} of the shortcut whose result we are waiting for
 
-  function select(row, quiet) {
+  function select(row, byKeyboard) {
     rows().forEach((r) => r.classList.toggle("selected", r === row));
     if (!row) { selectedId = null; return; }
     selectedId = row.dataset.alertId;
-    const link = row.querySelector("a.open-alert");
-    if (link) link.focus();
-    if (!quiet) announce(row.dataset.summary);
+    if (!byKeyboard) return; // tabbing into a row selects it and leaves the focus where it is
+    row.querySelector("a.open-alert")?.focus();
+    announce(row.dataset.summary);
   }
 
   function move(step) {
@@ -116,14 +116,14 @@ function startInbox() {
     if (!all.length) { announce("No alerts."); return; }
     const at = all.findIndex((r) => r.dataset.alertId === selectedId);
     const next = at < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, at + step));
-    select(all[next]);
+    select(all[next], true);
   }
 
   function act(key) {
     const row = rows().find((r) => r.dataset.alertId === selectedId);
     if (!row) { announce("Select an alert first with j or k."); return; }
     const button = row.querySelector(`button[data-key="${key}"]`);
-    if (!button) { announce(`Alert ${selectedId} cannot be ${SHORTCUT_ACTIONS[key]}d now.`); return; }
+    if (!button) { announce(`Alert ${selectedId} cannot be ${SHORTCUT_ACTIONS[key]} now.`); return; }
     pending = { id: selectedId, action: SHORTCUT_ACTIONS[key] };
     button.click();
   }
@@ -171,7 +171,7 @@ function startInbox() {
     }
     const refused = document.querySelector("#inbox [role=alert]");
     if (pending) {
-      announce(refused ? refused.textContent : `Alert ${pending.id}: ${pending.action} done.`);
+      announce(refused ? refused.textContent : `Alert ${pending.id} ${pending.action}.`);
       pending = null;
     } else if (fresh.length) {
       announce(fresh.length === 1 ? `New ${fresh[0].dataset.summary}` : `${fresh.length} new alerts.`);
@@ -204,7 +204,7 @@ function startInbox() {
   });
   document.getElementById("inbox").addEventListener("focusin", (event) => {
     const row = event.target.closest("tr[data-alert-id]");
-    if (row && row.dataset.alertId !== selectedId) select(row, true);
+    if (row && row.dataset.alertId !== selectedId) select(row, false);
   });
 
   // Live: the stream says what changed; the lists are fetched like any other request.
