@@ -6,6 +6,7 @@ changes for the caller's organisation only."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from cloud.api.deps import Principal
 from cloud.store.models import Alert, AlertEvent, AuditEvent, Task
 from cloud.store.tenancy import Role
 from cloud.web import live
-from tests.fixtures.api import World
+from tests.fixtures.api import World, running_world
 from tests.web.conftest import NOW
 from tests.web.test_pages import _csrf, sign_in
 
@@ -179,6 +180,16 @@ def test_the_stream_needs_a_signed_in_member_of_the_care_team(web_world: World) 
 
 
 def test_the_live_marker_moves_for_the_callers_organisation_only(web_world: World) -> None:
+    _marker_moves_for_its_organisation_only(web_world)
+
+
+@pytest.mark.postgres
+def test_the_live_marker_on_postgresql(migrated_postgres_url: str, tmp_path: Path) -> None:
+    with running_world(migrated_postgres_url, tmp_path / "cloud", clock=lambda: NOW) as world:
+        _marker_moves_for_its_organisation_only(world)
+
+
+def _marker_moves_for_its_organisation_only(web_world: World) -> None:
     sessions = web_world.client.app.state.services.sessions  # type: ignore[attr-defined]
 
     def principal(email: str, role: Role, org: str) -> Principal:
