@@ -5,6 +5,8 @@ changes for the caller's organisation only."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -212,3 +214,22 @@ def _marker_moves_for_its_organisation_only(web_world: World) -> None:
     _add_task(web_world, "p-n1", "north")
     assert live.marker(sessions, north).tasks != after_n.tasks
     assert live.marker(sessions, south) == before_s
+
+
+def test_a_commit_that_touches_tasks_or_alerts_wakes_the_streams_of_its_process(
+    web_world: World,
+) -> None:
+    sessions = web_world.client.app.state.services.sessions  # type: ignore[attr-defined]
+    feed = live.ChangeFeed()
+    feed.watch(sessions)
+
+    async def woken_by_a_commit() -> float:
+        waiting = asyncio.create_task(feed.wait(60))
+        while not feed._waiting:  # registered before the commit
+            await asyncio.sleep(0)
+        started = time.monotonic()
+        await asyncio.to_thread(_add_task, web_world, "p-n1", "north")
+        await asyncio.wait_for(waiting, 10)
+        return time.monotonic() - started
+
+    assert asyncio.run(woken_by_a_commit()) < 10  # not the 60 s timeout
