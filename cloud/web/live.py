@@ -131,8 +131,12 @@ class ChangeFeed:
             if session.info.pop(_CHANGED, False):
                 self.notify()
 
+        def rolled_back(session: Session) -> None:
+            session.info.pop(_CHANGED, None)
+
         event.listen(sessions, "after_flush", flushed)
         event.listen(sessions, "after_commit", committed)
+        event.listen(sessions, "after_rollback", rolled_back)
 
 
 _feed_lock = threading.Lock()
