@@ -31,6 +31,7 @@ from cloud.api.pagination import PageDep, paginate
 from cloud.api.params import IdPath, IdQuery, IntPath
 from cloud.auth.scope import audit_read, audit_write, get_patient, visible_patient_ids
 from cloud.engagement import care_messages, inbound, patient_link, policy, preferences, webhook
+from cloud.engagement import worklist as worklist_service
 from cloud.engagement.schemas import (
     ContactCreate,
     ContactPublic,
@@ -44,7 +45,6 @@ from cloud.engagement.schemas import (
     TaskPublic,
 )
 from cloud.errors import (
-    ConflictError,
     InvalidRequestError,
     NotFoundError,
 )
@@ -258,12 +258,7 @@ def worklist(
     patient_id: IdQuery | None = None,
 ) -> list[Task]:
     """Tasks for the care team (call the patient, read a reply), oldest open first."""
-    stmt = select(Task).where(
-        Task.organisation_id == principal.organisation_id,
-        Task.patient_id.in_(visible_patient_ids(principal)),
-    )
-    if task_status != "all":
-        stmt = stmt.where(Task.status == task_status)
+    stmt = worklist_service.tasks_for(principal, status=task_status)
     if patient_id is not None:
         stmt = stmt.where(Task.patient_id == get_patient(session, principal, patient_id).id)
     rows = paginate(session, stmt.order_by(Task.created_at, Task.id), page, response)
@@ -281,19 +276,9 @@ def complete_task(
     clock: ClockDep,
     body: TaskComplete | None = None,
 ) -> Task:
-    task = session.scalars(
-        select(Task).where(
-            Task.id == task_id,
-            Task.organisation_id == principal.organisation_id,
-            Task.patient_id.in_(visible_patient_ids(principal)),
-        )
-    ).first()
-    if task is None:
-        raise NotFoundError(f"no task {task_id}")
-    if task.status == TaskStatus.DONE:
-        raise ConflictError(f"task {task_id} was completed at {task.done_at:%Y-%m-%d %H:%M} UTC")
-    task.status, task.done_at, task.done_by = TaskStatus.DONE, clock(), principal.user_id
-    task.note = body.note if body else None
+    task = worklist_service.complete(
+        session, principal, task_id=task_id, note=body.note if body else None, now=clock()
+    )
     audit_read(session, principal, request, patient_id=task.patient_id, rows=1)
     session.refresh(task)
     return task

@@ -1,4 +1,5 @@
-"""The care team's web app: sign-in, the population, a patient's trends, the alert inbox.
+"""The care team's web app: sign-in, the population, a patient's trends (the alert inbox is
+``cloud.web.inbox``).
 
 Server-rendered (Jinja2) with htmx for partial updates and uPlot for charts, both vendored
 under ``static/vendor`` (no CDN, no build step). Each page is one more client of the
@@ -19,16 +20,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
-from cloud.alerts import history, lifecycle
 from cloud.api.deps import ClockDep, SessionDep, SettingsDep, TransportsDep
-from cloud.api.params import IdPath, IntPath, no_nul
+from cloud.api.params import IdPath, no_nul
 from cloud.auth import service as auth
 from cloud.auth.scope import (
     audit_read,
     audit_write,
-    get_alert,
     get_patient,
-    visible_patient_ids,
 )
 from cloud.engagement import care_messages
 from cloud.engagement.billing import DAYS_99454
@@ -41,7 +39,7 @@ from cloud.errors import (
 from cloud.population import service as population
 from cloud.reports import service as reports
 from cloud.settings import CloudSettings
-from cloud.store.models import Alert, AlertStatus, GatewayRecord, Message
+from cloud.store.models import Alert, GatewayRecord, Message
 from cloud.store.rollups import Period, Rollup
 from cloud.store.tenancy import Device, Pairing, User
 from cloud.thresholds import service as thresholds
@@ -53,6 +51,7 @@ from cloud.web import session as web
 from cloud.web.admin_pages import router as admin_pages
 from cloud.web.charts import chart_panels
 from cloud.web.glucose_pdf import router as glucose_pdf_pages
+from cloud.web.inbox import router as inbox_pages
 from cloud.web.patient_page import router as patient_pages
 from cloud.web.render import ago as _ago
 from cloud.web.render import render
@@ -61,13 +60,11 @@ from cloud.web.thresholds_page import router as thresholds_page
 from gateway.signal.ruleset import rule_to_dict
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
-WEB_CHANNEL: Final = "web"
 SPANS: Final = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30),
                 "90d": timedelta(days=90), "1y": timedelta(days=365)}  # fmt: skip
 DEFAULT_SPAN: Final = "30d"
 CHART_POINTS: Final = 600
 """Points per chart: about one per horizontal pixel of a tablet."""
-PRIORITY_ORDER: Final = {"high": 0, "medium": 1, "low": 2}
 THREAD_SHOWN: Final = 20
 REPLAY_DAYS: Final = 30
 
@@ -330,119 +327,6 @@ def log_time(
     return RedirectResponse(f"/patients/{patient.id}?notice=Time+logged", status_code=303)
 
 
-# ------------------------------------------------------------------ alerts
-
-
-def _inbox(session: SessionDep, user: web.WebUser) -> list[Alert]:
-    rows = list(
-        session.scalars(
-            select(Alert)
-            .where(
-                Alert.status != AlertStatus.RESOLVED,
-                Alert.patient_id.in_(visible_patient_ids(user.principal)),
-            )
-            .order_by(Alert.opened_at.desc())
-            .limit(500)
-        )
-    )
-    rows.sort(key=lambda a: (PRIORITY_ORDER.get(a.priority, 3), a.status != AlertStatus.OPEN))
-    return rows
-
-
-@router.get("/alerts")
-def inbox_page(
-    user: web.StaffPage,
-    session: SessionDep,
-    request: Request,
-    clock: ClockDep,
-    partial: bool = False,
-) -> HTMLResponse:
-    alerts = _inbox(session, user)
-    audit_read(session, user.principal, request, patient_id=None, rows=len(alerts))
-    name = "inbox_list.html.j2" if partial else "inbox.html.j2"
-    return render(name, user=user, alerts=alerts, now=clock(), ago=_ago)
-
-
-@router.get("/alerts/{alert_id}")
-def alert_page(
-    alert_id: IntPath, user: web.StaffPage, session: SessionDep, request: Request, clock: ClockDep
-) -> HTMLResponse:
-    alert = get_alert(session, user.principal, alert_id)
-    events = list(history.entries(session, alert.id))
-    actors = {e.actor_user_id for e in events if e.actor_user_id is not None}
-    names: dict[int, str] = {}
-    if actors:
-        found = session.execute(select(User.id, User.email).where(User.id.in_(actors))).all()
-        names = {row.id: row.email for row in found}
-    audit_read(session, user.principal, request, patient_id=alert.patient_id, rows=1 + len(events))
-    return render(
-        "alert.html.j2", user=user, alert=alert, events=events, names=names, now=clock(), ago=_ago
-    )
-
-
-def _back(alert_id: int, next_path: str | None) -> str:
-    return web.safe_next(next_path or f"/alerts/{alert_id}")
-
-
-@router.post("/alerts/{alert_id}/ack")
-def acknowledge(
-    alert_id: IntPath,
-    *,
-    user: web.StaffAction,
-    session: SessionDep,
-    request: Request,
-    clock: ClockDep,
-    next: Annotated[str | None, Form(max_length=2000)] = None,
-) -> Response:
-    alert = get_alert(session, user.principal, alert_id)
-    lifecycle.acknowledge(
-        session, alert, actor=user.principal.user_id, channel=WEB_CHANNEL, now=clock()
-    )
-    audit_read(session, user.principal, request, patient_id=alert.patient_id, rows=1)
-    return RedirectResponse(_back(alert_id, next), status_code=303)
-
-
-@router.post("/alerts/{alert_id}/resolve")
-def resolve(
-    alert_id: IntPath,
-    *,
-    user: web.StaffAction,
-    session: SessionDep,
-    request: Request,
-    clock: ClockDep,
-    note: Annotated[str | None, Form(max_length=2000)] = None,
-    next: Annotated[str | None, Form(max_length=2000)] = None,
-) -> Response:
-    alert = get_alert(session, user.principal, alert_id)
-    lifecycle.resolve(
-        session, alert, actor=user.principal.user_id, channel=WEB_CHANNEL, now=clock(),
-        note=note or None,
-    )  # fmt: skip
-    audit_read(session, user.principal, request, patient_id=alert.patient_id, rows=1)
-    return RedirectResponse(_back(alert_id, next), status_code=303)
-
-
-@router.post("/alerts/{alert_id}/snooze")
-def snooze(
-    alert_id: IntPath,
-    *,
-    user: web.StaffAction,
-    session: SessionDep,
-    request: Request,
-    clock: ClockDep,
-    minutes: Annotated[int, Form(ge=5, le=24 * 60)] = 60,
-    next: Annotated[str | None, Form(max_length=2000)] = None,
-) -> Response:
-    now = clock()
-    alert = get_alert(session, user.principal, alert_id)
-    lifecycle.snooze(
-        session, alert, until=now + timedelta(minutes=minutes), actor=user.principal.user_id,
-        channel=WEB_CHANNEL, now=now,
-    )  # fmt: skip
-    audit_read(session, user.principal, request, patient_id=alert.patient_id, rows=1)
-    return RedirectResponse(_back(alert_id, next), status_code=303)
-
-
 # ------------------------------------------------------------------ wiring
 
 
@@ -450,6 +334,7 @@ def install(app: FastAPI) -> None:
     """Add the pages, their static files, and the redirect to sign-in for a page without a
     session (API routes keep their JSON 401)."""
     app.include_router(router)
+    app.include_router(inbox_pages)
     app.include_router(patient_pages)
     app.include_router(glucose_pdf_pages)
     app.include_router(admin_pages)

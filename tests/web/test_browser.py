@@ -51,6 +51,7 @@ class _ServedWorld(World):
 class Served:
     url: str
     world: World
+    server: uvicorn.Server
 
 
 @pytest.fixture
@@ -63,7 +64,11 @@ def served(tmp_path: Path) -> Iterator[Served]:
         public_url=f"http://127.0.0.1:{port}",
     )  # fmt: skip
     app = create_app(settings, clock=lambda: NOW)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # Like `serve`: open event streams are cancelled after a graceful-shutdown timeout.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     with mock.patch.object(security, "hash_password", _hash_once):
         thread.start()
@@ -74,7 +79,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         seed_recent(world)
         store_cgm(world, "p-n1", days=3)
         try:
-            yield Served(f"http://127.0.0.1:{port}", world)
+            yield Served(f"http://127.0.0.1:{port}", world, server)
         finally:
             server.should_exit = True
             thread.join(timeout=10)

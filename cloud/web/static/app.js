@@ -85,3 +85,143 @@ document.addEventListener("DOMContentLoaded", () => {
     if (meta) event.detail.headers["X-CSRF-Token"] = meta.content;
   });
 });
+
+// ---------------------------------------------------------------- the alert inbox
+// A few lines of EventSource rather than the htmx SSE extension: the page must keep the
+// selection and announce what changed after each refresh, which is our code either way.
+
+const SHORTCUT_ACTIONS = { a: "acknowledged", s: "snoozed", e: "escalated", r: "resolved" };
+
+function startInbox() {
+  if (!document.getElementById("inbox") || typeof htmx === "undefined") return;
+  const announce = (text) => {
+    const status = document.getElementById("inbox-announce");
+    if (status) status.textContent = text;
+  };
+  const rows = () => Array.from(document.querySelectorAll("#inbox tr[data-alert-id]"));
+  let selectedId = null;
+  let pending = null; // {id, action} of the shortcut whose result we are waiting for
+
+  function select(row, byKeyboard) {
+    rows().forEach((r) => r.classList.toggle("selected", r === row));
+    if (!row) { selectedId = null; return; }
+    selectedId = row.dataset.alertId;
+    if (!byKeyboard) return; // tabbing into a row selects it and leaves the focus where it is
+    row.querySelector("a.open-alert")?.focus();
+    announce(row.dataset.summary);
+  }
+
+  function move(step) {
+    const all = rows();
+    if (!all.length) { announce("No alerts."); return; }
+    const at = all.findIndex((r) => r.dataset.alertId === selectedId);
+    const next = at < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, at + step));
+    select(all[next], true);
+  }
+
+  function act(key) {
+    const row = rows().find((r) => r.dataset.alertId === selectedId);
+    if (!row) { announce("Select an alert first with j or k."); return; }
+    const button = row.querySelector(`button[data-key="${key}"]`);
+    if (!button) { announce(`Alert ${selectedId} cannot be ${SHORTCUT_ACTIONS[key]} now.`); return; }
+    pending = { id: selectedId, action: SHORTCUT_ACTIONS[key] };
+    button.click();
+  }
+
+  let known = new Set(rows().map((r) => r.dataset.alertId));
+  let indexBefore = -1;
+  const swaps = {}; // part id -> whether the focus was inside it before its swap
+  // The stream refreshes a stable wrapper (innerHTML), the forms the part itself (outerHTML).
+  const PARTS = { "alerts-part": "inbox", inbox: "inbox", "worklist-part": "worklist", worklist: "worklist" };
+  const partOf = (event) => PARTS[event.detail.target && event.detail.target.id] || PARTS[event.target && event.target.id];
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (!target) return;
+    const part = PARTS[target.id];
+    if (!part) return;
+    // Two swaps of a part may overlap (a form's answer and the stream's refresh): the focus
+    // counts as inside if it was before either of them.
+    swaps[part] = Boolean(swaps[part]) || target.contains(document.activeElement);
+    if (part === "inbox") indexBefore = rows().findIndex((r) => r.dataset.alertId === selectedId);
+  });
+  document.body.addEventListener("htmx:afterSettle", (event) => {
+    const part = partOf(event);
+    const hadFocus = Boolean(swaps[part]);
+    delete swaps[part];
+    if (part === "worklist") {
+      // The button pressed is gone: keep the focus in the worklist, not on the page's start.
+      if (hadFocus) document.getElementById("worklist-title")?.focus();
+      return;
+    }
+    if (part !== "inbox") return;
+    const all = rows();
+    const ids = new Set(all.map((r) => r.dataset.alertId));
+    const fresh = all.filter((r) => !known.has(r.dataset.alertId));
+    known = ids;
+    if (selectedId !== null) {
+      const row = all.find((r) => r.dataset.alertId === selectedId) ||
+        all[Math.min(Math.max(indexBefore, 0), all.length - 1)];
+      if (row) {
+        row.classList.add("selected");
+        selectedId = row.dataset.alertId;
+        if (hadFocus) row.querySelector("a.open-alert")?.focus();
+      } else {
+        selectedId = null;
+      }
+    }
+    const refused = document.querySelector("#inbox [role=alert]");
+    if (pending) {
+      announce(refused ? refused.textContent : `Alert ${pending.id} ${pending.action}.`);
+      pending = null;
+    } else if (fresh.length) {
+      announce(fresh.length === 1 ? `New ${fresh[0].dataset.summary}` : `${fresh.length} new alerts.`);
+    }
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable], dialog[open]")) return;
+    const help = document.getElementById("shortcuts");
+    if (event.key === "?") {
+      event.preventDefault();
+      if (help && !help.open) help.showModal();
+      return;
+    }
+    if (event.key === "j" || event.key === "k") {
+      event.preventDefault();
+      move(event.key === "j" ? 1 : -1);
+    } else if (event.key in SHORTCUT_ACTIONS) {
+      event.preventDefault();
+      act(event.key);
+    } else if (event.key === "Enter" && selectedId !== null && !target.closest("a, button")) {
+      const link = rows().find((r) => r.dataset.alertId === selectedId)?.querySelector("a.open-alert");
+      if (link) window.location.assign(link.href);
+    }
+  });
+  document.getElementById("shortcuts-open")?.addEventListener("click", () => {
+    document.getElementById("shortcuts")?.showModal();
+  });
+  document.getElementById("inbox").addEventListener("focusin", (event) => {
+    const row = event.target.closest("tr[data-alert-id]");
+    if (row && row.dataset.alertId !== selectedId) select(row, false);
+  });
+
+  // Live: the stream says what changed; the lists are fetched like any other request.
+  // Each wrapper is its own source, so a refresh of one never replaces the other's in the
+  // queue, and a queued refresh never lands in a part an earlier swap took out of the page.
+  const refresh = (part) => {
+    const [path, wrapper] = part === "alerts" ? ["/alerts?partial=true", "#alerts-part"] : ["/worklist", "#worklist-part"];
+    if (document.querySelector(wrapper)) htmx.ajax("GET", path, { source: wrapper, target: wrapper, swap: "innerHTML" });
+  };
+  // The page's marker goes with the first connection, the last event's id (Last-Event-ID)
+  // with a reconnection: what changed in between comes at once.
+  const source = document.querySelector("[data-stream]");
+  const stream = new EventSource(source ? source.dataset.stream : "/alerts/stream");
+  stream.addEventListener("alerts", () => refresh("alerts"));
+  stream.addEventListener("worklist", () => refresh("worklist"));
+  window.addEventListener("pagehide", () => stream.close());
+  document.body.dataset.live = "on";
+}
+
+document.addEventListener("DOMContentLoaded", startInbox);
