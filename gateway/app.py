@@ -18,12 +18,13 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import structlog
 
-from gateway import __version__, signing, wire
+from gateway import __version__, metrics, signing, wire
 from gateway.ble import web
 from gateway.ble.link import BleLink
 from gateway.ble.manager import DeviceManager, pairings_from_settings
@@ -183,6 +184,7 @@ class Gateway:
             devices=self.devices.statuses(),
             downlink_verified=self.verify_key is not None,
             downlink_refused=self.refusals.summary,
+            counters=wire.OutboxCounters(**asdict(stats.counters)),
         )
 
     def local_state(self) -> dict[str, Any]:
@@ -335,7 +337,12 @@ class Gateway:
         page = None
         try:
             if self.settings.web_port is not None:
-                page = await web.serve(self.devices, self.settings.web_host, self.settings.web_port)
+                page = await web.serve(
+                    self.devices,
+                    self.settings.web_host,
+                    self.settings.web_port,
+                    metrics=metrics.exposition(self.outbox, connected=self.uplink.connected.is_set),
+                )
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.uplink.run(), name="uplink")
                 tg.create_task(self._write_outbox(), name="outbox-writer")

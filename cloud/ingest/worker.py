@@ -328,7 +328,8 @@ class IngestWorker:
         # come back from the gateway's outbox forever.
         parsed = Pending()
         parse(msg.topic, bytes(msg.payload), parsed, now=now, topic_root=self.mqtt.topic_root)
-        pending = Pending(dead=[dead], acks=parsed.acks)
+        batch_ids = {b for ids in parsed.acks.values() for b in ids}
+        pending = Pending(dead=[dead], acks=parsed.acks, dead_batches=batch_ids)
         return Outcome(pending=pending, stored=Upserted(), quarantined=0, now=now)
 
     def _finish(self, batch: list[paho.MQTTMessage], outcome: Outcome) -> None:
@@ -337,9 +338,14 @@ class IngestWorker:
         self._acknowledge(batch)
         try:
             for gateway_id, batch_ids in outcome.pending.acks.items():
-                ack = wire.Ack(batch_ids=tuple(batch_ids))
                 topic = wire.Topics(gateway_id, self.mqtt.topic_root).acks
-                self._client.publish(topic, self.signer.encode(ack, gateway_id=gateway_id), qos=1)
+                acks = [wire.Ack(batch_ids=tuple(batch_ids))]
+                dead = tuple(b for b in batch_ids if b in outcome.pending.dead_batches)
+                if dead:  # first, so a gateway that reads ``dead_letters`` counts them
+                    acks.insert(0, wire.Ack(batch_ids=dead, dead_letters=dead))
+                for ack in acks:
+                    payload = self.signer.encode(ack, gateway_id=gateway_id)
+                    self._client.publish(topic, payload, qos=1)
             self._count(batch, outcome)
             if outcome.new_alerts and self.on_alerts is not None:
                 self.on_alerts()

@@ -3,6 +3,8 @@
 For the patient (or the nurse setting the gateway up) on the home network: no login, no
 patient data beyond device names and the patient ids typed in. Plain asyncio and HTML,
 so the gateway needs no web framework. Serve it with ``serve(manager, host, port)``.
+``GET /metrics`` gives Prometheus text when ``serve`` is handed a ``metrics`` function
+(``gateway.metrics``: the outbox's counters; no patient data).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import html
 import json
+from collections.abc import Callable
 from typing import Final
 from urllib.parse import parse_qs
 
@@ -24,6 +27,8 @@ from gateway.wire import PatientAssignment
 
 log = structlog.get_logger(__name__)
 
+Metrics = Callable[[], bytes]
+METRICS_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_PORT: Final = 8080
 MAX_BODY: Final = 4096
 READ_TIMEOUT_S: Final = 5.0
@@ -103,7 +108,10 @@ def _response(status: str, body: bytes, content_type: str, extra: str = "") -> b
 
 
 async def _handle(
-    manager: DeviceManager, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    manager: DeviceManager,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    metrics: Metrics | None = None,
 ) -> None:
     try:
         async with asyncio.timeout(READ_TIMEOUT_S):
@@ -114,7 +122,11 @@ async def _handle(
                 headers[name.strip().lower()] = value.strip()
             length = min(int(headers.get("content-length", "0") or 0), MAX_BODY)
             body = await reader.readexactly(length) if length else b""
-        writer.write(_route(manager, request_line, body))
+        if metrics is not None and request_line[:2] == ["GET", "/metrics"]:
+            # Reads the outbox (SQLite): off the event loop.
+            writer.write(_response("200 OK", await asyncio.to_thread(metrics), METRICS_TYPE))
+        else:
+            writer.write(_route(manager, request_line, body))
         await writer.drain()
     except (TimeoutError, ValueError, ConnectionError, asyncio.IncompleteReadError) as exc:
         log.info("web.bad_request", reason=str(exc))
@@ -146,12 +158,17 @@ def _route(manager: DeviceManager, request_line: list[str], body: bytes) -> byte
 
 
 async def serve(
-    manager: DeviceManager, host: str = "127.0.0.1", port: int = DEFAULT_PORT
+    manager: DeviceManager,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    metrics: Metrics | None = None,
 ) -> asyncio.Server:
-    """Start the page; close the returned server to stop it."""
+    """Start the page (and ``/metrics`` when ``metrics`` is given); close the returned
+    server to stop it."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _handle(manager, reader, writer)
+        await _handle(manager, reader, writer, metrics)
 
     server = await asyncio.start_server(handle, host, port)
     log.info("web.listening", host=host, port=port)
