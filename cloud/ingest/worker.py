@@ -20,6 +20,12 @@ is offline, so a dead worker with a week-long session would hold half the stream
 When its short session expires the broker drops what it held for it, and the gateways'
 end-to-end acknowledgement republishes those batches to the members still alive.
 
+A worker given no name (``VG_INGEST_CLIENT_ID``) takes one from a session slot
+(``cloud.ingest.session_slot``): ``<group>-<n>``, unique among live workers by a lease, the
+same after a restart. So the group's subscription outlives a restart of every worker: what
+gateways publish meanwhile is queued for the stopped session and arrives when its worker is
+back, instead of being discarded and re-sent a whole ack timeout later.
+
 No message can stop ingest: anything that goes wrong decoding or judging one message makes
 that message a dead letter with the reason, and the rest of the batch goes on. Only a
 database that cannot be reached holds a batch back (retried with backoff); a batch the
@@ -50,6 +56,7 @@ from cloud.alerts.rulebook import RuleBook
 from cloud.downlink import DownlinkSigner
 from cloud.ingest import edge_batches, faults
 from cloud.ingest.batch import Outcome, Pending, parse, store
+from cloud.ingest.session_slot import RENEW_EVERY_S, SessionSlot
 from cloud.store.models import DeadLetter
 from cloud.store.readings import Upserted
 from gateway import wire
@@ -94,6 +101,7 @@ class IngestWorker:
         stall_after_s: float = STALL_AFTER_S,
         clock: Callable[[], float] = time.monotonic,
         binding_checks: bool = True,
+        slot: SessionSlot | None = None,
     ) -> None:
         self.mqtt = mqtt
         self.signer = signer or DownlinkSigner(None)
@@ -108,9 +116,11 @@ class IngestWorker:
         self.on_alerts = on_alerts
         self.rulebook = rulebook or RuleBook()
         self.queue_max = min(queue_max, 65_535)  # the protocol's limit for Receive Maximum
-        # Only a named worker can resume its session; an unnamed one's would linger as an
-        # offline member of the $share group, taking a share of the stream until it expired.
-        self.session_expiry_s = session_expiry_s if client_id else 0
+        # Only a named worker (or one with a session slot) can resume its session; an unnamed
+        # one's would linger as an offline member of the $share group, taking a share of the
+        # stream until it expired.
+        self.slot = None if client_id else slot
+        self.session_expiry_s = session_expiry_s if client_id or self.slot else 0
         self.stall_after_s = stall_after_s
         self.clock = clock
         """Monotonic seconds; a test passes a fake one to see ``stalled()`` without waiting."""
@@ -128,16 +138,27 @@ class IngestWorker:
         """Received messages for the writer; ``None`` wakes it to stop."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self.slot_lost = False
+        """Another process holds this worker's session slot now: it stopped consuming."""
+        self._next_renewal = 0.0
         # A named worker resumes its session after a restart; an unnamed one gets an id of
-        # its own, so two workers never take over each other's session.
-        self._client = make_client(mqtt, role="vitalgate-ingest", client_id=client_id)
-        self._client.manual_ack_set(True)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
+        # its own (or its slot's, taken at start), so two workers never take over each
+        # other's session.
+        self._client = self._make_client(client_id)
+
+    def _make_client(self, client_id: str | None) -> paho.Client:
+        client = make_client(self.mqtt, role="vitalgate-ingest", client_id=client_id)
+        client.manual_ack_set(True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        if self.slot is not None:
+            self._client = self._make_client(self.slot.claim())
+            self._next_renewal = time.monotonic() + RENEW_EVERY_S
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.session_expiry_s
         props.ReceiveMaximum = self.queue_max
@@ -159,6 +180,8 @@ class IngestWorker:
     def stalled(self) -> str | None:
         """Why the worker counts as stuck (messages waiting, no batch finished for
         ``stall_after_s``), or None while it keeps up."""
+        if self.slot_lost:
+            return "its session slot was taken by another worker: restart it"
         with self._held_lock:
             held = self._held
             since = max(self._last_progress, self._waiting_since)
@@ -172,8 +195,13 @@ class IngestWorker:
         with contextlib.suppress(queue.Full):  # a full queue means the writer is not waiting
             self._queue.put_nowait(None)  # wake the writer now, not at its next poll
         self._thread.join(timeout=10)
-        self._client.disconnect()
+        self._client.disconnect()  # the session stays for ``session_expiry_s``
         self._client.loop_stop()
+        if self.slot is not None and not self.slot_lost:
+            try:
+                self.slot.release()  # so the next worker to start resumes this session
+            except Exception:  # the lease then expires on its own
+                log.warning("ingest.slot_not_released", client_id=self.slot.client_id)
 
     # ------------------------------------------------------------------ paho thread
     def _on_connect(
@@ -223,6 +251,7 @@ class IngestWorker:
     def _run(self) -> None:
         batch: list[paho.MQTTMessage] = []
         while not self._stop.is_set():
+            self._renew_slot()
             batch = batch or self._collect()
             if not batch:
                 continue
@@ -232,6 +261,27 @@ class IngestWorker:
             except Exception:  # the writer must outlive a fault; /readyz reports it stalled
                 log.exception("ingest.writer_fault", advice="a fault in the cloud: report it")
                 self._stop.wait(DB_RETRY_MAX_S)
+
+    def _renew_slot(self) -> None:
+        """Keep the session slot's lease; if another process holds it now (this worker's
+        lease ran out, the database away longer than its time to live), stop consuming
+        under that name: ``/readyz`` reports it, and a restart takes a free slot."""
+        if self.slot is None or self.slot_lost or time.monotonic() < self._next_renewal:
+            return
+        self._next_renewal = time.monotonic() + RENEW_EVERY_S
+        try:
+            kept = self.slot.renew()
+        except Exception as exc:  # the database away: nobody else can take it either
+            log.warning("ingest.slot_not_renewed", error=type(exc).__name__)
+            return
+        if not kept:
+            self.slot_lost = True
+            log.error(
+                "ingest.slot_lost",
+                client_id=self.slot.client_id,
+                advice="another worker took this session's name; restart this worker",
+            )
+            self._client.disconnect()
 
     def _collect(self) -> list[paho.MQTTMessage]:
         try:
