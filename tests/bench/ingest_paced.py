@@ -25,7 +25,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from cloud.store.db import make_engine, migrate, session_factory
+from cloud.store.models import Reading
 from tests.bench import _ingest
 from tests.bench._common import Figure
 from tests.bench._ingest import AckCounter, Load, make_load, mqtt_client, register, stored, workdir
@@ -153,6 +156,8 @@ def run() -> Iterator[Figure]:
             broker, vg_load, postmaster, ready="connected",
         )  # fmt: skip
         vg_stored = stored(sessions, "vg")
+        with sessions() as s:  # one commit, one received_at
+            commits = s.scalar(select(func.count(func.distinct(Reading.received_at))))
         engine.dispose()
         plain_load = make_load(READINGS, tag="plain", per_message=PER_MESSAGE)
         plain = measure(
@@ -177,6 +182,7 @@ def run() -> Iterator[Figure]:
             "rate": RATE,
             "per_message": PER_MESSAGE,
             "stored": vg_stored,
+            "commits": commits,
             "ingest_cpu_s": round(vg.ingest_cpu_s, 2),
             "postgres_cpu_s": round(vg.postgres_cpu_s, 2),
             "baseline_ingest_cpu_s": round(plain.ingest_cpu_s, 2),
