@@ -9,7 +9,9 @@ wall time is the pace's, and CPU time is far less disturbed by other work on the
 
 Baseline, same run, same cluster (a database of its own): a plain paho + psycopg consumer
 inserting each message's readings in its own transaction (``tests.bench._plain_ingest``),
-with none of VitalGate's validation, authorisation, rollups or alert evaluation.
+with none of VitalGate's validation, authorisation, rollups or alert evaluation. Also in
+the same run, for comparison: VitalGate with its former fixed 50 ms batching window
+(``steady_window_s`` = ``flush_s``), printed as ``without_steady_window``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.store.db import make_engine, migrate, session_factory
 from cloud.store.models import Reading
@@ -132,6 +135,19 @@ def measure(
     return Run(c1 - c0, p1 - p0, t1 - t0, 0)
 
 
+def _commits(sessions: sessionmaker[Session], tag: str) -> int:
+    """Commits that stored the readings tagged ``tag`` (one commit, one ``received_at``)."""
+    with sessions() as s:
+        return int(
+            s.scalar(
+                select(func.count(func.distinct(Reading.received_at))).where(
+                    Reading.id.like(f"{tag}-%")
+                )
+            )
+            or 0
+        )
+
+
 def run() -> Iterator[Figure]:
     tmp = workdir("paced")
     pg_dir = workdir("paced-db")
@@ -148,16 +164,20 @@ def run() -> Iterator[Figure]:
         engine = make_engine(vg_url)
         sessions = session_factory(engine)
         vg_load = make_load(READINGS, tag="vg", per_message=PER_MESSAGE)
+        old_load = make_load(READINGS, tag="old", per_message=PER_MESSAGE)
         register(sessions, vg_load)
+        register(sessions, old_load)
         python = [sys.executable, "-m"]
+        worker = [*python, "tests.bench._worker_process", vg_url, broker.host, str(broker.port)]
         vg = measure(
-            [*python, "tests.bench._worker_process", vg_url, broker.host, str(broker.port),
-             "paced-vg", "paced-vg"],
-            broker, vg_load, postmaster, ready="connected",
+            [*worker, "paced-vg", "paced-vg"], broker, vg_load, postmaster, ready="connected"
+        )
+        old = measure(
+            [*worker, "paced-old", "paced-old", "0.05"],
+            broker, old_load, postmaster, ready="connected",
         )  # fmt: skip
         vg_stored = stored(sessions, "vg")
-        with sessions() as s:  # one commit, one received_at
-            commits = s.scalar(select(func.count(func.distinct(Reading.received_at))))
+        commits, old_commits = _commits(sessions, "vg"), _commits(sessions, "old")
         engine.dispose()
         plain_load = make_load(READINGS, tag="plain", per_message=PER_MESSAGE)
         plain = measure(
@@ -183,6 +203,8 @@ def run() -> Iterator[Figure]:
             "per_message": PER_MESSAGE,
             "stored": vg_stored,
             "commits": commits,
+            "without_steady_window": round(old.per(old_load.readings), 2),
+            "without_steady_window_commits": old_commits,
             "ingest_cpu_s": round(vg.ingest_cpu_s, 2),
             "postgres_cpu_s": round(vg.postgres_cpu_s, 2),
             "baseline_ingest_cpu_s": round(plain.ingest_cpu_s, 2),
