@@ -104,7 +104,7 @@ def serve(
 def ingest(log_level: str = "INFO") -> None:
     """Run one ingest worker (add more to split the load: the MQTT 5 shared subscription).
 
-    Set VG_INGEST_CLIENT_ID for each. Alerts it opens are sent by a `worker`; VG_INGEST_ENABLED
+    Each takes a session slot of its own, or set VG_INGEST_CLIENT_ID. Alerts it opens are sent by a `worker`; VG_INGEST_ENABLED
     concerns the ingest inside `serve` only."""
     from cloud.roles import run_parts  # noqa: PLC0415
 

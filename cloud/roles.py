@@ -85,8 +85,9 @@ def _role_commands(
         "worker": ([*cloud, "worker", *level], {}),
     }
     for i in range(1, ingest_workers + 1):
-        client_id = f"{settings.ingest_client_id}-{i}" if ingest_workers > 1 else ""
-        env = {"VG_INGEST_CLIENT_ID": client_id} if client_id else {}
+        # Named when a name is configured; otherwise each worker takes a session slot.
+        named = settings.ingest_client_id and ingest_workers > 1
+        env = {"VG_INGEST_CLIENT_ID": f"{settings.ingest_client_id}-{i}"} if named else {}
         roles[f"ingest-{i}"] = ([*cloud, "ingest", *level], env)
     if settings.influx.enabled:
         roles["sink"] = ([*cloud, "sink", *level], {})

@@ -82,7 +82,8 @@ class CloudSettings(BaseSettings):
     """MQTT 5 shared-subscription group: workers in one group split the stream."""
     ingest_client_id: str | None = None
     """Name of this worker's MQTT session, to resume it after a restart (unique per worker);
-    unset: ``vitalgate-ingest-<host>-<pid>``, so two processes never share a session."""
+    unset: the lowest free session slot ``<group>-<n>`` (a lease in the database), so two
+    live processes never share a session and a restarted worker resumes its own."""
     ingest_batch_max: int = Field(500, ge=1, le=10_000)
     """Messages committed together at most in one ingest transaction."""
     ingest_flush_s: float = Field(0.05, gt=0)
@@ -90,8 +91,8 @@ class CloudSettings(BaseSettings):
     ingest_queue_max: int = Field(1_000, ge=10, le=65_535)
     """Unacknowledged messages a worker holds at most (its MQTT 5 Receive Maximum)."""
     ingest_session_expiry_s: int = Field(60, ge=0)
-    """How long the broker keeps a stopped worker's session (and its share of the stream); a
-    worker without ``VG_INGEST_CLIENT_ID`` cannot resume one, so its session ends with it."""
+    """How long the broker keeps a stopped worker's session (and its share of the stream):
+    what gateways publish while every worker restarts is queued for it meanwhile."""
     downlink_signing_key: Path | None = None
     """Ed25519 private key (PKCS #8 PEM) signing every config, command and ack the cloud
     sends; default ``<pki_dir>/downlink-signing.key``. Unset: downlink goes unsigned (tests,

@@ -18,12 +18,13 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import structlog
 
-from gateway import __version__, signing, wire
+from gateway import __version__, metrics, signing, wire
 from gateway.ble import web
 from gateway.ble.household import people
 from gateway.ble.link import BleLink
@@ -200,6 +201,7 @@ class Gateway:
             downlink_verified=self.verify_key is not None,
             downlink_refused=self.refusals.summary,
             rule_set=self.rule_set.status(refused=self.rules_refused),
+            counters=wire.OutboxCounters(**asdict(stats.counters)),
         )
 
     def local_state(self) -> dict[str, Any]:
@@ -408,6 +410,7 @@ class Gateway:
                     self.settings.web_host,
                     self.settings.web_port,
                     household=lambda: people(self.settings.patients, self.config),
+                    metrics=metrics.exposition(self.outbox, connected=self.uplink.connected.is_set),
                 )
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.uplink.run(), name="uplink")

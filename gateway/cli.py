@@ -12,7 +12,7 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 from rich.console import Console
@@ -124,6 +124,16 @@ def status(config: ConfigOption, as_json: bool = typer.Option(False, "--json")) 
         )
 
 
+COUNTER_LABELS: Final = {
+    "accepted": "rows accepted (total)",
+    "published": "rows published",
+    "acknowledged": "rows acknowledged by the cloud",
+    "resent": "rows re-sent (no ack in time)",
+    "dead_lettered": "rows dead-lettered by the cloud",
+}
+"""The outbox's cumulative counters, as ``status`` names them (thinned is shown above)."""
+
+
 def _status_table(state: dict[str, Any]) -> Table:
     table = Table(title=f"Gateway {state['gateway_id']}", show_header=False)
     table.add_row("broker", "connected" if state.get("broker_connected") else "NOT connected")
@@ -135,6 +145,9 @@ def _status_table(state: dict[str, Any]) -> Table:
     if used is not None and budget:
         table.add_row("outbox disk", f"{used / 1e6:.1f} of {budget / 1e6:.0f} MB")
     table.add_row("thinned (budget)", str(state.get("outbox_thinned", 0)))
+    counters = state.get("counters") or {}
+    for name, label in COUNTER_LABELS.items():
+        table.add_row(label, str(counters.get(name, "—")))
     version = state.get("config_version")
     table.add_row("config version", "none yet" if version is None else str(version))
     verified = state.get("downlink_verified")

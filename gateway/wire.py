@@ -387,6 +387,22 @@ class RuleSetStatus(_Model):
     refused_reason: PlainText | None = Field(None, max_length=256)
 
 
+MAX_COUNT: Final = 2**53 - 1
+"""The largest count a JSON number carries exactly."""
+
+
+class OutboxCounters(_Model):
+    """Cumulative outbox counters, rows since the outbox was created (``gateway.outbox``):
+    what the gateway did with what it was handed, for fleet health."""
+
+    accepted: int = Field(0, ge=0, le=MAX_COUNT)
+    published: int = Field(0, ge=0, le=MAX_COUNT)
+    acknowledged: int = Field(0, ge=0, le=MAX_COUNT)
+    resent: int = Field(0, ge=0, le=MAX_COUNT)
+    thinned: int = Field(0, ge=0, le=MAX_COUNT)
+    dead_lettered: int = Field(0, ge=0, le=MAX_COUNT)
+
+
 class GatewayState(StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
@@ -408,6 +424,8 @@ class Status(_Model):
     """True when the gateway checks the cloud's signature on every config, command and ack."""
     downlink_refused: DownlinkRefusals | None = None
     rule_set: RuleSetStatus | None = None
+    counters: OutboxCounters | None = None
+    """Absent from gateways older than the counters, and from the last will."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
@@ -543,6 +561,10 @@ class Ack(_Model):
 
     schema_: Literal["vg.acks/1"] = Field("vg.acks/1", alias="schema")
     batch_ids: tuple[Identifier, ...] = Field(min_length=1)
+    dead_letters: tuple[Identifier, ...] | None = None
+    """Those of ``batch_ids`` the cloud kept in its dead-letter table, not in its store. An
+    ack naming them is followed by a plain one for the same ids: a gateway older than this
+    field refuses the first and deletes on the second."""
     signature: Signature | None = None
 
     model_config = ConfigDict(

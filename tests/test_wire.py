@@ -100,3 +100,22 @@ def test_published_json_schemas_match_the_models() -> None:
         assert json.loads(path.read_text()) == schema, (
             f"{path} is stale: run `vitalgate-cloud schema`"
         )
+
+
+def test_status_counters_are_optional_and_acks_name_dead_letters_only_when_there_are_some() -> None:
+    older = (
+        b'{"schema":"vg.status/1","gateway_id":"gw-1","state":"online","ts":"2026-12-01T00:00:00Z"}'
+    )
+    status = wire.decode(older, expect="vg.status/1")
+    assert isinstance(status, wire.Status)
+    assert status.counters is None
+    counted = status.model_copy(update={"counters": wire.OutboxCounters(accepted=5, thinned=1)})
+    again = wire.decode(wire.encode(counted), expect="vg.status/1")
+    assert isinstance(again, wire.Status)
+    assert again.counters == counted.counters
+    assert (
+        wire.encode(wire.Ack(batch_ids=("b-1",))) == b'{"schema":"vg.acks/1","batch_ids":["b-1"]}'
+    )
+    dead = wire.decode(wire.encode(wire.Ack(batch_ids=("b-1",), dead_letters=("b-1",))))
+    assert isinstance(dead, wire.Ack)
+    assert dead.dead_letters == ("b-1",)

@@ -48,6 +48,7 @@ from cloud.engagement.messenger import PatientMessenger
 from cloud.engagement.notifier import Notifier
 from cloud.errors import CloudError, NotAuthenticatedError, NotFoundError, TooManyRequestsError
 from cloud.fhir import router as fhir_router
+from cloud.ingest.session_slot import SessionSlot
 from cloud.ingest.worker import IngestWorker
 from cloud.population import router as population_router
 from cloud.readings import router as readings_router
@@ -212,6 +213,9 @@ def build_services(settings: CloudSettings, *, clock: Clock = _utcnow) -> Servic
             on_alerts=on_alerts,
             rulebook=rulebook,
             signer=signer,
+            slot=None
+            if settings.ingest_client_id
+            else SessionSlot(sessions, settings.ingest_group),
         )
     downlink = None
     if settings.publishes_configs:

@@ -40,6 +40,8 @@ class Pending:
     dead: list[DeadLetter] = field(default_factory=list)
     statuses: dict[str, wire.Status] = field(default_factory=dict)
     acks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    dead_batches: set[str] = field(default_factory=set)
+    """Those of ``acks``' batch ids that were kept whole as dead letters, not stored."""
     oldest_sent_at: datetime | None = None
     edge: edge_batches.EdgeBatch = field(default_factory=edge_batches.EdgeBatch)
 

@@ -20,6 +20,12 @@ is offline, so a dead worker with a week-long session would hold half the stream
 When its short session expires the broker drops what it held for it, and the gateways'
 end-to-end acknowledgement republishes those batches to the members still alive.
 
+A worker given no name (``VG_INGEST_CLIENT_ID``) takes one from a session slot
+(``cloud.ingest.session_slot``): ``<group>-<n>``, unique among live workers by a lease, the
+same after a restart. So the group's subscription outlives a restart of every worker: what
+gateways publish meanwhile is queued for the stopped session and arrives when its worker is
+back, instead of being discarded and re-sent a whole ack timeout later.
+
 No message can stop ingest: anything that goes wrong decoding or judging one message makes
 that message a dead letter with the reason, and the rest of the batch goes on. Only a
 database that cannot be reached holds a batch back (retried with backoff); a batch the
@@ -50,6 +56,7 @@ from cloud.alerts.rulebook import RuleBook
 from cloud.downlink import DownlinkSigner
 from cloud.ingest import edge_batches, faults
 from cloud.ingest.batch import Outcome, Pending, parse, store
+from cloud.ingest.session_slot import RENEW_EVERY_S, SessionSlot
 from cloud.store.models import DeadLetter
 from cloud.store.readings import Upserted
 from gateway import wire
@@ -70,6 +77,16 @@ SESSION_EXPIRY_S: Final = 60
 flight), short enough that a worker gone for good stops taking a share of the stream."""
 QUEUE_MAX: Final = 1_000
 """Unacknowledged messages one worker holds at most (its MQTT 5 Receive Maximum)."""
+STEADY_WINDOW_S: Final = 0.25
+"""Under a steady stream, how long a batch waits for more messages (instead of ``flush_s``).
+Each commit has a fixed cost (pool check-out, the batch's bindings, the rule book's
+versions, the touched series' history for the rules, open alerts); at a steady pace of
+small messages, a 50 ms window commits nearly every message alone and that fixed cost
+dominates (``ingest_paced``). A quarter of a second gathers several, adding at most that
+much to the time to an alert, and only while the stream is steady."""
+STEADY_AFTER_S: Final = 1.0
+"""The stream counts as steady while the previous batch finished less than this ago; a
+message arriving after a pause is committed after ``flush_s`` as before."""
 STALL_AFTER_S: Final = 30.0
 """A worker with messages waiting that has finished no batch for this long is stalled:
 ``/readyz`` says not ready (``VG_INGEST_STALL_S``)."""
@@ -85,6 +102,7 @@ class IngestWorker:
         client_id: str | None = None,
         batch_max: int = 500,
         flush_s: float = 0.05,
+        steady_window_s: float = STEADY_WINDOW_S,
         queue_max: int = QUEUE_MAX,
         session_expiry_s: int = SESSION_EXPIRY_S,
         channel_labels: Sequence[str] = (),
@@ -94,6 +112,7 @@ class IngestWorker:
         stall_after_s: float = STALL_AFTER_S,
         clock: Callable[[], float] = time.monotonic,
         binding_checks: bool = True,
+        slot: SessionSlot | None = None,
     ) -> None:
         self.mqtt = mqtt
         self.signer = signer or DownlinkSigner(None)
@@ -103,14 +122,18 @@ class IngestWorker:
         self.group = group
         self.batch_max = batch_max
         self.flush_s = flush_s
+        self.steady_window_s = max(flush_s, steady_window_s)
+        self._last_batch_done = -STEADY_AFTER_S  # monotonic; long ago: not steady yet
         self.channel_labels = list(channel_labels)
         """The notifier's channel labels: one queued delivery per channel for each new alert."""
         self.on_alerts = on_alerts
         self.rulebook = rulebook or RuleBook()
         self.queue_max = min(queue_max, 65_535)  # the protocol's limit for Receive Maximum
-        # Only a named worker can resume its session; an unnamed one's would linger as an
-        # offline member of the $share group, taking a share of the stream until it expired.
-        self.session_expiry_s = session_expiry_s if client_id else 0
+        # Only a named worker (or one with a session slot) can resume its session; an unnamed
+        # one's would linger as an offline member of the $share group, taking a share of the
+        # stream until it expired.
+        self.slot = None if client_id else slot
+        self.session_expiry_s = session_expiry_s if client_id or self.slot else 0
         self.stall_after_s = stall_after_s
         self.clock = clock
         """Monotonic seconds; a test passes a fake one to see ``stalled()`` without waiting."""
@@ -128,16 +151,27 @@ class IngestWorker:
         """Received messages for the writer; ``None`` wakes it to stop."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self.slot_lost = False
+        """Another process holds this worker's session slot now: it stopped consuming."""
+        self._next_renewal = 0.0
         # A named worker resumes its session after a restart; an unnamed one gets an id of
-        # its own, so two workers never take over each other's session.
-        self._client = make_client(mqtt, role="vitalgate-ingest", client_id=client_id)
-        self._client.manual_ack_set(True)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
+        # its own (or its slot's, taken at start), so two workers never take over each
+        # other's session.
+        self._client = self._make_client(client_id)
+
+    def _make_client(self, client_id: str | None) -> paho.Client:
+        client = make_client(self.mqtt, role="vitalgate-ingest", client_id=client_id)
+        client.manual_ack_set(True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        if self.slot is not None:
+            self._client = self._make_client(self.slot.claim())
+            self._next_renewal = time.monotonic() + RENEW_EVERY_S
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.session_expiry_s
         props.ReceiveMaximum = self.queue_max
@@ -159,6 +193,8 @@ class IngestWorker:
     def stalled(self) -> str | None:
         """Why the worker counts as stuck (messages waiting, no batch finished for
         ``stall_after_s``), or None while it keeps up."""
+        if self.slot_lost:
+            return "its session slot was taken by another worker: restart it"
         with self._held_lock:
             held = self._held
             since = max(self._last_progress, self._waiting_since)
@@ -172,8 +208,13 @@ class IngestWorker:
         with contextlib.suppress(queue.Full):  # a full queue means the writer is not waiting
             self._queue.put_nowait(None)  # wake the writer now, not at its next poll
         self._thread.join(timeout=10)
-        self._client.disconnect()
+        self._client.disconnect()  # the session stays for ``session_expiry_s``
         self._client.loop_stop()
+        if self.slot is not None and not self.slot_lost:
+            try:
+                self.slot.release()  # so the next worker to start resumes this session
+            except Exception:  # the lease then expires on its own
+                log.warning("ingest.slot_not_released", client_id=self.slot.client_id)
 
     # ------------------------------------------------------------------ paho thread
     def _on_connect(
@@ -223,6 +264,7 @@ class IngestWorker:
     def _run(self) -> None:
         batch: list[paho.MQTTMessage] = []
         while not self._stop.is_set():
+            self._renew_slot()
             batch = batch or self._collect()
             if not batch:
                 continue
@@ -233,6 +275,27 @@ class IngestWorker:
                 log.exception("ingest.writer_fault", advice="a fault in the cloud: report it")
                 self._stop.wait(DB_RETRY_MAX_S)
 
+    def _renew_slot(self) -> None:
+        """Keep the session slot's lease; if another process holds it now (this worker's
+        lease ran out, the database away longer than its time to live), stop consuming
+        under that name: ``/readyz`` reports it, and a restart takes a free slot."""
+        if self.slot is None or self.slot_lost or time.monotonic() < self._next_renewal:
+            return
+        self._next_renewal = time.monotonic() + RENEW_EVERY_S
+        try:
+            kept = self.slot.renew()
+        except Exception as exc:  # the database away: nobody else can take it either
+            log.warning("ingest.slot_not_renewed", error=type(exc).__name__)
+            return
+        if not kept:
+            self.slot_lost = True
+            log.error(
+                "ingest.slot_lost",
+                client_id=self.slot.client_id,
+                advice="another worker took this session's name; restart this worker",
+            )
+            self._client.disconnect()
+
     def _collect(self) -> list[paho.MQTTMessage]:
         try:
             first = self._queue.get(timeout=0.5)
@@ -241,7 +304,8 @@ class IngestWorker:
         if first is None:
             return []
         batch = [first]
-        deadline = time.monotonic() + self.flush_s
+        steady = time.monotonic() - self._last_batch_done < STEADY_AFTER_S
+        deadline = time.monotonic() + (self.steady_window_s if steady else self.flush_s)
         while len(batch) < self.batch_max:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -328,7 +392,8 @@ class IngestWorker:
         # come back from the gateway's outbox forever.
         parsed = Pending()
         parse(msg.topic, bytes(msg.payload), parsed, now=now, topic_root=self.mqtt.topic_root)
-        pending = Pending(dead=[dead], acks=parsed.acks)
+        batch_ids = {b for ids in parsed.acks.values() for b in ids}
+        pending = Pending(dead=[dead], acks=parsed.acks, dead_batches=batch_ids)
         return Outcome(pending=pending, stored=Upserted(), quarantined=0, now=now)
 
     def _finish(self, batch: list[paho.MQTTMessage], outcome: Outcome) -> None:
@@ -337,9 +402,14 @@ class IngestWorker:
         self._acknowledge(batch)
         try:
             for gateway_id, batch_ids in outcome.pending.acks.items():
-                ack = wire.Ack(batch_ids=tuple(batch_ids))
                 topic = wire.Topics(gateway_id, self.mqtt.topic_root).acks
-                self._client.publish(topic, self.signer.encode(ack, gateway_id=gateway_id), qos=1)
+                acks = [wire.Ack(batch_ids=tuple(batch_ids))]
+                dead = tuple(b for b in batch_ids if b in outcome.pending.dead_batches)
+                if dead:  # first, so a gateway that reads ``dead_letters`` counts them
+                    acks.insert(0, wire.Ack(batch_ids=dead, dead_letters=dead))
+                for ack in acks:
+                    payload = self.signer.encode(ack, gateway_id=gateway_id)
+                    self._client.publish(topic, payload, qos=1)
             self._count(batch, outcome)
             if outcome.new_alerts and self.on_alerts is not None:
                 self.on_alerts()
@@ -348,6 +418,7 @@ class IngestWorker:
 
     def _acknowledge(self, batch: list[paho.MQTTMessage]) -> None:
         """PUBACK a committed batch: the broker may then send as many messages again."""
+        self._last_batch_done = time.monotonic()
         with self._held_lock:
             self._held -= len(batch)
             self._last_progress = self.clock()

@@ -8,6 +8,8 @@ unpairs. No login, so every form carries a CSRF token (a double-submit cookie, S
 Strict) and a cross-site Origin is refused: another page in the same browser cannot pair
 or unpair. Plain asyncio and HTML, so the gateway needs no web framework. Serve it with
 ``serve(manager, host, port, household=...)``.
+``GET /metrics`` gives Prometheus text when ``serve`` is handed a ``metrics`` function
+(``gateway.metrics``: the outbox's counters; no patient data).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from gateway.wire import PatientAssignment
 
 log = structlog.get_logger(__name__)
 
+Metrics = Callable[[], bytes]
+METRICS_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_PORT: Final = 8080
 MAX_BODY: Final = 4096
 READ_TIMEOUT_S: Final = 5.0
@@ -333,6 +337,7 @@ async def _handle(
     household: Household,
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
+    metrics: Metrics | None = None,
 ) -> None:
     try:
         async with asyncio.timeout(READ_TIMEOUT_S):
@@ -344,8 +349,12 @@ async def _handle(
             length = min(int(headers.get("content-length", "0") or 0), MAX_BODY)
             body = await reader.readexactly(length) if length else b""
         method, target = ([*request_line, "", ""])[:2]
-        request = Request(method, target or "/", headers, body)
-        writer.write(_route(manager, household(), request))
+        if metrics is not None and method == "GET" and target == "/metrics":
+            # Reads the outbox (SQLite): off the event loop.
+            writer.write(_response("200 OK", await asyncio.to_thread(metrics), METRICS_TYPE))
+        else:
+            request = Request(method, target or "/", headers, body)
+            writer.write(_route(manager, household(), request))
         await writer.drain()
     except (TimeoutError, ValueError, ConnectionError, asyncio.IncompleteReadError) as exc:
         log.info("web.bad_request", reason=str(exc))
@@ -365,12 +374,14 @@ async def serve(
     port: int = DEFAULT_PORT,
     *,
     household: Household = _nobody,
+    metrics: Metrics | None = None,
 ) -> asyncio.Server:
-    """Start the page; close the returned server to stop it. ``household`` gives the
-    people to pair for, as the settings and the cloud's config name them now."""
+    """Start the page (and ``/metrics`` when ``metrics`` is given); close the returned server
+    to stop it. ``household`` gives the people to pair for, as the settings and the cloud's
+    config name them now."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _handle(manager, household, reader, writer)
+        await _handle(manager, household, reader, writer, metrics)
 
     server = await asyncio.start_server(handle, host, port)
     log.info("web.listening", host=host, port=port)

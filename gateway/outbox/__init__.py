@@ -6,8 +6,10 @@ deciding what gives when the disk budget is reached.
 
 from gateway.outbox.budget import DEFAULT_BUDGET_BYTES, THIN_ORDER
 from gateway.outbox.store import (
+    COUNTER_NAMES,
     TOPIC_LEAF,
     Batch,
+    Counters,
     Kind,
     Outbox,
     OutboxError,
@@ -16,10 +18,12 @@ from gateway.outbox.store import (
 )
 
 __all__ = [
+    "COUNTER_NAMES",
     "DEFAULT_BUDGET_BYTES",
     "THIN_ORDER",
     "TOPIC_LEAF",
     "Batch",
+    "Counters",
     "Kind",
     "Outbox",
     "OutboxError",

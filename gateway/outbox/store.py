@@ -102,6 +102,38 @@ class Batch:
     payloads: tuple[str, ...]
 
 
+COUNTER_NAMES: Final = (
+    "accepted",
+    "published",
+    "acknowledged",
+    "resent",
+    "thinned",
+    "dead_lettered",
+)
+"""The outbox's cumulative counters, in the order of a row's life; kept in its ``meta`` table
+(updated in the transaction that does the counted thing), so they survive a restart."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Rows (readings, rollups and events) counted since the outbox file was created."""
+
+    accepted: int = 0
+    """Committed to the outbox."""
+    published: int = 0
+    """Acknowledged by the broker (PUBACK) the first time they were published."""
+    acknowledged: int = 0
+    """Deleted on the cloud's end-to-end acknowledgement (dead letters included)."""
+    resent: int = 0
+    """Published again because the cloud's acknowledgement did not come within the ack
+    timeout; a row sent three times counts twice. (Rows a previous run left unacknowledged
+    are published again at start without being counted here.)"""
+    thinned: int = 0
+    """Dropped unsent to stay within the disk budget."""
+    dead_lettered: int = 0
+    """Acknowledged by the cloud as kept in its dead-letter table, not in its store."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxStats:
     depth: int
@@ -117,6 +149,7 @@ class OutboxStats:
     budget_bytes: int
     thinned: int
     """Rows dropped to stay within the budget since the outbox was created."""
+    counters: Counters
 
 
 class Outbox:
@@ -175,6 +208,7 @@ class Outbox:
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         rows,
                     )
+                    self._count("accepted", len(rows))
                     self._used += sum(r[5] for r in rows)
                     if over_budget(self._used, self.budget_bytes):
                         self._thin()
@@ -212,11 +246,7 @@ class Outbox:
                 self._used -= sum(size[q] for q in seqs)
                 dropped += len(seqs)
         if dropped:
-            self._db.execute(
-                "INSERT INTO meta (key, value) VALUES ('thinned', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
-                (dropped,),
-            )
+            self._count("thinned", dropped)
             log.warning(
                 "outbox.thinned", rows=dropped, bytes_used=self._used, budget=self.budget_bytes
             )
@@ -273,13 +303,26 @@ class Outbox:
         """The broker acknowledged the batch (PUBACK); keep it until the cloud acks it."""
         sent = time.time() if now is None else now
         with self._lock, self._tx(durable=False):
+            first = self._db.execute(
+                "UPDATE outbox SET sent_at = ? WHERE batch_id = ? AND sent_at IS NULL",
+                (sent, batch_id),
+            ).rowcount
+            self._count("published", first)
             self._db.execute("UPDATE outbox SET sent_at = ? WHERE batch_id = ?", (sent, batch_id))
 
-    def acknowledge(self, batch_ids: Sequence[str]) -> int:
-        """The cloud committed these batches: delete their rows; return how many."""
+    def note_resent(self, rows: int) -> None:
+        """Count ``rows`` published again (the uplink re-sent a batch)."""
+        with self._lock, self._tx(durable=False):
+            self._count("resent", rows)
+
+    def acknowledge(self, batch_ids: Sequence[str], *, dead_lettered: Sequence[str] = ()) -> int:
+        """The cloud committed these batches: delete their rows; return how many.
+
+        ``dead_lettered``: those of ``batch_ids`` the cloud kept as dead letters."""
         if not batch_ids:
             return 0
-        count = freed = 0
+        count = freed = dead = 0
+        dead_ids = set(dead_lettered)
         with self._lock, self._tx(durable=False):
             for batch_id in dict.fromkeys(batch_ids):
                 n, size = self._db.execute(
@@ -289,8 +332,20 @@ class Outbox:
                 if n:
                     self._db.execute("DELETE FROM outbox WHERE batch_id = ?", (batch_id,))
                 count, freed = count + n, freed + size
+                dead += n if batch_id in dead_ids else 0
             self._used -= freed
+            self._count("acknowledged", count)
+            self._count("dead_lettered", dead)
         return count
+
+    def _count(self, name: str, n: int) -> None:
+        """Add ``n`` to a counter, inside the caller's transaction."""
+        if n:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+                (name, n),
+            )
 
     # ------------------------------------------------------------------ reporting
     def stats(self, *, now: float | None = None) -> OutboxStats:
@@ -299,7 +354,7 @@ class Outbox:
                 "SELECT COUNT(*), SUM(batch_id IS NULL), SUM(sent_at IS NULL), "
                 "COUNT(DISTINCT batch_id), MIN(created_at) FROM outbox"
             ).fetchone()
-            thinned = self._db.execute("SELECT value FROM meta WHERE key = 'thinned'").fetchone()
+            counters = self._counters()
             used = self._used
         age = None if oldest is None else max(0.0, (time.time() if now is None else now) - oldest)
         return OutboxStats(
@@ -310,8 +365,24 @@ class Outbox:
             oldest_age_s=age,
             bytes_used=used,
             budget_bytes=self.budget_bytes,
-            thinned=thinned[0] if thinned else 0,
+            thinned=counters.thinned,
+            counters=counters,
         )
+
+    def counters(self) -> Counters:
+        """The cumulative counters (``COUNTER_NAMES``)."""
+        with self._lock:
+            return self._counters()
+
+    def _counters(self) -> Counters:
+        placeholders = ",".join("?" * len(COUNTER_NAMES))
+        found = dict(
+            self._db.execute(
+                f"SELECT key, value FROM meta WHERE key IN ({placeholders})",  # noqa: S608
+                COUNTER_NAMES,
+            ).fetchall()
+        )
+        return Counters(**{name: int(found.get(name, 0)) for name in COUNTER_NAMES})
 
     def _tx(self, *, durable: bool = True) -> _Transaction:
         return _Transaction(self._db, durable=durable)

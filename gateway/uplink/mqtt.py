@@ -255,7 +255,7 @@ class Uplink:
 
     def _dispatch(self, message: wire.WireMessage) -> None:
         if isinstance(message, wire.Ack):
-            self.outbox.acknowledge(message.batch_ids)
+            self.outbox.acknowledge(message.batch_ids, dead_lettered=message.dead_letters or ())
             with self._lock:
                 for batch_id in message.batch_ids:
                     self._in_flight.pop(batch_id, None)
@@ -380,6 +380,7 @@ class Uplink:
                 continue
             if started is not None:
                 self.resent_batches += 1
+                self.outbox.note_resent(len(batch.payloads))
                 log.info("uplink.resend", batch_id=batch_id, rows=len(batch.payloads))
             self._send(batch)
 

@@ -64,16 +64,16 @@ def register(sessions: sessionmaker[Session], load: Load) -> None:
         bind(sessions, organisation="bench", gateway_id=gw, pairs=[(f"p-{gw}", f"d-{gw}")])
 
 
-def make_load(readings: int, *, tag: str) -> Load:
+def make_load(readings: int, *, tag: str, per_message: int = PER_MESSAGE) -> Load:
     """``readings`` readings from ``GATEWAYS`` gateways, one patient each, in batches."""
     start = datetime.now(UTC) - timedelta(hours=6)
     messages: list[tuple[str, bytes, str]] = []
-    for m in range(readings // PER_MESSAGE):
+    for m in range(readings // per_message):
         gw = f"gw-{tag}-{m % GATEWAYS}"
         batch_id = f"{tag}-b{m}"
         rows = []
-        for k in range(PER_MESSAGE):
-            i = m * PER_MESSAGE + k
+        for k in range(per_message):
+            i = m * per_message + k
             metric, unit, base = METRICS[i % len(METRICS)]
             rows.append(
                 {
@@ -94,7 +94,7 @@ def make_load(readings: int, *, tag: str) -> Load:
             "readings": rows,
         }
         messages.append((wire.Topics(gw).readings, json.dumps(body).encode(), batch_id))
-    return Load(messages, len(messages) * PER_MESSAGE)
+    return Load(messages, len(messages) * per_message)
 
 
 class RowAtATimeWorker(IngestWorker):

@@ -225,6 +225,7 @@ def test_a_message_the_database_refuses_stops_only_itself(stack: Any, refuse_666
     )
     pub.publish(valid("r-b"))
     wait_until(lambda: sorted(pub.acks) == ["b-666", "b-a", "b-r-b"], what="all three acked")
+    assert pub.dead_letters == ["b-666"]  # said so, before its plain ack
     with sessions() as s:
         assert sorted(s.scalars(select(Reading.id))) == ["r-a", "r-b"]
         (dead,) = s.scalars(select(DeadLetter)).all()

@@ -69,8 +69,18 @@ def test_status_reports_outbox_broker_and_config(tmp_path: Path) -> None:
         False,
         0,
     )
+    assert state["counters"] == {
+        "accepted": 3,
+        "published": 0,
+        "acknowledged": 0,
+        "resent": 0,
+        "thinned": 0,
+        "dead_lettered": 0,
+    }
     table = runner.invoke(app, ["status", "--config", str(config)], env={"COLUMNS": "120"})
     assert table.exit_code == 0
+    accepted = next(line for line in table.output.splitlines() if "rows accepted" in line)
+    assert accepted.replace("│", " ").split()[-1] == "3"
     assert "NOT connected" in table.output
     assert "outbox depth" in table.output
     assert "none yet" in table.output

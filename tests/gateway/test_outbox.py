@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.outbox import Kind, Outbox
+from gateway.outbox import Counters, Kind, Outbox
 from gateway.outbox.budget import Candidate, over_budget, plan_thinning, row_bytes
 
 
@@ -181,4 +181,30 @@ def test_thinned_count_is_persisted(tmp_path: Path, thinned_before: int) -> None
     box.close()
     again = Outbox(tmp_path / "o.sqlite3", budget_bytes=per_row * 2)
     assert again.stats().thinned == thinned_before
+    again.close()
+
+
+def test_counters_follow_each_row_and_survive_a_reopen(tmp_path: Path) -> None:
+    per_row = row_bytes(_row(Kind.READING, 0)[1])
+    box = Outbox(tmp_path / "o.sqlite3", budget_bytes=per_row * 6)
+    assert box.counters() == Counters()
+    box.add([_row(Kind.READING, i) for i in range(4)])
+    first = box.take_batch(limit=2)
+    second = box.take_batch(limit=2)
+    assert first is not None
+    assert second is not None
+    box.mark_sent(first.batch_id)
+    box.mark_sent(first.batch_id)  # the PUBACK of a re-send: published once
+    box.note_resent(len(first.payloads))
+    box.mark_sent(second.batch_id)
+    box.add([_row(Kind.READING, i) for i in range(4, 10)])  # 10 rows, room for 6: 4 thinned
+    assert box.acknowledge([first.batch_id, second.batch_id], dead_lettered=[second.batch_id]) == 4
+    box.close()
+    again = Outbox(tmp_path / "o.sqlite3", budget_bytes=per_row * 6)
+    expected = Counters(
+        accepted=10, published=4, acknowledged=4, resent=2, thinned=4, dead_lettered=2
+    )
+    assert again.counters() == expected
+    assert again.stats().counters == expected
+    assert again.stats().thinned == 4
     again.close()
