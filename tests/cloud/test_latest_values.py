@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.deps import Principal
@@ -217,8 +217,8 @@ def test_readings_at_the_same_time_are_ordered_by_gateway_then_id(
             for gw, rid, v in (("gw-a", "B", 1.0), ("gw-A", "z", 2.0), ("gw-a", "a", 3.0))]  # fmt: skip
     for order in ((0, 1, 2), (2, 1, 0), (1, 2, 0)):
         with sessions.begin() as s:
-            s.execute(LatestValue.__table__.delete())
-            s.execute(Reading.__table__.delete())
+            s.execute(delete(LatestValue))
+            s.execute(delete(Reading))
             for i in order:  # one batch each
                 _ingest(s, [tied[i]])
         with sessions() as s:
