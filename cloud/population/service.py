@@ -2,26 +2,27 @@
 
 One pass of set queries for the whole panel (open alerts grouped, the latest two readings
 per metric, days with data this billing period, gateway state) — never a query per patient,
-so a panel of a thousand patients costs the same few round trips as a panel of ten.
+so a panel of a thousand patients costs the same few round trips as a panel of ten. The
+latest readings and the days with data come from the tables ingest keeps beside the
+readings (``cloud.store.latest``): one row a series and one row a patient-day, not a search
+of the readings.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Row, Select, func, or_, select, true
+from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from cloud.api.deps import Principal
 from cloud.auth.scope import visible_patient_ids
 from cloud.engagement.billing import DAYS_99454
-from cloud.reports.service import DEVICE_METRICS, data_day_counts
+from cloud.reports.service import data_day_counts
+from cloud.store.latest import DEVICE_METRICS, LatestValue
 from cloud.store.models import Alert, AlertStatus, GatewayRecord, Reading
-from cloud.store.rollups import Period, Rollup, bucket_start
 from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient
 from gateway.signal.scores import NEWS2_METRICS, news2_latest
 from gateway.wire import Metric
@@ -129,70 +130,80 @@ def _direction(last: float, before: float | None) -> str:
     return "up" if last > before else "down"
 
 
-def _latest_rows(
+Series = tuple[str, str]
+"""``(patient_id, metric)``"""
+
+
+def _latest_pairs(
     session: Session, ids: Select[Any], now: datetime
-) -> Sequence[Row[str, str, float, datetime]]:
-    """(patient, metric, value, ts) of the latest two usable readings of each series."""
+) -> dict[Series, list[tuple[float, datetime]]]:
+    """Each series' latest usable reading in ``[now - LATEST_WINDOW, now]`` and the one
+    before it in that window, as ``(value, ts)``, latest first."""
     since = now - LATEST_WINDOW
-    if session.get_bind().dialect.name == "postgresql":
-        # The series come from the daily rollups; each series' last two readings are then an
-        # index walk (ix_readings_patient_metric_ts) instead of ranking every reading.
-        series = (
-            select(Rollup.patient_id, Rollup.metric)
-            .where(
-                Rollup.patient_id.in_(ids),
-                Rollup.period == Period.DAY.value,
-                Rollup.start >= bucket_start(since, Period.DAY),
-            )
-            .distinct()
-            .subquery()
+    stored = session.execute(
+        select(
+            LatestValue.patient_id, LatestValue.metric, LatestValue.value, LatestValue.ts,
+            LatestValue.prev_value, LatestValue.prev_ts,
+        ).where(LatestValue.patient_id.in_(ids), LatestValue.ts >= since)
+    ).all()  # fmt: skip
+    pairs: dict[Series, list[tuple[float, datetime]]] = {}
+    ahead: list[Series] = []
+    for patient_id, metric, value, ts, prev_value, prev_ts in stored:
+        if ts > now:  # a gateway clock a little fast (triage allows it): look further down
+            ahead.append((patient_id, metric))
+            continue
+        pair = [(float(value), ts)]
+        if prev_value is not None and prev_ts is not None and prev_ts >= since:
+            pair.append((float(prev_value), prev_ts))
+        pairs[(patient_id, metric)] = pair
+    if ahead:
+        pairs |= _latest_from_readings(session, ahead, since, now)
+    return pairs
+
+
+def _latest_from_readings(
+    session: Session, series: list[Series], since: datetime, now: datetime
+) -> dict[Series, list[tuple[float, datetime]]]:
+    """The same pairs searched in the readings, for the few series whose stored latest
+    reading is later than ``now``."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    gateway, rid = (
+        (Reading.gateway_id.collate("C"), Reading.id.collate("C"))
+        if postgres
+        else (Reading.gateway_id, Reading.id)
+    )
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(Reading.patient_id, Reading.metric),
+            order_by=(Reading.ts.desc(), gateway.desc(), rid.desc()),
         )
-        last_two = (
-            select(Reading.value, Reading.ts)
+        .label("rank")
+    )
+    out: dict[Series, list[tuple[float, datetime]]] = {}
+    for start in range(0, len(series), 500):
+        recent = (
+            select(Reading.patient_id, Reading.metric, Reading.value, Reading.ts, rank)
             .where(
-                Reading.patient_id == series.c.patient_id,
-                Reading.metric == series.c.metric,
+                tuple_(Reading.patient_id, Reading.metric).in_(series[start : start + 500]),
                 Reading.usable.is_(True),
                 Reading.ts >= since,
                 Reading.ts <= now,
             )
-            .order_by(Reading.ts.desc())
-            .limit(2)
-            .lateral()
+            .subquery()
         )
-        return session.execute(
-            select(series.c.patient_id, series.c.metric, last_two.c.value, last_two.c.ts)
-            .join(last_two, true())
-            .order_by(series.c.patient_id, series.c.metric, last_two.c.ts.desc())
-        ).all()
-    rank = (
-        func.row_number()
-        .over(partition_by=(Reading.patient_id, Reading.metric), order_by=Reading.ts.desc())
-        .label("rank")
-    )
-    recent = (
-        select(Reading.patient_id, Reading.metric, Reading.value, Reading.ts, rank)
-        .where(
-            Reading.patient_id.in_(ids),
-            Reading.usable.is_(True),
-            Reading.ts >= since,
-            Reading.ts <= now,
-        )
-        .subquery()
-    )
-    return session.execute(
-        select(recent.c.patient_id, recent.c.metric, recent.c.value, recent.c.ts)
-        .where(recent.c.rank <= 2)
-        .order_by(recent.c.patient_id, recent.c.metric, recent.c.rank)
-    ).all()
+        for patient_id, metric, value, ts in session.execute(
+            select(recent.c.patient_id, recent.c.metric, recent.c.value, recent.c.ts)
+            .where(recent.c.rank <= 2)
+            .order_by(recent.c.patient_id, recent.c.metric, recent.c.rank)
+        ):
+            out.setdefault((patient_id, metric), []).append((float(value), ts))
+    return out
 
 
 def _latest(session: Session, ids: Select[Any], rows: dict[str, PatientRow], now: datetime) -> None:
     """The latest value of each metric, its direction against the one before, and NEWS2."""
-    pairs: dict[tuple[str, str], list[tuple[float, datetime]]] = defaultdict(list)
-    for patient_id, metric, value, ts in _latest_rows(session, ids, now):
-        pairs[(patient_id, metric)].append((float(value), ts))
-    for (patient_id, metric), values in pairs.items():
+    for (patient_id, metric), values in _latest_pairs(session, ids, now).items():
         row = rows[patient_id]
         (value, ts), before = values[0], (values[1][0] if len(values) > 1 else None)
         if metric not in DEVICE_METRICS:

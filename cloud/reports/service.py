@@ -21,6 +21,8 @@ from cloud.engagement import billing, measures
 from cloud.engagement.replies import ReplyIntent
 from cloud.errors import InvalidRequestError
 from cloud.reports.schemas import BillingReport, BillingRow, EngagementReport, EngagementRow
+from cloud.store import latest
+from cloud.store.latest import DataDay
 from cloud.store.lifecycle import Message
 from cloud.store.rollups import Period, Rollup
 from cloud.store.tenancy import Patient
@@ -28,7 +30,7 @@ from cloud.store.timelog import TimeEntry
 
 MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 """Time may be logged this far ahead of the server's clock (a client's clock runs fast)."""
-DEVICE_METRICS: Final = ("battery_level",)
+DEVICE_METRICS: Final = latest.DEVICE_METRICS
 """Readings about the device, not the patient: no day of physiologic data (99454 / 99445)."""
 
 
@@ -70,17 +72,18 @@ def data_day_counts(
     session: Session, patient_ids: Select[tuple[str]] | Sequence[str], *, since: date, until: date
 ) -> dict[str, int]:
     """How many days in ``[since, until)`` each patient has physiologic readings, counted by
-    the database (one row a patient)."""
+    the database from the days with data ingest keeps (``cloud.store.latest``: one row a
+    patient-day, the same days ``data_days`` finds in the daily rollups)."""
+    # Counted before the patients are picked: a plan that holds however fresh the table's
+    # statistics are (one probe a patient, not one a patient-day).
+    counted = (
+        select(DataDay.patient_id, func.count().label("days"))
+        .where(DataDay.start >= _midnight(since), DataDay.start < _midnight(until))
+        .group_by(DataDay.patient_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(Rollup.patient_id, func.count(func.distinct(Rollup.start)))
-        .where(
-            Rollup.patient_id.in_(patient_ids),
-            Rollup.period == Period.DAY.value,
-            Rollup.metric.not_in(DEVICE_METRICS),
-            Rollup.start >= _midnight(since),
-            Rollup.start < _midnight(until),
-        )
-        .group_by(Rollup.patient_id)
+        select(counted.c.patient_id, counted.c.days).where(counted.c.patient_id.in_(patient_ids))
     ).all()
     return {patient_id: int(n) for patient_id, n in rows}
 

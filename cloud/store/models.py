@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.base import ID, Base
 from cloud.store.edge_records import EdgeEvent, EdgeRollup
+from cloud.store.latest import DataDay, LatestValue
 from cloud.store.leases import WorkLease
 from cloud.store.lifecycle import (
     AlertEvent,
@@ -58,6 +59,7 @@ __all__ = [
     "Base",
     "CareTeamMember",
     "Contact",
+    "DataDay",
     "DeadLetter",
     "Delivery",
     "Device",
@@ -66,6 +68,7 @@ __all__ = [
     "EscalationChain",
     "GatewayConfigRecord",
     "GatewayRecord",
+    "LatestValue",
     "Message",
     "Organisation",
     "Pairing",

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.errors import NotFoundError
 from cloud.store.edge_records import EdgeEvent, EdgeRollup
 from cloud.store.influx import SeriesPoint, TimeSeriesStore
+from cloud.store.latest import forget_before, forget_patient
 from cloud.store.lifecycle import (
     AlertEvent,
     Contact,
@@ -120,6 +121,7 @@ def purge_organisation(session: Session, *, organisation_id: str, cutoff: dateti
     counts["rollups"] = _delete(
         session, delete(Rollup).where(Rollup.patient_id.in_(patients), Rollup.start < cutoff)
     )
+    counts |= forget_before(session, patients, cutoff)
     counts["quarantined_readings"] = _delete(
         session,
         delete(QuarantinedReading).where(
@@ -249,6 +251,7 @@ def erase_patient(
     counts = _alerts_and_deliveries(session, Alert.patient_id == patient_id)
     counts["readings"] = _delete(session, delete(Reading).where(Reading.patient_id == patient_id))
     counts["rollups"] = _delete(session, delete(Rollup).where(Rollup.patient_id == patient_id))
+    counts |= forget_patient(session, patient_id)
     counts["quarantined_readings"] = _delete(
         session,
         delete(QuarantinedReading).where(

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cloud.store.base import WIRE_ID, Base
+from cloud.store.latest import keep_latest
 
 
 class Period(StrEnum):
@@ -106,7 +107,10 @@ def _bucket(
 
 
 def add_to_rollups(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Fold newly stored readings into their hourly and daily rollups; returns buckets touched."""
+    """Fold newly stored readings into their hourly and daily rollups, and into each series'
+    latest values and the days with data (``cloud.store.latest``); returns buckets touched."""
+    rows = list(rows)
+    keep_latest(session, rows)
     buckets = aggregate(rows)
     if not buckets:
         return 0

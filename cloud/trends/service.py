@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import ColumnElement, Float, func, select
+from sqlalchemy import ColumnElement, Float, Select, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,20 @@ def _epoch(values: list[datetime]) -> np.ndarray[tuple[int], np.dtype[np.float64
     return np.fromiter((v.timestamp() for v in values), dtype=np.float64, count=len(values))
 
 
+def _daily_estimate(patient_id: str, since: datetime, until: datetime) -> Select[str, int, int]:
+    """Readings and days per metric in range, from the daily rollups (one row a day)."""
+    return (
+        select(Rollup.metric, func.coalesce(func.sum(Rollup.count), 0), func.count())
+        .where(
+            Rollup.patient_id == patient_id,
+            Rollup.period == Period.DAY.value,
+            Rollup.start >= bucket_start(since, Period.DAY),
+            Rollup.start < until,
+        )
+        .group_by(Rollup.metric)
+    )
+
+
 def trend(
     session: Session,
     *,
@@ -75,46 +89,92 @@ def trend(
     if points < MIN_POINTS:
         raise ValueError(f"a trend needs at least {MIN_POINTS} points")
     # Daily rollups (one row a day) are enough to choose the source.
-    estimate = select(func.coalesce(func.sum(Rollup.count), 0), func.count()).where(
-        Rollup.patient_id == patient_id,
-        Rollup.metric == metric,
-        Rollup.period == Period.DAY.value,
-        Rollup.start >= bucket_start(since, Period.DAY),
-        Rollup.start < until,
-    )
-    total, days = session.execute(estimate).one()
-    q = TrendQuery(patient_id, metric, since, until, points)
+    estimate = _daily_estimate(patient_id, since, until).where(Rollup.metric == metric)
+    found = session.execute(estimate).one_or_none()
+    total, days = (int(found[1]), int(found[2])) if found else (0, 0)
+    return _from_source(session, TrendQuery(patient_id, metric, since, until, points), total, days)
+
+
+def patient_trends(
+    session: Session, *, patient_id: str, since: datetime, until: datetime, points: int
+) -> dict[str, Trend]:
+    """``trend`` of every metric the patient has rollups for in range, by metric: one
+    estimate for all of them, then one query each (the patient page's charts)."""
+    if points < MIN_POINTS:
+        raise ValueError(f"a trend needs at least {MIN_POINTS} points")
+    estimates = session.execute(
+        _daily_estimate(patient_id, since, until).order_by(Rollup.metric)
+    ).all()
+    return {
+        metric: _from_source(
+            session, TrendQuery(patient_id, metric, since, until, points), int(total), int(days)
+        )
+        for metric, total, days in estimates
+    }
+
+
+def _from_source(session: Session, q: TrendQuery, total: int, days: int) -> Trend:
     if total <= RAW_MAX:
         return _from_raw(session, q)
     period = Period.HOUR if days * 24 <= HOURLY_MAX else Period.DAY
-    return _from_rollups(session, q, period, int(total))
+    return _from_rollups(session, q, period, total)
 
 
 def _from_raw(session: Session, q: TrendQuery) -> Trend:
-    rows = session.execute(
-        select(Reading.ts, Reading.value)
-        .where(
-            Reading.patient_id == q.patient_id,
-            Reading.metric == q.metric,
-            Reading.usable.is_(True),
-            Reading.ts >= q.since,
-            Reading.ts < q.until,
-        )
-        .order_by(Reading.ts)
-    ).all()
-    if not rows:
+    where = (
+        Reading.patient_id == q.patient_id,
+        Reading.metric == q.metric,
+        Reading.usable.is_(True),
+        Reading.ts >= q.since,
+        Reading.ts < q.until,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        x, y = _raw_arrays_pg(session, where)
+
+        def at(i: int) -> datetime:
+            return datetime.fromtimestamp(float(x[i]), UTC)
+    else:
+        rows = session.execute(
+            select(Reading.ts, Reading.value).where(*where).order_by(Reading.ts)
+        ).all()
+        stamps = [r[0] for r in rows]
+        x = _epoch(stamps)
+        y = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+
+        def at(i: int) -> datetime:
+            return stamps[i]
+
+    if not len(y):
         return Trend("raw", 0, [], None, None)
-    ts = [r[0] for r in rows]
-    y = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-    keep = lttb_indices(_epoch(ts), y, q.points)
+    keep = lttb_indices(x, y, q.points)
     lo, hi = int(np.argmin(y)), int(np.argmax(y))
     return Trend(
         "raw",
-        len(rows),
-        [Point(ts[i], float(y[i])) for i in keep],
-        Point(ts[lo], float(y[lo])),
-        Point(ts[hi], float(y[hi])),
+        len(y),
+        [Point(at(int(i)), float(y[i])) for i in keep],
+        Point(at(lo), float(y[lo])),
+        Point(at(hi), float(y[hi])),
     )
+
+
+def _ordered(column: Any, *order: Any, type_: Any) -> Any:
+    """``array_agg(column ORDER BY order…)``: a column of rows as one array value."""
+    return func.array_agg(aggregate_order_by(column, *order), type_=ARRAY(type_))
+
+
+def _raw_arrays_pg(
+    session: Session, where: tuple[ColumnElement[bool], ...]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Times (epoch seconds, exact to the microsecond) and values in time order, as one row
+    of two arrays built by the server: no row or datetime object per reading in Python."""
+    in_order = (Reading.ts, Reading.gateway_id, Reading.id)  # both arrays pair up on ties
+    row = session.execute(
+        select(
+            _ordered(func.date_part("epoch", Reading.ts), *in_order, type_=Float()),
+            _ordered(Reading.value, *in_order, type_=Float()),
+        ).where(*where)
+    ).one()
+    return np.asarray(row[0] or [], dtype=np.float64), np.asarray(row[1] or [], dtype=np.float64)
 
 
 def _epoch_column(session: Session, column: Any) -> Any:
@@ -150,10 +210,7 @@ def _rollup_arrays_pg(session: Session, where: tuple[ColumnElement[bool], ...]) 
     """Times, means and both extremes in one round trip: one row of arrays built by the
     server (no Python object per bucket), the extremes picked by ordered aggregates."""
     by_start = Rollup.start
-
-    def ordered(column: Any, *order: Any, type_: Any) -> Any:
-        return func.array_agg(aggregate_order_by(column, *order), type_=ARRAY(type_))
-
+    ordered = _ordered
     row = session.execute(
         select(
             ordered(func.date_part("epoch", Rollup.start), by_start, type_=Float()),

@@ -16,7 +16,9 @@ templates = Environment(
 
 
 def utc(ts: datetime | None) -> str:
-    return "—" if ts is None else f"{ts:%Y-%m-%d %H:%M} UTC"
+    # isoformat, cut before the offset: several times faster than strftime, which the
+    # population page calls five thousand times.
+    return "—" if ts is None else f"{ts.isoformat(' ', 'minutes')[:16]} UTC"
 
 
 def ago(ts: datetime | None, now: datetime) -> str:

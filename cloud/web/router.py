@@ -40,7 +40,6 @@ from cloud.population import service as population
 from cloud.reports import service as reports
 from cloud.settings import CloudSettings
 from cloud.store.models import Alert, GatewayRecord, Message
-from cloud.store.rollups import Period, Rollup
 from cloud.store.tenancy import Device, Pairing, User
 from cloud.thresholds import service as thresholds
 from cloud.thresholds.router import RuleBookDep
@@ -177,21 +176,6 @@ def population_page(
 # ------------------------------------------------------------------ patient
 
 
-def _metrics_of(session: SessionDep, patient_id: str, since: datetime) -> list[str]:
-    return list(
-        session.scalars(
-            select(Rollup.metric)
-            .where(
-                Rollup.patient_id == patient_id,
-                Rollup.period == Period.DAY.value,
-                Rollup.start >= since - timedelta(days=1),
-            )
-            .distinct()
-            .order_by(Rollup.metric)
-        )
-    )
-
-
 @router.get("/patients/{patient_id}")
 def patient_page(
     patient_id: IdPath,
@@ -207,13 +191,9 @@ def patient_page(
     now = clock()
     patient = get_patient(session, user.principal, patient_id)
     since = now - SPANS[span]
-    series = {
-        metric: trends.trend(
-            session, patient_id=patient.id, metric=metric, since=since, until=now,
-            points=CHART_POINTS,
-        )
-        for metric in _metrics_of(session, patient.id, since)
-    }  # fmt: skip
+    series = trends.patient_trends(
+        session, patient_id=patient.id, since=since, until=now, points=CHART_POINTS
+    )
     alerts = list(
         session.scalars(
             select(Alert)

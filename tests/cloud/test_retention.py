@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from cloud.settings import InfluxSettings
 from cloud.store import retention
 from cloud.store.influx import TimeSeriesStore
+from cloud.store.latest import DataDay, LatestValue
 from cloud.store.models import (
     Alert,
     AlertEvent,
@@ -46,6 +47,8 @@ from tests.fixtures.victoria import VictoriaMetrics
 PATIENT_TABLES: dict[str, Any] = {
     "readings": Reading.patient_id,
     "rollups": Rollup.patient_id,
+    "latest_values": LatestValue.patient_id,
+    "data_days": DataDay.patient_id,
     "quarantined_readings": QuarantinedReading.patient_id,
     "alerts": Alert.patient_id,
     "pairings": Pairing.patient_id,
@@ -193,6 +196,8 @@ def test_erasing_a_patient_removes_them_from_every_table_and_no_one_else(world: 
     assert before["p-n1"] == {
         "readings": 3,
         "rollups": 2,
+        "latest_values": 1,
+        "data_days": 1,
         "quarantined_readings": 1,
         "alerts": 1,
         "deliveries": 1,
