@@ -128,10 +128,7 @@ def test_glucose_records_download_resumes_from_the_persisted_sequence_number(
         running(
             rt.run(),
             lambda: until(
-                lambda: (
-                    len(got.measurements) == 3
-                    and StateStore(tmp_path).devices["gm-4"].last_sequence == 3
-                )
+                lambda: len(got.measurements) == 3 and _last_sequence(tmp_path, "gm-4") == 3
             ),
         )
     )
