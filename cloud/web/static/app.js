@@ -146,7 +146,10 @@ function startInbox() {
   });
   document.body.addEventListener("htmx:afterSettle", (event) => {
     const part = partOf(event);
-    const hadFocus = Boolean(swaps[part]);
+    // Put the focus back only when the swap took it away (it fell to the page's body): a key
+    // pressed between the swap and its settling has moved it somewhere on purpose.
+    const focusLost = !document.activeElement || document.activeElement === document.body;
+    const hadFocus = Boolean(swaps[part]) && focusLost;
     delete swaps[part];
     if (part === "worklist") {
       // The button pressed is gone: keep the focus in the worklist, not on the page's start.
