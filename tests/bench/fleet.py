@@ -212,7 +212,9 @@ def run() -> Iterator[Figure]:
         )  # fmt: skip
         procs = roles(tmp, env, ingest=2, serve=2, worker=1)
         for p in procs:
-            p.start()
+            p.launch()
+        for p in procs:
+            p.wait_ready(timeout=120)
         probe = ApiProbe([p for p in procs if p.port is not None])
         phases = [
             _phase(n, pki=pki, broker=broker, sessions=sessions, probe=probe, seconds=seconds)
