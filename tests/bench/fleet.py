@@ -32,7 +32,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.bench._common import Figure
 from tests.bench._ingest import workdir
-from tests.fixtures.deployment import FleetBroker, FleetPki, Role, register_fleet, role_env, roles
+from tests.fixtures.deployment import (
+    FleetBroker,
+    FleetPki,
+    Role,
+    register_fleet,
+    role_env,
+    roles,
+    stop_all,
+)
 from tests.fixtures.fleet import EPISODE_READINGS, Fleet
 from tests.fixtures.postgres import Postgres
 from tests.fixtures.smtp import SmtpServer
@@ -225,8 +233,7 @@ def run() -> Iterator[Figure]:
     finally:
         if probe is not None:
             probe.close()
-        for p in procs:
-            p.stop()
+        stop_all(procs)
         if broker is not None:
             broker.kill()
         smtp.stop()
