@@ -41,7 +41,7 @@ from tests.fixtures.deployment import (
     roles,
     stop_all,
 )
-from tests.fixtures.fleet import EPISODE_READINGS, Fleet
+from tests.fixtures.fleet import EPISODE_READINGS, Fleet, raise_fd_limit
 from tests.fixtures.postgres import Postgres
 from tests.fixtures.smtp import SmtpServer
 from tests.fixtures.waiting import wait_until
@@ -193,6 +193,8 @@ def run() -> Iterator[Figure]:
     from cloud.store.db import make_engine, migrate, session_factory
 
     sizes, seconds = _sizes(), _seconds()
+    # Before the broker starts, so it inherits the limit: one descriptor per connection.
+    raise_fd_limit(max(sizes) * 2 + 1024)
     tmp, pg_dir = workdir("fleet"), workdir("fleet-db")
     pg = Postgres(pg_dir)
     smtp = SmtpServer()
