@@ -269,6 +269,7 @@ def run() -> Iterator[Figure]:
         ratio=round(counts["emails"] / counts["alerts_opened"], 2)
         if counts["alerts_opened"]
         else None,
-        extra={**counts, "growth_p99": [[p["gateways"], p["p99_ms"]] for p in phases],
+        extra={**counts, "episodes": sum(p["episodes"] for p in phases),
+               "growth_p99": [[p["gateways"], p["p99_ms"]] for p in phases],
                "run": str(timedelta(seconds=round(seconds * len(sizes))))},
     )  # fmt: skip
