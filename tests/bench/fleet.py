@@ -188,7 +188,15 @@ def _notifications(sessions: sessionmaker[Session], smtp: SmtpServer) -> dict[st
         wait_until(settled, timeout=120, interval=0.5, what="an e-mail for every alert")
     mails: list[EmailMessage] = smtp.received()
     keys = {str(m["X-Idempotency-Key"]) for m in mails}
-    return {"alerts_opened": alerts(), "emails": len(mails), "distinct_keys": len(keys)}
+    with sessions() as s:
+        # An episode that fires while its patient's alert is still open joins that alert.
+        merged = int(s.scalar(select(func.coalesce(func.sum(Alert.count - 1), 0))) or 0)
+    return {
+        "alerts_opened": alerts(),
+        "fires_merged_into_open_alerts": merged,
+        "emails": len(mails),
+        "distinct_keys": len(keys),
+    }
 
 
 def _latency_figure(phases: list[dict[str, Any]], *, seconds: float, certs_s: float) -> Figure:
