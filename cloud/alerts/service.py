@@ -361,8 +361,33 @@ def apply_finding(
         if PRIORITY_RANK[finding.priority] > PRIORITY_RANK[wire.Priority(alert.priority)]:
             alert.priority = finding.priority.value
         return AlertChange(alert.id, "merged")
+    if _alert_of_episode(session, finding) is not None:
+        # A reading of an episode already alerted and cleared came late (a gateway's resend
+        # after an outage): the same episode judged again, not a new one to notify.
+        return None
     alert = _open(session, finding, now=now, channels=channels)
     return AlertChange(alert.id, "opened")
+
+
+def _alert_of_episode(session: Session, finding: Finding) -> Alert | None:
+    """The resolved alert of ``finding``'s patient and rule whose episode (its first sample
+    to its all-clear, or its resolution) holds the finding's time, if any."""
+    for alert in session.scalars(
+        select(Alert).where(
+            Alert.patient_id == finding.patient_id,
+            Alert.rule_id == finding.rule,
+            Alert.status == AlertStatus.RESOLVED,
+            Alert.resolved_at >= from_epoch(finding.ts),
+        )
+    ):
+        samples = alert.evidence.get("evidence", {}).get("samples") or []
+        start = min((_epoch(str(x["ts"])) for x in samples), default=_fired_at(alert))
+        clear = alert.evidence.get("all_clear", {}).get("ts")
+        assert alert.resolved_at is not None
+        end = _epoch(clear) if isinstance(clear, str) else _epoch(alert.resolved_at)
+        if start <= finding.ts <= end:
+            return alert
+    return None
 
 
 def record_shadow(session: Session, finding: Finding, *, now: datetime) -> None:

@@ -161,6 +161,9 @@ class Notifier(BackgroundService):
         self.link_key = link_key
         self.link_lifetime = link_lifetime
         self.clock = clock
+        self._unrecorded: set[int] = set()
+        """Deliveries this process sent whose outcome the database has not taken yet (it
+        went away between the send and the commit): recorded on the next round, not resent."""
         super().__init__(interval_s=POLL_INTERVAL_S)
 
     @property
@@ -185,6 +188,8 @@ class Notifier(BackgroundService):
         notifiers send each delivery once, and one killed mid-send leaves it to another
         after ``lease_s``."""
         sent = 0
+        for delivery_id in sorted(self._unrecorded):
+            sent += self._attempt_claimed(delivery_id, now=now)  # records it, sends nothing
         while not self._stopping.is_set():
             claimed = self._claim(now=now)
             for delivery_id in claimed:
@@ -221,10 +226,12 @@ class Notifier(BackgroundService):
                 or delivery.status != DeliveryStatus.PENDING
                 or delivery.lease_owner != self.owner
             ):
+                self._unrecorded.discard(delivery_id)  # another notifier's now
                 return 0
             sent = self._attempt(session, delivery, now=now)
             delivery.lease_owner, delivery.lease_until = None, None
-            return sent
+        self._unrecorded.discard(delivery_id)
+        return sent
 
     def release_claims(self) -> int:
         """Hand back the deliveries this process claimed and has not attempted."""
@@ -315,7 +322,11 @@ class Notifier(BackgroundService):
             "message_id": delivery.message_id,
         }
         try:
-            channel.send(message)
+            if delivery.id in self._unrecorded:
+                log.info("delivery.recorded_late", channel=channel.label, **ids)
+            else:
+                channel.send(message)
+                self._unrecorded.add(delivery.id)  # until the commit says it is recorded
         except ChannelError as exc:
             delivery.last_error = str(exc)
             log.warning(

@@ -3,6 +3,7 @@ one alert per episode however the readings are batched, an all-clear that resolv
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from cloud.store.db import make_engine, migrate, session_factory
 from cloud.store.models import Alert, Delivery
 from cloud.store.readings import reading_row, upsert_readings
 from gateway import wire
+from tests.fixtures.rules import TEST_RULES
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -87,6 +89,36 @@ def test_general_program_fires_once_per_episode_whatever_the_batching(
     assert alert.first_value == 140.0
     assert alert.worst_value == 150.0
     assert alert.evidence["all_clear"]["kind"] == "all_clear"
+    assert len(deliveries) == 1
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        [*range(10), *range(14, 20), 10, 11, 13, 12],  # the whole episode after its all-clear
+        [*range(10), 10, 11, 12, *range(14, 20), 13],  # its last high reading
+        [*range(10), 10, 11, 13, *range(14, 20), 12],  # its middle
+        [*range(10), 11, 12, 13, *range(14, 20), 10],  # its first
+    ],
+)
+def test_readings_of_an_episode_that_arrive_after_its_all_clear_open_no_second_alert(
+    tmp_path: Path, sessions: sessionmaker[Session], order: list[int]
+) -> None:
+    # As after an outage: readings of the episode are resent and stored after the readings
+    # that followed it, the all-clear among them. Three over 120 in a row fire; under 110 clears.
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(TEST_RULES))
+    book = RuleBook.load(program="general", rules_file=rules)
+    values = [72.0] * 10 + [130.0] * 4 + [72.0] * 6
+    readings = [hr(i, v, step_s=1.0) for i, v in enumerate(values)]
+    changes: list[str] = []
+    for i in order:
+        changes += ingest(sessions, [readings[i]], book)
+    with sessions() as s:
+        alerts = s.scalars(select(Alert)).all()
+        deliveries = s.scalars(select(Delivery)).all()
+    assert [(a.status, a.rule_id) for a in alerts] == [("resolved", "test.hr_high")]
+    assert changes.count("opened") == 1
     assert len(deliveries) == 1
 
 

@@ -12,8 +12,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,9 @@ class KeyedReceiver:
     ``hold_first`` it keeps the first request open, unanswered and unrecorded, until
     ``release`` (a send in flight when its process is killed)."""
 
-    def __init__(self, *, hold_first: bool = False) -> None:
+    def __init__(
+        self, *, hold_first: bool = False, on_request: Callable[[], None] | None = None
+    ) -> None:
         self.completed: list[str] = []
         self.seen: list[str] = []
         self.held = threading.Event()
@@ -59,6 +61,8 @@ class KeyedReceiver:
                     return  # never answered: the sender died meanwhile
                 with receiver._lock:
                     receiver.completed.append(key)
+                if on_request is not None:
+                    on_request()
                 self.send_response(200)
                 self.end_headers()
 
@@ -143,6 +147,45 @@ def test_two_notifiers_send_each_pending_delivery_once(sessions: sessionmaker[Se
         with sessions() as s:
             rows = s.scalars(select(Delivery)).all()
         assert {(d.status, d.attempts, d.lease_owner) for d in rows} == {("sent", 1, None)}
+    finally:
+        receiver.stop()
+
+
+def test_a_send_the_database_did_not_record_is_recorded_later_not_sent_again(
+    sessions: sessionmaker[Session], postgres_url: str
+) -> None:
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    cut = threading.Event()
+
+    def database_goes_away() -> None:  # as PostgreSQL restarting: every session ends
+        if cut.is_set():
+            return
+        cut.set()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+    receiver = KeyedReceiver(on_request=database_goes_away)
+    try:
+        [delivery_id] = queue(sessions, 1)
+        notifier = Notifier(
+            sessions, channels_from_urls([receiver.apprise_url]), public_url="http://x"
+        )
+        with pytest.raises(OperationalError):
+            notifier.deliver_due(now=datetime.now(UTC))  # sent; the commit then fails
+        # Past the lease, when another round could claim it again: recorded, not resent.
+        later = datetime.now(UTC) + timedelta(seconds=notifier.lease_s + 1)
+        assert notifier.deliver_due(now=later) == 1
+        assert receiver.completed == [f"vitalgate-delivery-{delivery_id}"]
+        with sessions() as s:
+            row = s.get(Delivery, delivery_id)
+            assert row is not None
+            assert (row.status, row.lease_owner) == ("sent", None)
     finally:
         receiver.stop()
 
