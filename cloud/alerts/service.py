@@ -12,6 +12,7 @@ non-urgent fire of a rule with a confirmation window is held until a re-measurem
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -234,6 +235,7 @@ def evaluate(
 ) -> list[AlertChange]:
     """Apply each patient's rules to new readings and carry the findings into alerts."""
     changes: list[AlertChange] = []
+    one_judge_per_patient(session, {patient_id for patient_id, _ in touched})
     judgements = judge(session, touched, now=now, rulebook=rulebook)
     # The open alerts of every judged (patient, metric) in one query. Only a finding of the
     # same (patient, metric) changes them, so those with findings are asked again after.
@@ -270,6 +272,31 @@ def evaluate(
         for alert in following:
             _follow(alert, judged, until=None, now=now)
     return changes
+
+
+def one_judge_per_patient(session: Session, patient_ids: set[str]) -> None:
+    """Judge a patient's readings in one transaction at a time (PostgreSQL).
+
+    The shared subscription deals one gateway's messages to several ingest workers, so two
+    transactions can hold new readings of one patient at once. Judged side by side, each
+    would miss the other's uncommitted readings (a persistence rule that neither sees
+    fire) and both could open the same alert. A transaction-scoped advisory lock per
+    patient, taken in key order (no deadlock between two batches of the same patients),
+    makes the second wait for the first to commit; read committed then shows it everything.
+    SQLite has one writer at a time already.
+    """
+    if not patient_ids or session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted(_patient_lock_key(p) for p in patient_ids)
+    session.execute(
+        text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS t(k)"),
+        {"keys": keys},
+    )
+
+
+def _patient_lock_key(patient_id: str) -> int:
+    digest = hashlib.blake2b(f"vitalgate.judge:{patient_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _open_alerts_by_series(

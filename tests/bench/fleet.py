@@ -210,7 +210,8 @@ def _latency_figure(phases: list[dict[str, Any]], *, seconds: float, certs_s: fl
         baseline=None if is_base else first["p99_ms"],
         ratio=None if is_base else round(first["p99_ms"] / ph["p99_ms"], 2),
         extra={**ph, "seconds": seconds, "certificates_s": round(certs_s, 1),
-               "tls": "mutual, client certificates", "contended": True},
+               "tls": "mutual, client certificates", "cpus": os.cpu_count(),
+               "loadavg_1m_at_end": round(os.getloadavg()[0], 2)},
     )  # fmt: skip
 
 
