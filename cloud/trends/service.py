@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Float, Select, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
+from cloud.store.edge_records import EdgeRollup
 from cloud.store.models import Reading
 from cloud.store.rollups import Period, Rollup, bucket_start
 from cloud.store.types import UtcDateTime
@@ -252,3 +253,46 @@ def _rollup_rows(session: Session, where: tuple[ColumnElement[bool], ...]) -> _A
     extremes = session.execute(select(lowest).union_all(select(highest))).all()
     low, high = (Point(ts, float(value)) for ts, value in extremes)
     return x, means, low, high
+
+
+HRV_ROWS_MAX: Final = 50_000
+"""Minutes of RR data read for one HRV trend (about five weeks of a strap worn all day);
+beyond that the most recent are drawn."""
+
+
+def hrv_trend(
+    session: Session, *, patient_id: str, since: datetime, until: datetime, points: int
+) -> Trend:
+    """RMSSD (ms) of the per-minute rollups the gateway computed from RR intervals
+    (``gateway.signal.hrv``), downsampled like the other trends with the extremes kept."""
+    rows = session.execute(
+        select(EdgeRollup.start, EdgeRollup.hrv)
+        .where(
+            EdgeRollup.patient_id == patient_id,
+            EdgeRollup.metric == "heart_rate",
+            EdgeRollup.hrv.is_not(None),
+            EdgeRollup.start >= since,
+            EdgeRollup.start < until,
+        )
+        .order_by(EdgeRollup.start.desc())
+        .limit(HRV_ROWS_MAX)
+    ).all()
+    found = [
+        (start, float(value))
+        for start, hrv in reversed(rows)
+        if isinstance(hrv, dict) and isinstance(value := hrv.get("rmssd_ms"), int | float)
+    ]
+    if not found:
+        return Trend("raw", 0, [], None, None)
+    stamps = [start for start, _ in found]
+    x = _epoch(stamps)
+    y = np.fromiter((v for _, v in found), dtype=np.float64, count=len(found))
+    keep = lttb_indices(x, y, points)
+    lo, hi = int(np.argmin(y)), int(np.argmax(y))
+    return Trend(
+        "raw",
+        len(y),
+        [Point(stamps[int(i)], float(y[i])) for i in keep],
+        Point(stamps[lo], float(y[lo])),
+        Point(stamps[hi], float(y[hi])),
+    )

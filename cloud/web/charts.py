@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
 
+from cloud.alerts.rulebook import Mode, PatientRules
 from cloud.store.models import Alert
 from cloud.trends.service import Trend
-from gateway.wire import CANONICAL_UNITS, Metric
+from gateway.wire import CANONICAL_UNITS, Category, Metric
 
 TOGETHER: Final = {"systolic_bp": "blood_pressure", "diastolic_bp": "blood_pressure"}
 """Metrics drawn in one panel, and the panel's name."""
@@ -28,6 +29,7 @@ TITLES: Final = {
     "blood_glucose": "Blood glucose",
     "respiratory_rate": "Respiratory rate",
     "battery_level": "Device battery",
+    "hrv_rmssd": "Heart rate variability (RMSSD)",
 }
 HIDDEN: Final = frozenset({"mean_arterial_pressure"})
 """Drawn inside another panel's story (MAP follows from systolic and diastolic)."""
@@ -44,6 +46,8 @@ class Panel:
     unit: str
     series: list[dict[str, Any]] = field(default_factory=list)
     markers: list[float] = field(default_factory=list)
+    levels: list[dict[str, Any]] = field(default_factory=list)
+    """The patient's alert levels for this panel's metrics (rules in force, active)."""
     note: str | None = None
 
     @property
@@ -57,10 +61,47 @@ class Panel:
             "unit": self.unit,
             "series": self.series,
             "markers": self.markers,
+            "levels": self.levels,
         }
 
 
+LEVEL_FIELDS: Final = (
+    ("urgent_low", "urgent", "≤"),
+    ("fire_low", "alert", "≤"),
+    ("fire_high", "alert", "≥"),
+    ("urgent_high", "urgent", "≥"),
+)
+"""A rule's levels drawn as lines: urgent ones darker, each with its side."""
+UNITS: Final = {"hrv_rmssd": "ms"}
+
+
+def levels_by_panel(rules: PatientRules) -> dict[str, list[dict[str, Any]]]:
+    """The levels of the patient's active clinical level rules (thresholds, glucose), by
+    the panel that draws them: what the chart's bands show is what alerts."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for effective in rules.rules:
+        rule = effective.rule
+        metric = getattr(rule, "metric", None)
+        if effective.mode is not Mode.ACTIVE or not isinstance(metric, Metric):
+            continue
+        if getattr(rule, "category", Category.CLINICAL) is not Category.CLINICAL:
+            continue
+        key = TOGETHER.get(metric.value, metric.value)
+        shown = out.setdefault(key, [])
+        for name, kind, side in LEVEL_FIELDS:
+            value = getattr(rule, name, None)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            label = f"{metric.value.replace('_bp', '').replace('_', ' ')} {side} {value:g}"
+            level = {"value": float(value), "kind": kind, "label": label}
+            if level not in shown:
+                shown.append(level)
+    return {k: v for k, v in out.items() if v}
+
+
 def _unit(metric: str) -> str:
+    if metric in UNITS:
+        return UNITS[metric]
     try:
         return CANONICAL_UNITS[Metric(metric)]
     except ValueError:
@@ -92,8 +133,13 @@ def _with_gaps(trend: Trend) -> tuple[list[float], list[float | None]]:
     return x, y
 
 
-def chart_panels(series: Mapping[str, Trend], alerts: Sequence[Alert]) -> list[Panel]:
-    """Panels in a stable order: blood pressure first, then the rest by name."""
+def chart_panels(
+    series: Mapping[str, Trend],
+    alerts: Sequence[Alert],
+    levels: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> list[Panel]:
+    """Panels in a stable order: blood pressure first, then the rest by name; each with the
+    patient's alert levels for its metrics (``levels_by_panel``)."""
     panels: dict[str, Panel] = {}
     for metric, trend in sorted(series.items()):
         if metric in HIDDEN or not trend.points:
@@ -106,6 +152,8 @@ def chart_panels(series: Mapping[str, Trend], alerts: Sequence[Alert]) -> list[P
         panel.series.append({"label": metric.replace("_bp", "").replace("_", " "), "x": x, "y": y})
         if metric == "body_weight":
             panel.note = _weekly_change(trend)
+    for key, panel in panels.items():
+        panel.levels = list((levels or {}).get(key, ()))
     for alert in alerts:
         marked = panels.get(TOGETHER.get(alert.metric, alert.metric))
         if marked is not None:

@@ -48,7 +48,7 @@ from cloud.trends.glucose import glucose_report
 from cloud.trends.router import glucose_public
 from cloud.web import session as web
 from cloud.web.admin_pages import router as admin_pages
-from cloud.web.charts import chart_panels
+from cloud.web.charts import chart_panels, levels_by_panel
 from cloud.web.glucose_pdf import router as glucose_pdf_pages
 from cloud.web.inbox import router as inbox_pages
 from cloud.web.patient_page import router as patient_pages
@@ -209,7 +209,13 @@ def patient_page(
         .where(Pairing.patient_id == patient.id, Pairing.valid_to.is_(None))
         .order_by(Device.id)
     ).all()
-    panels = chart_panels(series, alerts)
+    hrv = trends.hrv_trend(
+        session, patient_id=patient.id, since=since, until=now, points=CHART_POINTS
+    )
+    if hrv.points:
+        series = {**series, "hrv_rmssd": hrv}
+    rules = thresholds.rules_in_force(session, rulebook, patient)
+    panels = chart_panels(series, alerts, levels_by_panel(rules))
     thread = list(
         session.scalars(
             select(Message)
@@ -218,7 +224,6 @@ def patient_page(
             .limit(THREAD_SHOWN)
         )
     )[::-1]
-    rules = thresholds.rules_in_force(session, rulebook, patient)
     report = glucose_report(session, patient_id=patient.id, now=now)
     cgm = glucose_public(patient.id, report) if report is not None else None
     rows = sum(len(t.points) for t in series.values()) + len(thread)

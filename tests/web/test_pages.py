@@ -3,15 +3,18 @@ population ranking, charts that carry their data, and acknowledging an alert."""
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
 
+from cloud.store.edge_records import EdgeRollup
 from cloud.store.models import Alert, AlertEvent
 from cloud.store.tenancy import AuditEvent
 from tests.fixtures.api import PASSWORD, World
-from tests.web.conftest import HR_READINGS
+from tests.web.conftest import HR_READINGS, NOW
 
 
 def _csrf(html: str) -> str:
@@ -196,3 +199,73 @@ def test_from_the_patient_page_a_clinician_messages_logs_time_and_previews_rules
     )  # fmt: skip
     refused = web_world.client.post("/patients/p-n1/time", data={"minutes": "5"})
     assert refused.status_code == 403
+
+
+def _figure_data(html: str, metric: str) -> tuple[dict[str, str], dict[str, object]]:
+    found = re.search(
+        rf'<figure class="chart" data-metric="{metric}"([^>]*)>.*?'
+        r'<script type="application/json">(.*?)</script>',
+        html,
+        re.S,
+    )
+    assert found, f"no {metric} chart"
+    attributes = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', found.group(1)))
+    return attributes, json.loads(found.group(2))
+
+
+def test_charts_draw_the_patients_own_alert_levels(web_world: World) -> None:
+    """The bands on a chart are the levels that alert for this patient: the program's, then
+    the clinician's override once it is saved."""
+    sign_in(web_world, "clin@north.test")
+    attributes, data = _figure_data(
+        web_world.client.get("/patients/p-n1?span=7d").text, "heart_rate"
+    )
+    assert [(lv["value"], lv["label"]) for lv in data["levels"]] == [  # type: ignore[attr-defined]
+        (40.0, "heart rate ≤ 40"),
+        (131.0, "heart rate ≥ 131"),
+    ]
+    assert attributes["data-levels"] == "2"
+    r = web_world.client.put(
+        "/api/v1/patients/p-n1/thresholds",
+        json={"rules": [{"rule_id": "general.hr", "fire_high": 140, "clear_high": 130}]},
+        headers=web_world.token("clin@north.test"),
+    )
+    assert r.status_code == 200, r.text
+    html = web_world.client.get("/patients/p-n1?span=7d").text
+    _, data = _figure_data(html, "heart_rate")
+    assert [lv["value"] for lv in data["levels"]] == [40.0, 140.0]  # type: ignore[attr-defined]
+    assert "alerts at heart rate ≤ 40, heart rate ≥ 140" in html
+
+
+def test_hrv_from_the_straps_rr_intervals_is_charted(web_world: World) -> None:
+    rmssd = [42.0, 38.5, 51.25, 47.0]
+    with web_world.session() as s:
+        for i, value in enumerate(rmssd):
+            start = NOW - timedelta(hours=2, minutes=-i)
+            s.add(
+                EdgeRollup(
+                    id=f"roll-{i}", gateway_id="gw-1", patient_id="p-n1", device_id="strap-1",
+                    metric="heart_rate", start=start, end=start + timedelta(minutes=1),
+                    count=60, min=60.0, max=80.0, mean=70.0, median=70.0, last=71.0,
+                    rejected=0, hrv={"rmssd_ms": value, "sdnn_ms": value * 1.2, "pnn50": 10.0},
+                    received_at=start + timedelta(minutes=2),
+                )
+            )  # fmt: skip
+        s.add(  # a minute without RR intervals draws nothing
+            EdgeRollup(
+                id="roll-no-rr", gateway_id="gw-1", patient_id="p-n1", device_id="strap-1",
+                metric="heart_rate", start=NOW - timedelta(hours=1), end=NOW - timedelta(minutes=59),
+                count=60, min=60.0, max=80.0, mean=70.0, median=70.0, last=71.0, rejected=0,
+                hrv=None, received_at=NOW,
+            )
+        )  # fmt: skip
+        s.commit()
+    sign_in(web_world, "clin@north.test")
+    html = web_world.client.get("/patients/p-n1?span=1d").text
+    attributes, data = _figure_data(html, "hrv_rmssd")
+    assert attributes["data-points"] == str(len(rmssd))
+    assert data["unit"] == "ms"
+    assert data["series"][0]["y"] == rmssd  # type: ignore[index]
+    assert "Heart rate variability (RMSSD)" in html
+    # p-n2 has no RR intervals: no HRV chart.
+    assert 'data-metric="hrv_rmssd"' not in web_world.client.get("/patients/p-n2?span=1d").text

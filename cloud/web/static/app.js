@@ -42,10 +42,18 @@ function drawChart(figure) {
   const aligned = uPlot.join(data.series.map((s) => [s.x, s.y]), data.series.map(() => [1]));
   const colours = ["#0b5cad", "#a4161a", "#1f5f2a"];
   const markers = data.markers || [];
+  const levels = data.levels || [];
+  // The y range takes in the alert levels, so a line near the data is always on screen.
+  const yRange = (u, min, max) => {
+    const values = levels.map((l) => l.value).concat([min, max]).filter((v) => v !== null && Number.isFinite(v));
+    if (!values.length) return [0, 1];
+    const lo = Math.min(...values), hi = Math.max(...values), pad = (hi - lo) * 0.08 || 1;
+    return [lo - pad, hi + pad];
+  };
   const opts = {
     width: Math.max(280, holder.clientWidth || 600),
     height: 220,
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, y: { range: yRange } },
     axes: [{}, { label: data.unit }],
     series: [{}].concat(data.series.map((s, i) => ({
       label: s.label, stroke: colours[i % colours.length], width: 2, spanGaps: false,
@@ -60,6 +68,17 @@ function drawChart(figure) {
         for (const t of markers) {
           const x = u.valToPos(t, "x", true);
           ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
+        }
+        // Alert levels: a line each (urgent darker), the side beyond it lightly shaded.
+        for (const level of levels) {
+          const y = u.valToPos(level.value, "y", true);
+          const high = level.label.includes("≥");
+          ctx.fillStyle = level.kind === "urgent" ? "rgba(164, 22, 26, 0.10)" : "rgba(184, 110, 0, 0.08)";
+          const top = high ? u.bbox.top : y, bottom = high ? y : u.bbox.top + u.bbox.height;
+          ctx.fillRect(u.bbox.left, top, u.bbox.width, Math.max(0, bottom - top));
+          ctx.strokeStyle = level.kind === "urgent" ? "#a4161a" : "#8a5a00";
+          ctx.setLineDash(level.kind === "urgent" ? [] : [6, 3]);
+          ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke();
         }
         ctx.restore();
       }],
