@@ -27,10 +27,13 @@ def read_population(
     program: ProgramQuery = None,
     care_team_user: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     search: SearchQuery = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[PatientRowPublic]:
     """Every patient, most in need first: open alerts by priority, NEWS2 where the inputs
     exist, device and gateway problems apart, adherence and the latest value of each metric."""
-    filters = service.Filters(program=program, care_team_user=care_team_user, search=search)
+    filters = service.Filters(
+        program=program, care_team_user=care_team_user, search=search, tag=tag
+    )
     rows = service.population(session, principal=principal, now=clock(), filters=filters)
     audit_read(session, principal, request, patient_id=None, rows=len(rows))
     return [PatientRowPublic.model_validate(row) for row in rows]

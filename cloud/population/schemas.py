@@ -35,3 +35,5 @@ class PatientRowPublic(BaseModel):
     data_days: int
     """Days with physiologic readings in the last 30 (16 are needed for 99454)."""
     adherent: bool
+    tags: list[str]
+    """The care team's labels for the patient (``PUT /api/v1/patients/{id}/tags``)."""

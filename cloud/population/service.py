@@ -23,7 +23,7 @@ from cloud.engagement.billing import DAYS_99454
 from cloud.reports.service import data_day_counts
 from cloud.store.latest import DEVICE_METRICS, LatestValue
 from cloud.store.models import Alert, AlertStatus, GatewayRecord, Reading
-from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient
+from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient, PatientTag
 from gateway.signal.scores import NEWS2_METRICS, news2_latest
 from gateway.wire import Metric
 
@@ -63,6 +63,7 @@ class PatientRow:
     news2_missing: tuple[str, ...] = ()
     data_days: int = 0
     gateway_problems: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
     @property
     def adherent(self) -> bool:
@@ -87,6 +88,7 @@ class Filters:
     program: str | None = None
     care_team_user: int | None = None
     search: str | None = None
+    tag: str | None = None
 
 
 def _scope(principal: Principal, filters: Filters) -> Select[Any]:
@@ -100,6 +102,11 @@ def _scope(principal: Principal, filters: Filters) -> Select[Any]:
             CareTeamMember.user_id == filters.care_team_user
         )
         stmt = stmt.where(Patient.id.in_(team))
+    if filters.tag:
+        tagged = select(PatientTag.patient_id).where(
+            PatientTag.tag == " ".join(filters.tag.split()).lower()
+        )
+        stmt = stmt.where(Patient.id.in_(tagged))
     if filters.search:
         like = f"%{filters.search.strip().lower()}%"
         stmt = stmt.where(
@@ -259,4 +266,10 @@ def population(
         since, until = today - timedelta(days=PERIOD_DAYS - 1), today + timedelta(days=1)
         for patient_id, days in data_day_counts(session, ids, since=since, until=until).items():
             rows[patient_id].data_days = days
+        for patient_id, tag in session.execute(
+            select(PatientTag.patient_id, PatientTag.tag)
+            .where(PatientTag.patient_id.in_(ids))
+            .order_by(PatientTag.tag)
+        ):
+            rows[patient_id].tags.append(tag)
     return sorted(rows.values(), key=lambda r: r.need(now))

@@ -61,6 +61,7 @@ from cloud.store.tenancy import (
     Organisation,
     Pairing,
     Patient,
+    PatientTag,
     RefreshToken,
     User,
 )
@@ -276,6 +277,9 @@ def erase_patient(
     counts["dead_letters"] = _dead_letters_naming(session, patient_id)
     counts["care_team_members"] = _delete(
         session, delete(CareTeamMember).where(CareTeamMember.patient_id == patient_id)
+    )
+    counts["patient_tags"] = _delete(
+        session, delete(PatientTag).where(PatientTag.patient_id == patient_id)
     )
     accounts = select(User.id).where(User.patient_id == patient_id).scalar_subquery()
     _delete(session, delete(RefreshToken).where(RefreshToken.user_id.in_(accounts)))

@@ -86,6 +86,18 @@ class User(Base):
     refresh token) revokes all the user's tokens at once, access tokens included."""
 
 
+class PatientTag(Base):
+    """A label the care team gives a patient ("post-discharge", "spanish-speaking", "cohort
+    b") to filter the population by; the organisation's own vocabulary, not clinical data."""
+
+    __tablename__ = "patient_tags"
+
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
 class CareTeamMember(Base):
     """A user on a patient's care team (care coordinators see only their teams' patients)."""
 

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from cloud.api.deps import AdminUser, ClockDep, CurrentUser, SessionDep, StaffUser
 from cloud.api.pagination import PageDep, paginate
 from cloud.api.params import IdPath, IdQuery, IntPath, UtcQuery
-from cloud.auth.scope import audit_read, get_patient, visible_patient_ids
+from cloud.auth.scope import audit_read, audit_write, get_patient, visible_patient_ids
 from cloud.store.models import GatewayConfigRecord, GatewayRecord
 from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient
 from cloud.tenancy import service
@@ -26,6 +26,7 @@ from cloud.tenancy.schemas import (
     PairingPublic,
     PatientCreate,
     PatientPublic,
+    PatientTags,
     ProgramId,
 )
 
@@ -79,6 +80,33 @@ def read_patient(
     patient = get_patient(session, principal, patient_id)
     audit_read(session, principal, request, patient_id=patient.id, rows=1)
     return patient
+
+
+@router.get("/patients/{patient_id}/tags", response_model=PatientTags, tags=["patients"])
+def read_tags(
+    patient_id: IdPath, principal: StaffUser, session: SessionDep, request: Request
+) -> PatientTags:
+    patient = get_patient(session, principal, patient_id)
+    tags = service.tags_of(session, [patient.id])[patient.id]
+    audit_read(session, principal, request, patient_id=patient.id, rows=len(tags))
+    return PatientTags(tags=tags)
+
+
+@router.put("/patients/{patient_id}/tags", response_model=PatientTags, tags=["patients"])
+def replace_tags(
+    patient_id: IdPath,
+    body: PatientTags,
+    principal: StaffUser,
+    session: SessionDep,
+    request: Request,
+) -> PatientTags:
+    """Replace the patient's tags: the care team's own labels, to filter the population by
+    (``GET /api/v1/population?tag=…``)."""
+    patient = get_patient(session, principal, patient_id)
+    tags = service.set_tags(session, patient=patient, tags=body.tags)
+    audit_write(session, principal, request, patient_id=patient.id, rows=len(tags))
+    session.commit()
+    return PatientTags(tags=tags)
 
 
 @router.get(

@@ -38,6 +38,12 @@ class PatientPublic(PatientBase, _Out):
     created_at: datetime
 
 
+class PatientTags(_In):
+    """The patient's whole set of tags (replaces the one before)."""
+
+    tags: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=12)]
+
+
 class CareTeamMemberCreate(_In):
     user_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
     team_role: Annotated[str, Field(min_length=1, max_length=64)] = "member"

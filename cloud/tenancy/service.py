@@ -8,14 +8,25 @@ only that the id is not available, never whose it is or what else it holds.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.store.models import GatewayRecord
-from cloud.store.tenancy import CareTeamMember, Device, Pairing, Patient, Program, User
+from cloud.store.tenancy import (
+    CareTeamMember,
+    Device,
+    Pairing,
+    Patient,
+    PatientTag,
+    Program,
+    User,
+)
 
 
 def _taken(kind: str, thing_id: str, *, mine: bool) -> ConflictError:
@@ -75,6 +86,65 @@ def add_care_team_member(
     session.add(member)
     session.flush()
     return member
+
+
+TAG_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9 _-]{0,31}")
+"""A tag: lower case letters, digits, space, ``-`` and ``_``, at most 32 characters."""
+MAX_TAGS: Final = 12
+
+
+def normalise_tags(tags: Iterable[str]) -> list[str]:
+    """Tags as stored: trimmed, lower case, inner spaces collapsed, each once, sorted; an
+    invalid one is refused with its reason (nothing is silently dropped)."""
+    out: set[str] = set()
+    for raw in tags:
+        tag = " ".join(raw.split()).lower()
+        if not tag:
+            continue
+        if TAG_PATTERN.fullmatch(tag) is None:
+            raise InvalidRequestError(
+                f"tag {tag[:40]!r}: use at most 32 letters, digits, spaces, '-' or '_'"
+            )
+        out.add(tag)
+    if len(out) > MAX_TAGS:
+        raise InvalidRequestError(f"at most {MAX_TAGS} tags a patient")
+    return sorted(out)
+
+
+def tags_of(session: Session, patient_ids: Iterable[str]) -> dict[str, list[str]]:
+    ids = sorted(set(patient_ids))
+    out: dict[str, list[str]] = {p: [] for p in ids}
+    if not ids:
+        return out
+    for patient_id, tag in session.execute(
+        select(PatientTag.patient_id, PatientTag.tag)
+        .where(PatientTag.patient_id.in_(ids))
+        .order_by(PatientTag.patient_id, PatientTag.tag)
+    ):
+        out[patient_id].append(tag)
+    return out
+
+
+def set_tags(session: Session, *, patient: Patient, tags: Iterable[str]) -> list[str]:
+    """Replace the patient's tags (the caller has checked the patient is in scope)."""
+    wanted = normalise_tags(tags)
+    session.execute(delete(PatientTag).where(PatientTag.patient_id == patient.id))
+    session.add_all(PatientTag(patient_id=patient.id, tag=tag) for tag in wanted)
+    session.flush()
+    return wanted
+
+
+def organisation_tags(session: Session, *, organisation_id: str) -> list[str]:
+    """Every tag in use in the organisation, for a filter's choices."""
+    return list(
+        session.scalars(
+            select(PatientTag.tag)
+            .join(Patient, Patient.id == PatientTag.patient_id)
+            .where(Patient.organisation_id == organisation_id)
+            .distinct()
+            .order_by(PatientTag.tag)
+        )
+    )
 
 
 def owned_gateway(session: Session, *, organisation_id: str, gateway_id: str) -> GatewayRecord:

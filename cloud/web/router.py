@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Final
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -41,6 +41,7 @@ from cloud.reports import service as reports
 from cloud.settings import CloudSettings
 from cloud.store.models import Alert, GatewayRecord, Message
 from cloud.store.tenancy import Device, Pairing, User
+from cloud.tenancy import service as tenancy
 from cloud.thresholds import service as thresholds
 from cloud.thresholds.router import RuleBookDep
 from cloud.trends import service as trends
@@ -156,6 +157,7 @@ def population_page(
     clock: ClockDep,
     program: Annotated[str | None, Query(max_length=32)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
     mine: bool = False,
 ) -> HTMLResponse:
     now = clock()
@@ -163,12 +165,14 @@ def population_page(
         program=program or None,
         search=q or None,
         care_team_user=user.principal.user_id if mine else None,
+        tag=tag or None,
     )
     rows = population.population(session, principal=user.principal, now=now, filters=filters)
     audit_read(session, user.principal, request, patient_id=None, rows=len(rows))
     return render(
         "population.html.j2", user=user, rows=rows, now=now, ago=_ago, program=program or "",
         q=q or "", mine=mine, programs=("heart_failure", "copd", "hypertension", "diabetes", "general"),
+        tag=tag or "", tags=tenancy.organisation_tags(session, organisation_id=user.principal.organisation_id),
         need_days=DAYS_99454,
     )  # fmt: skip
 
@@ -232,6 +236,7 @@ def patient_page(
         "patient.html.j2", user=user, patient=patient, panels=panels, alerts=alerts,
         devices=devices, span=span, spans=list(SPANS), now=now, ago=_ago, json=json,
         thread=thread, rules=rules, rule_to_dict=rule_to_dict, notice=notice, cgm=cgm,
+        tags=tenancy.tags_of(session, [patient.id])[patient.id],
     )  # fmt: skip
 
 
@@ -310,6 +315,29 @@ def log_time(
     audit_write(session, user.principal, request, patient_id=patient.id, rows=1)
     session.commit()
     return RedirectResponse(f"/patients/{patient.id}?notice=Time+logged", status_code=303)
+
+
+@router.post("/patients/{patient_id}/tags")
+def set_tags(
+    patient_id: IdPath,
+    *,
+    user: web.StaffAction,
+    session: SessionDep,
+    request: Request,
+    tags: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Replace the patient's tags from a comma-separated field (the API's ``PUT …/tags``)."""
+    patient = get_patient(session, user.principal, patient_id)
+    try:
+        saved = tenancy.set_tags(session, patient=patient, tags=no_nul(tags).split(","))
+    except InvalidRequestError as exc:
+        session.rollback()
+        return RedirectResponse(
+            f"/patients/{patient.id}?notice={quote_plus(str(exc))}", status_code=303
+        )
+    audit_write(session, user.principal, request, patient_id=patient.id, rows=len(saved))
+    session.commit()
+    return RedirectResponse(f"/patients/{patient.id}?notice=Tags+saved", status_code=303)
 
 
 # ------------------------------------------------------------------ wiring

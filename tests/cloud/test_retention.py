@@ -39,7 +39,14 @@ from cloud.store.models import (
 from cloud.store.readings import upsert_readings
 from cloud.store.rollups import add_to_rollups
 from cloud.store.sink import Sink
-from cloud.store.tenancy import AuditEvent, CareTeamMember, Pairing, Patient, User
+from cloud.store.tenancy import (
+    AuditEvent,
+    CareTeamMember,
+    Pairing,
+    Patient,
+    PatientTag,
+    User,
+)
 from cloud.tenancy import service as tenancy
 from tests.fixtures.api import T0, World, reading_row, running_world
 from tests.fixtures.victoria import VictoriaMetrics
@@ -63,6 +70,7 @@ PATIENT_TABLES: dict[str, Any] = {
     "shadow_findings": ShadowFinding.patient_id,
     "rule_sets": PatientRuleSet.patient_id,
     "time_entries": TimeEntry.patient_id,
+    "patient_tags": PatientTag.patient_id,
 }
 
 
@@ -116,6 +124,7 @@ def engagement_rows(s: Session, pid: str, org: str, alert_id: int | None) -> Non
                                updated_at=T0, updated_by=None),
             TimeEntry(organisation_id=org, patient_id=pid, user_id=1, at=T0, minutes=5,
                       interactive=True, note=None, created_at=T0),
+            PatientTag(patient_id=pid, tag="post-discharge"),
         ]
     )  # fmt: skip
     if alert_id is not None:
@@ -213,6 +222,7 @@ def test_erasing_a_patient_removes_them_from_every_table_and_no_one_else(world: 
         "shadow_findings": 1,
         "rule_sets": 1,
         "time_entries": 1,
+        "patient_tags": 1,
         "alert_events": 1,
     }
 

@@ -269,3 +269,43 @@ def test_hrv_from_the_straps_rr_intervals_is_charted(web_world: World) -> None:
     assert "Heart rate variability (RMSSD)" in html
     # p-n2 has no RR intervals: no HRV chart.
     assert 'data-metric="hrv_rmssd"' not in web_world.client.get("/patients/p-n2?span=1d").text
+
+
+def test_tags_filter_the_population_and_stay_in_the_organisation(web_world: World) -> None:
+    """The care team tags a patient from their page; the patients list and the API filter
+    by it; a tag that is not one is refused with its reason; erasure takes the tags."""
+    sign_in(web_world, "clin@north.test")
+    page = web_world.client.get("/patients/p-n1").text
+    r = web_world.client.post(
+        "/patients/p-n1/tags",
+        data={"tags": " Post-discharge ,cohort   B, post-discharge", "csrf_token": _csrf(page)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert r.headers["location"].endswith("notice=Tags+saved")
+    header = web_world.token("clin@north.test")
+    tags = web_world.client.get("/api/v1/patients/p-n1/tags", headers=header)
+    assert tags.json() == {"tags": ["cohort b", "post-discharge"]}
+
+    listed = web_world.client.get("/?tag=post-discharge").text
+    assert '<a href="/patients/p-n1">' in listed
+    assert '<a href="/patients/p-n2">' not in listed
+    assert '<option value="cohort b"' in listed
+    api = web_world.client.get("/api/v1/population", params={"tag": "Cohort B"}, headers=header)
+    assert [(row["patient_id"], row["tags"]) for row in api.json()] == [
+        ("p-n1", ["cohort b", "post-discharge"])
+    ]
+
+    refused = web_world.client.put(
+        "/api/v1/patients/p-n2/tags", json={"tags": ["<script>"]}, headers=header
+    )
+    assert refused.status_code == 422
+    assert "letters, digits" in refused.text
+    # Another organisation's patient cannot be tagged, nor a form posted without CSRF.
+    other = web_world.client.put("/api/v1/patients/p-s1/tags", json={"tags": ["x"]}, headers=header)
+    assert other.status_code == 404
+    no_csrf = web_world.client.post(
+        "/patients/p-n1/tags", data={"tags": ""}, follow_redirects=False
+    )
+    assert no_csrf.status_code == 403
+    assert web_world.client.get("/api/v1/patients/p-n1/tags", headers=header).json()["tags"]
