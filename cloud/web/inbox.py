@@ -10,7 +10,7 @@ htmx posts them and swaps the list in place, and ``app.js`` adds the keyboard sh
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Annotated, Final
 from urllib.parse import quote
@@ -206,6 +206,26 @@ def _refused(
 Refusal = (ConflictError, InvalidRequestError)
 
 
+def _act(
+    session: Session,
+    user: web.WebUser,
+    request: Request,
+    alert_id: int,
+    next_path: str | None,
+    *,
+    change: Callable[[Alert], object],
+    refusals: tuple[type[Exception], ...] = Refusal,
+) -> Response:
+    """One alert action from a form: the alert in the caller's scope, the lifecycle's
+    ``change`` to it, then audit and commit, or the refusal said and nothing changed."""
+    alert = get_alert(session, user.principal, alert_id)
+    try:
+        change(alert)
+    except refusals as exc:
+        return _refused(session, request, alert_id, next_path, exc)
+    return _done(session, user, request, alert, next_path)
+
+
 @router.post("/alerts/{alert_id}/ack")
 def acknowledge(
     alert_id: IntPath,
@@ -216,14 +236,10 @@ def acknowledge(
     clock: ClockDep,
     next: NextField = None,
 ) -> Response:
-    alert = get_alert(session, user.principal, alert_id)
-    try:
-        lifecycle.acknowledge(
-            session, alert, actor=user.principal.user_id, channel=WEB_CHANNEL, now=clock()
-        )
-    except Refusal as exc:
-        return _refused(session, request, alert_id, next, exc)
-    return _done(session, user, request, alert, next)
+    actor = user.principal.user_id
+    return _act(session, user, request, alert_id, next, change=lambda alert: lifecycle.acknowledge(
+        session, alert, actor=actor, channel=WEB_CHANNEL, now=clock(),
+    ))  # fmt: skip
 
 
 @router.post("/alerts/{alert_id}/resolve")
@@ -237,15 +253,10 @@ def resolve(
     note: Annotated[str | None, Form(max_length=2000)] = None,
     next: NextField = None,
 ) -> Response:
-    alert = get_alert(session, user.principal, alert_id)
-    try:
-        lifecycle.resolve(
-            session, alert, actor=user.principal.user_id, channel=WEB_CHANNEL, now=clock(),
-            note=no_nul(note) if note else None,
-        )  # fmt: skip
-    except Refusal as exc:
-        return _refused(session, request, alert_id, next, exc)
-    return _done(session, user, request, alert, next)
+    actor, text = user.principal.user_id, no_nul(note) if note else None
+    return _act(session, user, request, alert_id, next, change=lambda alert: lifecycle.resolve(
+        session, alert, actor=actor, channel=WEB_CHANNEL, now=clock(), note=text,
+    ))  # fmt: skip
 
 
 @router.post("/alerts/{alert_id}/snooze")
@@ -259,16 +270,11 @@ def snooze(
     minutes: Annotated[int, Form(ge=5, le=24 * 60)] = 60,
     next: NextField = None,
 ) -> Response:
-    now = clock()
-    alert = get_alert(session, user.principal, alert_id)
-    try:
-        lifecycle.snooze(
-            session, alert, until=now + timedelta(minutes=minutes), actor=user.principal.user_id,
-            channel=WEB_CHANNEL, now=now,
-        )  # fmt: skip
-    except Refusal as exc:
-        return _refused(session, request, alert_id, next, exc)
-    return _done(session, user, request, alert, next)
+    now, actor = clock(), user.principal.user_id
+    return _act(session, user, request, alert_id, next, change=lambda alert: lifecycle.snooze(
+        session, alert, until=now + timedelta(minutes=minutes), actor=actor,
+        channel=WEB_CHANNEL, now=now,
+    ))  # fmt: skip
 
 
 @router.post("/alerts/{alert_id}/escalate")
@@ -283,15 +289,11 @@ def escalate(
     next: NextField = None,
 ) -> Response:
     """Notify the next step of the escalation chain now (the API's ``…/escalate``)."""
-    alert = get_alert(session, user.principal, alert_id)
-    try:
-        lifecycle.escalate(
-            session, alert, organisation_id=user.principal.organisation_id,
-            actor=user.principal.user_id, channel=WEB_CHANNEL, now=clock(), transports=transports,
-        )  # fmt: skip
-    except Refusal as exc:
-        return _refused(session, request, alert_id, next, exc)
-    response = _done(session, user, request, alert, next)
+    me = user.principal
+    response = _act(session, user, request, alert_id, next, change=lambda alert: lifecycle.escalate(
+        session, alert, organisation_id=me.organisation_id, actor=me.user_id,
+        channel=WEB_CHANNEL, now=clock(), transports=transports,
+    ))  # fmt: skip
     request.app.state.services.notifier.wake()
     return response
 
@@ -308,15 +310,11 @@ def assign(
     next: NextField = None,
 ) -> Response:
     """Make a care-team member (often oneself) responsible for the alert."""
-    alert = get_alert(session, user.principal, alert_id)
-    try:
-        lifecycle.assign(
-            session, alert, user_id=user_id, organisation_id=user.principal.organisation_id,
-            actor=user.principal.user_id, channel=WEB_CHANNEL, now=clock(),
-        )  # fmt: skip
-    except (*Refusal, NotFoundError) as exc:
-        return _refused(session, request, alert_id, next, exc)
-    return _done(session, user, request, alert, next)
+    me = user.principal
+    return _act(session, user, request, alert_id, next, change=lambda alert: lifecycle.assign(
+        session, alert, user_id=user_id, organisation_id=me.organisation_id, actor=me.user_id,
+        channel=WEB_CHANNEL, now=clock(),
+    ), refusals=(*Refusal, NotFoundError))  # fmt: skip
 
 
 @router.post("/worklist/{task_id}/done")
