@@ -56,6 +56,7 @@ from cloud.web.patient_page import router as patient_pages
 from cloud.web.render import ago as _ago
 from cloud.web.render import render
 from cloud.web.reports_pages import router as reports_pages
+from cloud.web.thresholds_page import replay_part
 from cloud.web.thresholds_page import router as thresholds_page
 from gateway.signal.ruleset import rule_to_dict
 
@@ -66,9 +67,10 @@ DEFAULT_SPAN: Final = "30d"
 CHART_POINTS: Final = 600
 """Points per chart: about one per horizontal pixel of a tablet."""
 THREAD_SHOWN: Final = 20
-REPLAY_DAYS: Final = 30
 
 router = APIRouter(include_in_schema=False)
+
+
 # ------------------------------------------------------------------ sign-in
 
 
@@ -252,19 +254,8 @@ def replay_preview(
 ) -> HTMLResponse:
     """How many alerts the rules in force would have fired in the last 30 days (htmx part)."""
     patient = get_patient(session, user.principal, patient_id)
-    since, until = thresholds.replay_window(clock(), REPLAY_DAYS)
-    try:
-        done = thresholds.replay(
-            session, rulebook, patient=patient, rule_dicts=None, overrides=None,
-            since=since, until=until,
-        )  # fmt: skip
-    except InvalidRequestError as exc:
-        return render("replay.html.j2", error=str(exc), findings=[], readings=0, days=REPLAY_DAYS)
-    audit_read(session, user.principal, request, patient_id=patient.id, rows=done.readings)
-    return render(
-        "replay.html.j2", error=None, findings=done.findings, readings=done.readings,
-        days=REPLAY_DAYS,
-    )  # fmt: skip
+    return replay_part(session, rulebook, user=user, request=request, patient=patient,
+                       overrides=None, now=clock())  # fmt: skip
 
 
 @router.post("/patients/{patient_id}/messages")

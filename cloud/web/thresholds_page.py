@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
@@ -190,11 +191,28 @@ async def preview(
     if not _read_form(rows, await request.form()):
         return render("replay.html.j2", error="Correct the levels marked first.", findings=[],
                       readings=0, days=REPLAY_DAYS)  # fmt: skip
-    since, until = service.replay_window(clock(), REPLAY_DAYS)
+    overrides = _overrides(rows, _current(session, patient, rules))
+    return replay_part(session, rulebook, user=user, request=request, patient=patient,
+                       overrides=overrides, now=clock())  # fmt: skip
+
+
+def replay_part(
+    session: Session,
+    rulebook: RuleBook,
+    *,
+    user: web.WebUser,
+    request: Request,
+    patient: Patient,
+    overrides: list[dict[str, Any]] | None,
+    now: datetime,
+) -> HTMLResponse:
+    """What the rules in force (``overrides=None``) or proposed ones would have fired over
+    the last ``REPLAY_DAYS``: the htmx part of the patient page and of the editor."""
+    since, until = service.replay_window(now, REPLAY_DAYS)
     try:
         done = service.replay(
-            session, rulebook, patient=patient, rule_dicts=None,
-            overrides=_overrides(rows, _current(session, patient, rules)), since=since, until=until,
+            session, rulebook, patient=patient, rule_dicts=None, overrides=overrides,
+            since=since, until=until,
         )  # fmt: skip
     except CloudError as exc:
         return render("replay.html.j2", error=str(exc), findings=[], readings=0, days=REPLAY_DAYS)
