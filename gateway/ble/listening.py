@@ -83,16 +83,7 @@ class PassiveListening:
         taken = [d.address for d in self.store.devices.values()]
         if not passive_candidate(request.kind, key, ad, taken=taken):
             return
-        device = DeviceState(
-            device_id=request.device_id or pairing.device_id_for(request.kind, ad.address),
-            address=ad.address,
-            kind=request.kind.value,
-            patients=list(request.patients),
-            paired_at=self.now(),
-            origin="pairing",
-            passive=True,
-            rssi=ad.rssi,
-        )
+        device = pairing.paired_device(request, ad, now=self.now(), passive=True)
         if key is not None:
             self.keys.put(device.device_id, key)
         self.store.put(device)

@@ -444,16 +444,8 @@ class DeviceManager(PassiveListening):
                 )
                 return
         request = window.request
-        device = DeviceState(
-            device_id=request.device_id or pairing.device_id_for(request.kind, ad.address),
-            address=ad.address,
-            kind=request.kind.value,
-            patients=list(request.patients),
-            paired_at=self.now(),
-            origin="pairing",
-            bonded=bonded,
-            rssi=ad.rssi,
-            session_start=request.sensor_inserted_at,
+        device = pairing.paired_device(
+            request, ad, now=self.now(), bonded=bonded, session_start=request.sensor_inserted_at
         )
         self.store.put(device)
         await self.store.save_async()

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,6 +20,7 @@ from gateway.ble.bind_keys import parse_bind_key
 from gateway.ble.guide import GUIDES
 from gateway.ble.link import Advertisement
 from gateway.ble.profiles import DeviceKind, recognize
+from gateway.ble.state import DeviceState
 from gateway.wire import Identifier, PatientAssignment
 
 PAIRING_WINDOW: Final = timedelta(minutes=5)
@@ -141,3 +142,20 @@ def candidate(
 def device_id_for(kind: DeviceKind, address: str) -> str:
     """A stable id for a device the cloud did not name: its kind and address."""
     return f"{kind.value}-{address.replace(':', '').replace('-', '').lower()}"
+
+
+def paired_device(
+    request: PairingRequest, ad: Advertisement, *, now: datetime, **details: Any
+) -> DeviceState:
+    """The state of a device a pairing window took (``details``: what its path adds, a bond
+    or the passive flag)."""
+    return DeviceState(
+        device_id=request.device_id or device_id_for(request.kind, ad.address),
+        address=ad.address,
+        kind=request.kind.value,
+        patients=list(request.patients),
+        paired_at=now,
+        origin="pairing",
+        rssi=ad.rssi,
+        **details,
+    )
