@@ -106,12 +106,14 @@ def load_series(session: Session, patient_id: str, metric: str, *, since: float)
 # (the same query as ``load_series``, through a lateral join) folded into arrays, which
 # psycopg's C extension parses; time stamps come as epoch seconds. Aggregating the ordered
 # subquery (no GROUP BY, no ORDER BY in the aggregate) keeps its row order. Quality text
-# comes only where ``_usable`` would parse it.
+# comes only where ``_usable`` would parse it. ``date_part`` gives the epoch as float8
+# directly (the same double as ``extract``'s numeric cast to float8, both correctly
+# rounded), without numeric arithmetic per row: about a quarter of the statement's time.
 _PG_LOAD_MANY: Final = text(
     "SELECT s.t, s.v, s.u, s.q FROM unnest(CAST(:patients AS varchar[]), "
     "CAST(:metrics AS varchar[]), CAST(:sinces AS timestamptz[])) WITH ORDINALITY "
     "AS k(patient_id, metric, since, ord) CROSS JOIN LATERAL ("
-    "SELECT array_agg(CAST(extract(epoch FROM x.ts) AS float8)) AS t, "
+    "SELECT array_agg(date_part('epoch', x.ts)) AS t, "
     "array_agg(x.value) AS v, array_agg(x.usable) AS u, "
     "array_agg(CASE WHEN x.usable AND x.quality LIKE '%\"flags\"%' "
     "AND x.quality NOT LIKE '%\"flags\": []%' THEN x.quality END) AS q "
