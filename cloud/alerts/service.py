@@ -143,9 +143,10 @@ def load_many(session: Session, wanted: Sequence[tuple[str, str, float]]) -> lis
     out: list[Series] = []
     for t, v, u, q in rows:
         usable = np.frombuffer(u or b"", dtype=np.bool_).copy()
-        for i, quality in enumerate(q or ()):
-            if quality is not None:
-                usable[i] = _usable(True, quality)
+        if q and q.count(None) < len(q):  # some quality to parse (a C-speed check)
+            for i, quality in enumerate(q):
+                if quality is not None:
+                    usable[i] = _usable(True, quality)
         out.append(
             Series.of(
                 np.frombuffer(t or b"", dtype=_FLOAT8).astype(np.float64),

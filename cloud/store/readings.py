@@ -185,7 +185,8 @@ def store_readings(
             out.conflicts.append(row)
     unique = list(first.values())
     if session.get_bind().dialect.name == "postgresql":
-        out.inserted, stored_differently = _upsert_postgres(session, unique, check_conflicts)
+        inserted, stored_differently = _upsert_postgres(session, unique, check_conflicts)
+        out.inserted = set(first) if inserted is None else inserted
     else:
         out.inserted = _upsert_sqlite(session, unique)
         stored_differently = set()
@@ -193,7 +194,8 @@ def store_readings(
             stored_differently = _sqlite_conflicts(
                 session, [r for r in unique if key(r) not in out.inserted]
             )
-    out.conflicts.extend(r for r in unique if key(r) in stored_differently)
+    if stored_differently:
+        out.conflicts.extend(r for r in unique if key(r) in stored_differently)
     return out
 
 
@@ -238,9 +240,9 @@ def _sqlite_conflicts(session: Session, repeats: Sequence[dict[str, Any]]) -> se
 
 def _upsert_postgres(
     session: Session, rows: Sequence[dict[str, Any]], check_conflicts: bool
-) -> tuple[set[Key], set[Key]]:
-    """Store the rows whose key is new; the keys inserted, and the keys stored with other
-    content.
+) -> tuple[set[Key] | None, set[Key]]:
+    """Store the rows whose key is new; the keys inserted (None: every row's), and the
+    keys stored with other content.
 
     First the rows are COPYed straight into ``readings`` under a savepoint: a batch of new
     readings (nearly every batch) is then stored by one COPY, with no staging copy, no
@@ -260,7 +262,7 @@ def _upsert_postgres(
             cur.execute(_PG_ROLLBACK_SAVEPOINT)
         else:
             cur.execute(_PG_RELEASE_SAVEPOINT)
-            return {key(r) for r in rows}, set()
+            return None, set()
         return _upsert_staged(cur, rows, check_conflicts)
 
 
