@@ -138,15 +138,18 @@ def store(
             for row in stored.conflicts
         ]
         quarantined = quarantine(session, [*sorted_rows.quarantined, *conflicts])
-        fresh = {key(row): row for row in sorted_rows.accepted if key(row) in stored.inserted}
-        add_to_rollups(session, fresh.values())
+        new_rows = sorted_rows.accepted  # as many keys stored as rows: all new, each once
+        if len(stored.inserted) < len(new_rows):  # repeats: only the rows stored now
+            fresh = {key(r): r for r in new_rows if key(r) in stored.inserted}
+            new_rows = list(fresh.values())
+        add_to_rollups(session, new_rows)
         edge_changes = edge_batches.commit(
             session, pending.edge, pending.statuses, now=now, channels=channels
         )
         for gateway_id, status in pending.statuses.items():
             _record_status(session, gateway_id, status, now=now)
         touched: dict[tuple[str, str], datetime] = {}
-        for row in fresh.values():
+        for row in new_rows:
             series = (row["patient_id"], row["metric"])
             touched[series] = min(row["ts"], touched.get(series, row["ts"]))
         changes = alerts.evaluate(session, touched, now=now, channels=channels, rulebook=rulebook)

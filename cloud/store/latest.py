@@ -177,8 +177,8 @@ def keep_latest(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
     if session.get_bind().dialect.name == "postgresql":
         # One statement whatever the batch's size: an executemany costs the server a
         # statement a row (about 0.1 ms each, measured).
-        session.execute(_PG_LATEST, {"rows": _json(latest)})
-        session.execute(_PG_DAYS, {"rows": _json(days)})
+        session.execute(_PG_LATEST, {"rows": json_rows(latest)})
+        session.execute(_PG_DAYS, {"rows": json_rows(days)})
         return
     insert = sqlite.insert(LatestValue)
     upsert = insert.on_conflict_do_update(
@@ -192,7 +192,7 @@ def keep_latest(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
         session.execute(add_days, days[start : start + CHUNK])
 
 
-def _json(rows: list[dict[str, Any]]) -> str:
+def json_rows(rows: list[dict[str, Any]]) -> str:
     """The rows as one JSON array (times in ISO 8601): a single text parameter, which the
     server splits into rows; arrays of strings cost the client an escape per element."""
     return json.dumps(
@@ -200,7 +200,7 @@ def _json(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def _from_json(model: type[Base]) -> Any:
+def insert_from_json(model: type[Base]) -> Any:
     """``INSERT INTO model SELECT * FROM json_to_recordset(:rows)``, typed by the model."""
     table = cast(Table, model.__table__)  # not the entity: the ORM would bulk-insert
     columns = list(table.columns)
@@ -213,7 +213,7 @@ def _from_json(model: type[Base]) -> Any:
 
 
 def _pg_latest_upsert() -> Any:
-    insert = _from_json(LatestValue)
+    insert = insert_from_json(LatestValue)
     return insert.on_conflict_do_update(
         index_elements=["patient_id", "metric"],
         set_=_merge(True, LatestValue.__table__.c, insert.excluded),
@@ -221,7 +221,7 @@ def _pg_latest_upsert() -> Any:
 
 
 _PG_LATEST: Final = _pg_latest_upsert()
-_PG_DAYS: Final = _from_json(DataDay).on_conflict_do_nothing()
+_PG_DAYS: Final = insert_from_json(DataDay).on_conflict_do_nothing()
 
 
 def forget_before(session: Session, patients: Select[Any], cutoff: datetime) -> dict[str, int]:

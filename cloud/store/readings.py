@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
+import psycopg
 from sqlalchemy import Select, Table, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
@@ -75,6 +76,10 @@ _PG_CREATE_STAGING: Final = (
 """Sent as one simple query (one round trip); the DELETE finds the table empty but for a
 second call in the same transaction."""
 _PG_COPY: Final = f"COPY readings_incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_PG_COPY_DIRECT: Final = f"COPY readings ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_PG_SAVEPOINT: Final = "SAVEPOINT readings_copy"
+_PG_ROLLBACK_SAVEPOINT: Final = "ROLLBACK TO SAVEPOINT readings_copy"
+_PG_RELEASE_SAVEPOINT: Final = "RELEASE SAVEPOINT readings_copy"
 _PG_COPY_TYPES: Final = (
     "varchar",
     "varchar",
@@ -180,7 +185,8 @@ def store_readings(
             out.conflicts.append(row)
     unique = list(first.values())
     if session.get_bind().dialect.name == "postgresql":
-        out.inserted, stored_differently = _upsert_postgres(session, unique, check_conflicts)
+        inserted, stored_differently = _upsert_postgres(session, unique, check_conflicts)
+        out.inserted = set(first) if inserted is None else inserted
     else:
         out.inserted = _upsert_sqlite(session, unique)
         stored_differently = set()
@@ -188,7 +194,8 @@ def store_readings(
             stored_differently = _sqlite_conflicts(
                 session, [r for r in unique if key(r) not in out.inserted]
             )
-    out.conflicts.extend(r for r in unique if key(r) in stored_differently)
+    if stored_differently:
+        out.conflicts.extend(r for r in unique if key(r) in stored_differently)
     return out
 
 
@@ -233,51 +240,76 @@ def _sqlite_conflicts(session: Session, repeats: Sequence[dict[str, Any]]) -> se
 
 def _upsert_postgres(
     session: Session, rows: Sequence[dict[str, Any]], check_conflicts: bool
-) -> tuple[set[Key], set[Key]]:
-    """COPY the rows into the connection's staging table, then insert the new ones from it;
-    the keys inserted, and the keys stored with other content.
+) -> tuple[set[Key] | None, set[Key]]:
+    """Store the rows whose key is new; the keys inserted (None: every row's), and the
+    keys stored with other content.
 
-    COPY's rows are encoded by psycopg's C extension; binding one array per column (the
-    earlier ``unnest`` statement) spent most of the ingest's time escaping array elements
-    in Python. ``seq`` defaults to the writing transaction's id (cloud.store.marks). The
-    staging table is emptied on commit and on rollback alike (a rolled back COPY leaves
-    nothing), and emptied here too, so two calls in one transaction stay separate.
+    First the rows are COPYed straight into ``readings`` under a savepoint: a batch of new
+    readings (nearly every batch) is then stored by one COPY, with no staging copy, no
+    ON CONFLICT probe and no keys sent back. If a key is already stored (a repeat, or
+    another writer's), the COPY fails as a whole and is rolled back to the savepoint, and
+    the rows go the careful way (``_upsert_staged``). COPY's rows are encoded by psycopg's
+    C extension; ``seq`` defaults to the writing transaction's id (cloud.store.marks), the
+    same under a savepoint.
     """
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    quality_json: dict[int, str] = {}  # rows share a handful of quality dicts (``_quality``)
     with driver.cursor() as cur:
-        cur.execute(_PG_CREATE_STAGING)
-        with cur.copy(_PG_COPY) as copy:
-            copy.set_types(_PG_COPY_TYPES)
-            for row in rows:
-                quality = row["quality"]
-                dumped = quality_json.get(id(quality))
-                if dumped is None:
-                    dumped = quality_json[id(quality)] = json.dumps(quality)
-                copy.write_row(
-                    (
-                        row["id"],
-                        row["gateway_id"],
-                        row["patient_id"],
-                        row["device_id"],
-                        row["metric"],
-                        row["value"],
-                        row["unit"],
-                        row["ts"],
-                        row["measurement_id"],
-                        row["usable"],
-                        dumped,
-                        row["received_at"],
-                    )
+        cur.execute(_PG_SAVEPOINT)
+        try:
+            _copy_rows(cur, _PG_COPY_DIRECT, rows)
+        except psycopg.errors.UniqueViolation:
+            cur.execute(_PG_ROLLBACK_SAVEPOINT)
+        else:
+            cur.execute(_PG_RELEASE_SAVEPOINT)
+            return None, set()
+        return _upsert_staged(cur, rows, check_conflicts)
+
+
+def _copy_rows(cur: psycopg.Cursor[Any], statement: str, rows: Sequence[dict[str, Any]]) -> None:
+    quality_json: dict[int, str] = {}  # rows share a handful of quality dicts (``_quality``)
+    with cur.copy(statement) as copy:
+        copy.set_types(_PG_COPY_TYPES)
+        for row in rows:
+            quality = row["quality"]
+            dumped = quality_json.get(id(quality))
+            if dumped is None:
+                dumped = quality_json[id(quality)] = json.dumps(quality)
+            copy.write_row(
+                (
+                    row["id"],
+                    row["gateway_id"],
+                    row["patient_id"],
+                    row["device_id"],
+                    row["metric"],
+                    row["value"],
+                    row["unit"],
+                    row["ts"],
+                    row["measurement_id"],
+                    row["usable"],
+                    dumped,
+                    row["received_at"],
                 )
-        cur.execute(_PG_UPSERT)
-        inserted = {(r[0], r[1]) for r in cur.fetchall()}
-        conflicts: set[Key] = set()
-        if check_conflicts and len(inserted) < len(rows):
-            cur.execute(_PG_CONFLICTS)
-            conflicts = {(r[0], r[1]) for r in cur.fetchall()}
-        return inserted, conflicts
+            )
+
+
+def _upsert_staged(
+    cur: psycopg.Cursor[Any], rows: Sequence[dict[str, Any]], check_conflicts: bool
+) -> tuple[set[Key], set[Key]]:
+    """COPY the rows into the connection's staging table, then insert the new ones from it.
+
+    The staging table is emptied on commit and on rollback alike (a rolled back COPY leaves
+    nothing), and emptied here too, so two calls in one transaction stay separate.
+    """
+    cur.execute(_PG_CREATE_STAGING)
+    _copy_rows(cur, _PG_COPY, rows)
+    cur.execute(_PG_UPSERT)
+    inserted = {(r[0], r[1]) for r in cur.fetchall()}
+    conflicts: set[Key] = set()
+    if check_conflicts and len(inserted) < len(rows):
+        cur.execute(_PG_CONFLICTS)
+        conflicts = {(r[0], r[1]) for r in cur.fetchall()}
+    return inserted, conflicts
 
 
 _SQLITE_ROW: Final = "(" + ",".join("?" * (len(COLUMNS) + 1)) + ")"

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Float, Integer, String, case, func
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cloud.store.base import WIRE_ID, Base
-from cloud.store.latest import keep_latest
+from cloud.store.latest import insert_from_json, json_rows, keep_latest
 
 
 class Period(StrEnum):
@@ -114,12 +114,25 @@ def add_to_rollups(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
     buckets = aggregate(rows)
     if not buckets:
         return 0
-    postgres = session.get_bind().dialect.name == "postgresql"
-    insert = (postgresql.insert if postgres else sqlite.insert)(Rollup)
+    buckets.sort(key=lambda b: (b["patient_id"], b["metric"], b["period"], b["start"]))
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement for the batch's buckets (each key once, so one statement may update
+        # them all): an executemany costs the server a statement and the client a parameter
+        # set per bucket.
+        session.execute(_PG_ADD, {"rows": json_rows(buckets)})
+        return len(buckets)
+    stmt = _fold(sqlite.insert(Rollup), postgres=False)
+    for start in range(0, len(buckets), 1000):
+        session.execute(stmt, buckets[start : start + 1000])
+    return len(buckets)
+
+
+def _fold(insert: Any, *, postgres: bool) -> Any:
+    """``insert`` (of rollup rows) folding each into its stored bucket."""
     new = insert.excluded
     t = Rollup.__table__.c
     least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
-    stmt = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=["patient_id", "metric", "period", "start"],
         set_={
             "count": t.count + new.count,
@@ -130,7 +143,6 @@ def add_to_rollups(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
             "max_ts": case((new.max > t.max, new.max_ts), else_=t.max_ts),
         },
     )
-    buckets.sort(key=lambda b: (b["patient_id"], b["metric"], b["period"], b["start"]))
-    for start in range(0, len(buckets), 1000):
-        session.execute(stmt, buckets[start : start + 1000])
-    return len(buckets)
+
+
+_PG_ADD: Final = _fold(insert_from_json(Rollup), postgres=True)
