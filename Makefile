@@ -13,7 +13,7 @@ lint: bootstrap
 	.venv/bin/mypy
 
 test: lint
-	.venv/bin/python -m pytest --numprocesses auto --maxprocesses 4
+	.venv/bin/python -m pytest --numprocesses 4 --dist worksteal
 
 bench: bootstrap
 	.venv/bin/python -m tests.bench $(BENCH)
