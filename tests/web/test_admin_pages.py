@@ -179,6 +179,8 @@ def test_gateways_show_status_and_revoke_only_the_organisations(web_world: World
         north = s.get(GatewayRecord, "gw-north")
         assert north is not None
         north.state, north.last_seen = "online", NOW - timedelta(minutes=5)
+        north.status = {"counters": {"accepted": 1200, "published": 1190, "acknowledged": 1185,
+                                     "resent": 7, "thinned": 10, "dead_lettered": 2}}  # fmt: skip
         tenancy.create_device(s, organisation_id="north", device_id="cuff-1", kind="blood_pressure",
                               address=None, gateway_id="gw-north", now=NOW)  # fmt: skip
         patient = s.get(Patient, "p-n1")
@@ -190,6 +192,8 @@ def test_gateways_show_status_and_revoke_only_the_organisations(web_world: World
     row = html.split('<tr data-gateway="gw-north">')[1].split("</tr>")[0]
     assert '<td class="state">online</td>' in row
     assert "5 minutes ago" in row
+    assert "1185 of 1200" in row  # fleet health from the gateway's own counters
+    assert "7 re-sent · 10 thinned · 2 dead-lettered" in row
     assert "gw-south" not in html
     assert 'blood pressure <span class="sub">cuff-1</span>' in html
     csrf = _csrf(html)
