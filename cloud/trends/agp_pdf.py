@@ -106,7 +106,10 @@ def _agp(c: Canvas, report: GlucoseReport, y_top: float) -> None:
     c.setFont("Helvetica-Bold", 12)
     c.drawString(20 * mm, y_top, "Ambulatory glucose profile")
     c.setFont("Helvetica", 8)
-    c.drawString(20 * mm, y_top - 5 * mm, "Median, 25-75 % and 5-95 % of readings by time of day")
+    c.drawString(
+        20 * mm, y_top - 5 * mm,
+        f"Median, 25-75 % and 5-95 % of readings by time of day ({report.timezone})",
+    )  # fmt: skip
     minutes = agp.bin_start_min + (1440.0 / agp.bin_start_min.size) / 2
 
     def px(m: float) -> float:

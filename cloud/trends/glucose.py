@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud.store.lifecycle import PatientPreferences
 from cloud.store.models import Reading
 from gateway.signal import glucose
 from gateway.signal.series import SignalError
@@ -29,13 +30,19 @@ class GlucoseReport:
     until: datetime
     summary: glucose.GlucoseSummary
     agp: glucose.AgpProfile
+    timezone: str = "UTC"
+    """The time zone whose time of day the AGP is binned by: the patient's own."""
 
 
 def glucose_report(
-    session: Session, *, patient_id: str, now: datetime, timezone: str = "UTC"
+    session: Session, *, patient_id: str, now: datetime, timezone: str | None = None
 ) -> GlucoseReport | None:
-    """The last 14 days' metrics and AGP (by the patient's local time of day), or None when
-    there is not enough continuous data for them."""
+    """The last 14 days' metrics and AGP (by the patient's local time of day: their
+    preferences' time zone unless ``timezone`` is given), or None when there is not enough
+    continuous data for them."""
+    if timezone is None:
+        prefs = session.get(PatientPreferences, patient_id)
+        timezone = prefs.timezone if prefs is not None else "UTC"
     since = now - WINDOW
     rows = session.execute(
         select(Reading.ts, Reading.value)
@@ -57,4 +64,4 @@ def glucose_report(
         profile = glucose.agp(values, ts, tz=ZoneInfo(timezone), end=now)
     except SignalError:
         return None
-    return GlucoseReport(since, now, summary, profile)
+    return GlucoseReport(since, now, summary, profile, timezone)

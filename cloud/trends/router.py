@@ -92,7 +92,7 @@ def glucose_public(patient_id: str, report: GlucoseReport) -> GlucosePublic:
         agp=AgpPublic(
             bin_start_min=[float(b) for b in agp.bin_start_min], p5=listed(agp.p5),
             p25=listed(agp.p25), p50=listed(agp.p50), p75=listed(agp.p75), p95=listed(agp.p95),
-            count=[int(c) for c in agp.count],
+            count=[int(c) for c in agp.count], timezone=report.timezone,
         ),
     )  # fmt: skip
 

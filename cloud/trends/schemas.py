@@ -39,6 +39,8 @@ class AgpPublic(BaseModel):
     p75: list[float | None]
     p95: list[float | None]
     count: list[int]
+    timezone: str = "UTC"
+    """The time zone of the time of day: the patient's (their preferences), UTC by default."""
 
 
 class GlucosePublic(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -46,3 +47,28 @@ def test_time_in_range_and_agp_equal_the_simulators(
     tir = re.search(r"In range \(70–180\)</dt><dd>([\d.]+) %", page)
     assert tir is not None
     assert float(tir.group(1)) == pytest.approx(expected.tir, abs=0.051)
+
+
+def test_the_agp_is_by_the_patients_own_time_of_day(
+    web_world: World,
+    cgm_values: tuple[list, np.ndarray],  # type: ignore[type-arg]
+) -> None:
+    """A patient in New York (UTC-5 in this season) has their breakfast rise at 8 local,
+    not at 13: the AGP is binned by the time zone of their preferences."""
+    times, values = cgm_values
+    utc = web_world.get("/api/v1/patients/p-n2/glucose", "clin@north.test").json()["agp"]
+    assert utc["timezone"] == "UTC"
+    r = web_world.client.put(
+        "/api/v1/patients/p-n2/preferences",
+        json={"timezone": "America/New_York"},
+        headers=web_world.token("clin@north.test"),
+    )
+    assert r.status_code == 200, r.text
+    local = web_world.get("/api/v1/patients/p-n2/glucose", "clin@north.test").json()["agp"]
+    assert local["timezone"] == "America/New_York"
+    expected = glucose.agp(values, times, end=NOW, tz=ZoneInfo("America/New_York"))
+    assert local["p50"] == pytest.approx([round(float(v), 1) for v in expected.p50], abs=0.051)
+    # The same profile, five hours (20 bins of 15 min) earlier in the local day.
+    assert local["p50"] == utc["p50"][20:] + utc["p50"][:20]
+    sign_in(web_world, "clin@north.test")
+    assert "by time of day (America/New_York)" in web_world.client.get("/patients/p-n2").text
