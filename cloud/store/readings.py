@@ -101,17 +101,7 @@ _PG_UPSERT: Final = (
     f"SELECT {', '.join(COLUMNS)} FROM readings_incoming "
     "ON CONFLICT (gateway_id, id) DO NOTHING RETURNING gateway_id, id"
 )
-CONTENT: Final = (
-    "patient_id",
-    "device_id",
-    "metric",
-    "value",
-    "unit",
-    "ts",
-    "measurement_id",
-    "usable",
-    "quality",
-)
+CONTENT: Final = tuple(c for c in COLUMNS if c not in {"id", "gateway_id", "received_at"})
 """What a repeat must match to be a duplicate rather than a conflict (not ``received_at``)."""
 _PG_CONFLICTS: Final = (
     "SELECT i.gateway_id, i.id FROM readings_incoming i JOIN readings r "  # noqa: S608
