@@ -8,6 +8,7 @@ at most ``points`` points and never loses the worst value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -145,9 +146,17 @@ def _from_raw(session: Session, q: TrendQuery) -> Trend:
         def at(i: int) -> datetime:
             return stamps[i]
 
+    return _raw_trend(x, y, at, q.points)
+
+
+def _raw_trend(
+    x: NDArray[np.float64], y: NDArray[np.float64], at: Callable[[int], datetime], points: int
+) -> Trend:
+    """Raw points downsampled by LTTB, the lowest and highest kept; ``at(i)`` is the time
+    of point ``i``."""
     if not len(y):
         return Trend("raw", 0, [], None, None)
-    keep = lttb_indices(x, y, q.points)
+    keep = lttb_indices(x, y, points)
     lo, hi = int(np.argmin(y)), int(np.argmax(y))
     return Trend(
         "raw",
@@ -282,17 +291,6 @@ def hrv_trend(
         for start, hrv in reversed(rows)
         if isinstance(hrv, dict) and isinstance(value := hrv.get("rmssd_ms"), int | float)
     ]
-    if not found:
-        return Trend("raw", 0, [], None, None)
     stamps = [start for start, _ in found]
-    x = _epoch(stamps)
     y = np.fromiter((v for _, v in found), dtype=np.float64, count=len(found))
-    keep = lttb_indices(x, y, points)
-    lo, hi = int(np.argmin(y)), int(np.argmax(y))
-    return Trend(
-        "raw",
-        len(y),
-        [Point(stamps[int(i)], float(y[i])) for i in keep],
-        Point(stamps[lo], float(y[lo])),
-        Point(stamps[hi], float(y[hi])),
-    )
+    return _raw_trend(_epoch(stamps), y, stamps.__getitem__, points)
