@@ -70,7 +70,8 @@ text-decoration:none;margin:.4rem .6rem .4rem 0}}
 .msg{{background:#eef6ee;border-left:.5rem solid #2e6b37;padding:1rem}}
 .err{{background:#fbeaea;border-left:.5rem solid #b3261e;padding:1rem}}
 td,th{{padding:.3rem .8rem;text-align:left;vertical-align:top}}
-label{{display:block;margin-top:1rem}} .hint{{font-size:1.1rem}}</style></head><body>
+label{{display:block;margin-top:1rem}} .hint{{font-size:1.1rem}}
+input[type=checkbox]{{width:1.8rem;height:1.8rem;vertical-align:middle;margin-right:.5rem}}</style></head><body>
 <main>{body}</main></body></html>"""
 
 
